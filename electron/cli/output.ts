@@ -1,0 +1,76 @@
+import { existsSync } from 'node:fs';
+import { formatBytes, formatRate } from '../../shared/units.js';
+import { formatSeconds } from '../../shared/time.js';
+import { ChronodiskError } from '../engine/errors.js';
+
+/** Prints one JSON document on stdout (the --json convention). */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printLine(text = ''): void {
+  process.stdout.write(`${text}\n`);
+}
+
+/** Prints aligned columns; the first row is the header. */
+export function printTable(rows: string[][]): void {
+  if (rows.length === 0) return;
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows) printLine(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+/** A destructive verb without a TTY needs --yes; with a TTY it asks. */
+export async function confirmDestructive(question: string, yes: boolean | undefined): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new ChronodiskError('usage', `${question.replace(/\?$/, '')}: refusing without a terminal; pass --yes to confirm`);
+  }
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim())) throw new ChronodiskError('refused', 'not confirmed; nothing was changed');
+  } finally {
+    rl.close();
+  }
+}
+
+/** An output file that exists is refused unless --force. */
+export function refuseExistingOutput(path: string, force: boolean | undefined): void {
+  if (!force && existsSync(path)) throw new ChronodiskError('exists', `${path} already exists; pass --force to overwrite it`);
+}
+
+export interface ProgressReport {
+  phase: string;
+  done: number;
+  total: number;
+}
+
+/**
+ * Progress on stderr, only on a TTY: phase, bytes, speed and ETA on one rewritten line.
+ * Returns an update function and a finish function.
+ */
+export function progressLine(enabled = process.stderr.isTTY === true) {
+  const started = performance.now();
+  let last = 0;
+  let shown = false;
+  return {
+    update(p: ProgressReport) {
+      if (!enabled) return;
+      const now = performance.now();
+      if (now - last < 100 && p.done < p.total) return;
+      last = now;
+      const secs = (now - started) / 1000;
+      const rate = secs > 0 ? p.done / secs : 0;
+      const eta = rate > 0 ? (p.total - p.done) / rate : Infinity;
+      const pct = p.total > 0 ? ((100 * p.done) / p.total).toFixed(1) : '0.0';
+      process.stderr.write(
+        `\r${p.phase}: ${pct}%  ${formatBytes(p.done)} of ${formatBytes(p.total)}  ${formatRate(p.done, secs)}  ETA ${formatSeconds(eta)}\x1b[K`,
+      );
+      shown = true;
+    },
+    finish() {
+      if (shown) process.stderr.write('\n');
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type { ErrorCode } from '../../shared/errors.js';
+
+/**
+ * The one error type the engine throws on purpose. `message` is a single line naming what
+ * was wrong and what to do; `code` is what callers branch on.
+ */
+export class ChronodiskError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ChronodiskError';
+  }
+}
+
+export const usageError = (message: string) => new ChronodiskError('usage', message);
+export const notFound = (message: string) => new ChronodiskError('not-found', message);
+export const damaged = (message: string) => new ChronodiskError('damaged', message);
+export const refused = (message: string) => new ChronodiskError('refused', message);
+
+export function isChronodiskError(e: unknown, code?: ErrorCode): e is ChronodiskError {
+  return e instanceof ChronodiskError && (code === undefined || e.code === code);
+}
+
+/** Turns an fs error into a one-line ChronodiskError about `what`. */
+export function fromFsError(e: unknown, what: string): Error {
+  const err = e as NodeJS.ErrnoException;
+  switch (err?.code) {
+    case 'ENOENT':
+      return new ChronodiskError('not-found', `${what} does not exist`, { cause: e });
+    case 'EACCES':
+    case 'EPERM':
+      return new ChronodiskError('permission', `${what}: permission denied (run as root or fix its permissions)`, { cause: e });
+    case 'ENOSPC':
+      return new ChronodiskError('no-space', `${what}: no space left on the device`, { cause: e });
+    case 'EIO':
+      return new ChronodiskError('io', `${what}: I/O error from the device`, { cause: e });
+    case 'EBUSY':
+      return new ChronodiskError('busy', `${what} is busy (in use by another program)`, { cause: e });
+    default:
+      return e instanceof Error ? e : new Error(String(e));
+  }
+}
