@@ -1,0 +1,173 @@
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { INDEX_FILE } from '../format/constants.js';
+import { INDEX_VERSION, schema } from './schema.js';
+import { TimeMap } from './time-map.js';
+
+/** A write staged until its batch commits. */
+export interface StagedWrite {
+  seq: number;
+  disk: number;
+  start: number;
+  end: number;
+  segment: number; // 0 for zeros
+  recOffset: number;
+}
+
+export interface CommitRow {
+  seq: number;
+  disk: number;
+  time_us: number;
+  flags: number;
+  label: string | null;
+  batch_start: number;
+  bytes: number;
+  writes: number;
+  segment: number;
+  rec_offset: number;
+}
+
+/** A position in the segment stream: everything before it is in the index (or staged). */
+export interface Watermark {
+  segment: number;
+  offset: number;
+}
+
+/**
+ * The SQLite index (WAL; a cache of the segments). One writer connection applies batches;
+ * any number of read-only connections query beside it.
+ */
+export class IndexDb {
+  readonly db: Db;
+  readonly timeMap: TimeMap;
+  private stmts: Record<string, Statement> = {};
+  maxSeq = 0;
+
+  private constructor(db: Db, readonly writable: boolean) {
+    this.db = db;
+    this.timeMap = new TimeMap(db);
+    const prep = (name: string, sql: string) => (this.stmts[name] = db.prepare(sql));
+    prep('insCommit', 'INSERT OR IGNORE INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    prep('hasCommit', 'SELECT 1 FROM commits WHERE seq = ?');
+    prep('insWrite', 'INSERT OR REPLACE INTO writes VALUES (?, ?, ?, ?, ?, ?)');
+    prep('stage', 'INSERT OR REPLACE INTO staged VALUES (?, ?, ?, ?, ?, ?)');
+    prep('stagedOf', 'SELECT seq, disk, start, end, segment, rec_offset AS recOffset FROM staged WHERE disk = ? AND seq >= ? AND seq < ? ORDER BY seq');
+    prep('unstage', 'DELETE FROM staged WHERE disk = ? AND seq < ?');
+    prep('getMeta', 'SELECT value FROM meta WHERE key = ?');
+    prep('setMeta', 'INSERT OR REPLACE INTO meta VALUES (?, ?)');
+    this.maxSeq = Number(this.meta('max_seq') ?? 0);
+  }
+
+  /** Opens (creating when writable) the index; an index of another version or appliance is rebuilt. */
+  static open(dir: string, applianceId: string, writable: boolean): IndexDb | undefined {
+    const path = join(dir, INDEX_FILE);
+    if (!writable && !existsSync(path)) return undefined;
+    let db = new Database(path, { readonly: !writable, fileMustExist: !writable });
+    if (writable) {
+      const ok = IndexDb.compatible(db, applianceId);
+      if (!ok) {
+        db.close();
+        IndexDb.remove(dir);
+        db = new Database(path);
+      }
+      db.pragma('journal_mode = WAL');
+      // NORMAL: a power loss may lose the last index transactions, never corrupt them;
+      // the watermark rolls back with them and replay redoes the work.
+      db.pragma('synchronous = NORMAL');
+      db.pragma('cache_size = -65536');
+      db.exec(schema);
+      const idx = new IndexDb(db, true);
+      idx.setMeta('version', INDEX_VERSION);
+      idx.setMeta('appliance', applianceId);
+      return idx;
+    }
+    if (!IndexDb.compatible(db, applianceId)) {
+      db.close();
+      return undefined;
+    }
+    return new IndexDb(db, false);
+  }
+
+  static remove(dir: string): void {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir, INDEX_FILE + suffix), { force: true });
+  }
+
+  private static compatible(db: Db, applianceId: string): boolean {
+    try {
+      const row = (k: string) => (db.prepare('SELECT value FROM meta WHERE key = ?').get(k) as { value: unknown } | undefined)?.value;
+      const v = row('version');
+      if (v === undefined) return true; // empty, new
+      return Number(v) === INDEX_VERSION && row('appliance') === applianceId;
+    } catch {
+      return true; // no meta table yet
+    }
+  }
+
+  meta(key: string): unknown {
+    return (this.stmts.getMeta!.get(key) as { value: unknown } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: unknown): void {
+    this.stmts.setMeta!.run(key, value);
+  }
+
+  get watermark(): Watermark {
+    return { segment: Number(this.meta('wm_segment') ?? 0), offset: Number(this.meta('wm_offset') ?? 0) };
+  }
+
+  setWatermark(w: Watermark): void {
+    this.setMeta('wm_segment', w.segment);
+    this.setMeta('wm_offset', w.offset);
+  }
+
+  noteSeq(seq: number): void {
+    if (seq > this.maxSeq) {
+      this.maxSeq = seq;
+      this.setMeta('max_seq', seq);
+    }
+  }
+
+  /** Re-reads max_seq (a reader following a live writer). */
+  refreshMaxSeq(): void {
+    this.maxSeq = Number(this.meta('max_seq') ?? 0);
+  }
+
+  stage(w: StagedWrite): void {
+    this.stmts.stage!.run(w.seq, w.disk, w.start, w.end, w.segment, w.recOffset);
+  }
+
+  hasCommit(seq: number): boolean {
+    return this.stmts.hasCommit!.get(seq) !== undefined;
+  }
+
+  /**
+   * Makes a batch visible: its writes (staged ones plus `inMemory`, in seq order) go into
+   * the time map, then the commit row. Idempotent for a commit already applied.
+   */
+  applyCommit(c: CommitRow, inMemory: StagedWrite[]): void {
+    if (this.hasCommit(c.seq)) {
+      this.stmts.unstage!.run(c.disk, c.seq);
+      return;
+    }
+    const staged = this.stmts.stagedOf!.all(c.disk, c.batch_start, c.seq) as StagedWrite[];
+    const all = staged.length ? [...staged, ...inMemory].sort((a, b) => a.seq - b.seq) : inMemory;
+    for (const w of all) {
+      this.timeMap.apply(w.disk, w.seq, w.start, w.end, w.segment, w.recOffset);
+      this.stmts.insWrite!.run(w.disk, w.seq, w.start, w.end, w.segment, w.recOffset);
+    }
+    this.stmts.unstage!.run(c.disk, c.seq);
+    this.stmts.insCommit!.run(c.seq, c.disk, c.time_us, c.flags, c.label, c.batch_start, c.bytes, c.writes, c.segment, c.rec_offset);
+    this.noteSeq(c.seq);
+  }
+
+  /** Drops staged rows that point at or past a cut tail. */
+  dropStagedFrom(segment: number, offset: number): void {
+    this.db.prepare('DELETE FROM staged WHERE segment > ? OR (segment = ? AND rec_offset >= ?)').run(segment, segment, offset);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

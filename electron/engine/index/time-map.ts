@@ -1,0 +1,119 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { MAX_RECORD_LENGTH } from '../format/constants.js';
+
+/**
+ * The time map: for any (disk, point, byte range), the pieces of captured writes that
+ * hold the bytes as they were — in a few index lookups however deep the history.
+ *
+ * Each piece of a write is valid over a seq interval [from, to). While valid now it sits in
+ * `live` (non-overlapping, by position). When a newer write covers part of it, that part
+ * moves to `hist`, filed under the node of a binary tree over seq numbers that is the
+ * lowest common ancestor of from and to-1 (a centered interval tree on time). Every row
+ * in one node was valid at that node's midpoint, so the rows of a node never overlap in
+ * space; a read at point P visits one node per tree level on P's path and finds at most
+ * a handful of rows in each. Pieces are never longer than MAX_RECORD_LENGTH, which bounds
+ * the positional range scan. Cost: O(levels × pieces) per read, independent of how often a
+ * block was overwritten.
+ */
+export interface Piece {
+  start: number;
+  end: number;
+  segment: number; // 0: zeros
+  rec_offset: number;
+  data_off: number;
+}
+
+const LEVEL_SCALE = 2 ** 47;
+
+/** The tree node of the seq interval [from, toInclusive]. */
+export function nodeOf(from: number, toInclusive: number): number {
+  let level = 0;
+  let a = from;
+  let b = toInclusive;
+  while (a !== b) {
+    a = Math.floor(a / 2);
+    b = Math.floor(b / 2);
+    level++;
+  }
+  return level * LEVEL_SCALE + a;
+}
+
+/** The nodes on point P's path, one per level, for levels 0..maxLevel. */
+export function nodesOnPath(point: number, maxLevel: number): number[] {
+  const nodes: number[] = [];
+  let p = point;
+  for (let level = 0; level <= maxLevel; level++) {
+    nodes.push(level * LEVEL_SCALE + p);
+    p = Math.floor(p / 2);
+  }
+  return nodes;
+}
+
+export function levelsFor(maxSeq: number): number {
+  let l = 0;
+  while (2 ** l <= maxSeq) l++;
+  return l;
+}
+
+export class TimeMap {
+  private selLive: Statement;
+  private updLive: Statement;
+  private delLive: Statement;
+  private insLive: Statement;
+  private insHist: Statement;
+  private qLive: Statement;
+  private qHist = new Map<number, Statement>();
+
+  constructor(private readonly db: Database) {
+    this.selLive = db.prepare(
+      'SELECT id, start, end, from_seq, segment, rec_offset, data_off FROM live WHERE disk = ? AND start > ? AND start < ? AND end > ?',
+    );
+    this.updLive = db.prepare('UPDATE live SET start = ?, end = ?, data_off = ? WHERE id = ?');
+    this.delLive = db.prepare('DELETE FROM live WHERE id = ?');
+    this.insLive = db.prepare('INSERT INTO live(disk, start, end, from_seq, segment, rec_offset, data_off) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.insHist = db.prepare(
+      'INSERT INTO hist(disk, node, start, end, from_seq, to_seq, segment, rec_offset, data_off) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.qLive = db.prepare(
+      'SELECT start, end, segment, rec_offset, data_off FROM live WHERE disk = ? AND start > ? AND start < ? AND end > ? AND from_seq <= ?',
+    );
+  }
+
+  /** Records that write `seq` put [start, end) of `disk` at (segment, rec_offset). Call in seq order. */
+  apply(disk: number, seq: number, start: number, end: number, segment: number, recOffset: number): void {
+    const rows = this.selLive.all(disk, start - MAX_RECORD_LENGTH, end, start) as Array<Piece & { id: number; from_seq: number }>;
+    for (const r of rows) {
+      const ovStart = Math.max(r.start, start);
+      const ovEnd = Math.min(r.end, end);
+      this.insHist.run(disk, nodeOf(r.from_seq, seq - 1), ovStart, ovEnd, r.from_seq, seq, r.segment, r.rec_offset, r.data_off + (ovStart - r.start));
+      if (r.start < start && r.end > end) {
+        this.updLive.run(r.start, start, r.data_off, r.id);
+        this.insLive.run(disk, end, r.end, r.from_seq, r.segment, r.rec_offset, r.data_off + (end - r.start));
+      } else if (r.start < start) {
+        this.updLive.run(r.start, start, r.data_off, r.id);
+      } else if (r.end > end) {
+        this.updLive.run(end, r.end, r.data_off + (end - r.start), r.id);
+      } else {
+        this.delLive.run(r.id);
+      }
+    }
+    this.insLive.run(disk, start, end, seq, segment, recOffset, 0);
+  }
+
+  /** The pieces that make up [start, end) of `disk` at `point`, unordered and non-overlapping. */
+  lookup(disk: number, point: number, start: number, end: number, maxSeq: number): Piece[] {
+    const low = start - MAX_RECORD_LENGTH;
+    const pieces = this.qLive.all(disk, low, end, start, point) as Piece[];
+    const levels = levelsFor(maxSeq);
+    let q = this.qHist.get(levels);
+    if (!q) {
+      q = this.db.prepare(
+        `SELECT start, end, segment, rec_offset, data_off FROM hist WHERE disk = ? AND node IN (${Array(levels + 1).fill('?').join(',')}) ` +
+          'AND start > ? AND start < ? AND end > ? AND from_seq <= ? AND to_seq > ?',
+      );
+      this.qHist.set(levels, q);
+    }
+    for (const r of q.all(disk, ...nodesOnPath(point, levels), low, end, start, point, point) as Piece[]) pieces.push(r);
+    return pieces;
+  }
+}

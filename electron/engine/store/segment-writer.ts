@@ -1,0 +1,195 @@
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writeSync, writevSync } from 'node:fs';
+import { join } from 'node:path';
+import { FILE_HEADER_SIZE, FORMAT_VERSION, RECORD_HEADER_SIZE, RecordFlag, RecordType, SEGMENT_MAGIC, SEGMENT_TARGET_SIZE, SEGMENTS_DIR } from '../format/constants.js';
+import { encodeFileHeader } from '../format/file-header.js';
+import { associatedData, encodeRecordHeader, stampChecksum, type RecordHeader } from '../format/segment-record.js';
+import type { PayloadCodec } from '../format/payload-codec.js';
+import { fsyncDir } from './durable-file.js';
+import { segmentPath } from './segment-file.js';
+
+/** Where a record landed. */
+export interface RecordLocation {
+  segmentId: number;
+  offset: number;
+}
+
+export interface SegmentLifecycle {
+  /** Called (synchronously) after a new segment file is durable, before any record goes in. */
+  opened(id: number): void;
+  /** Called after a segment's seal record is durable. */
+  sealed(id: number, size: number, records: number): void;
+}
+
+/**
+ * Appends records to the open segment. Records are buffered and written with one writev;
+ * `sync()` is group commit: every caller waiting when an fdatasync starts shares it.
+ * A segment past SEGMENT_TARGET_SIZE is sealed (seal record, fdatasync) and a new one
+ * opened (file created and fsynced with its directory) before the next record.
+ */
+export class SegmentWriter {
+  private fd = -1;
+  private id = 0;
+  private end = 0;
+  private records = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Bytes appended in this process, across segments: the group-commit clock. */
+  private appended = 0;
+  private durable = 0;
+  private syncing: Promise<void> | undefined;
+  private waiters: Array<{ serial: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private fdsToClose: number[] = [];
+
+  constructor(
+    private readonly dir: string,
+    private readonly applianceId: Buffer,
+    private readonly codec: PayloadCodec,
+    private readonly lifecycle: SegmentLifecycle,
+    private readonly targetSize = SEGMENT_TARGET_SIZE,
+  ) {}
+
+  /** Continues an open segment (after recovery cut it at `end`), or starts a new one. */
+  resume(open: { id: number; end: number; records: number } | undefined, nextId: number): void {
+    if (open) {
+      this.fd = openSync(segmentPath(this.dir, open.id), 'r+');
+      ftruncateSync(this.fd, open.end);
+      fdatasyncSync(this.fd);
+      this.id = open.id;
+      this.end = open.end;
+      this.records = open.records;
+    } else {
+      this.startSegment(nextId);
+    }
+  }
+
+  get segmentId(): number {
+    return this.id;
+  }
+
+  get serial(): number {
+    return this.appended;
+  }
+
+  /**
+   * Encodes and appends one record; `data` is the logical payload (writes) or the plain
+   * payload (commits). Returns where it went. May seal and rotate the segment first.
+   */
+  append(fields: Omit<RecordHeader, 'flags' | 'storedLength'>, data: Buffer, packData: boolean): RecordLocation {
+    if (this.end >= this.targetSize) this.rotate();
+    const packed = packData ? this.codec.pack(data) : { plain: data, flags: 0 };
+    const encrypt = this.codec.encrypted && packed.plain.length > 0;
+    const flags = packed.flags | (encrypt ? RecordFlag.Encrypted : 0);
+    const storedLength = encrypt ? this.codec.encryptedSize(packed.plain.length) : packed.plain.length;
+    const header = encodeRecordHeader({ ...fields, flags, storedLength });
+    const payload = encrypt ? this.codec.seal(packed.plain, associatedData(header)) : packed.plain;
+    stampChecksum(header, payload);
+    const at = { segmentId: this.id, offset: this.end };
+    this.pending.push(header);
+    if (payload.length) this.pending.push(payload);
+    const n = RECORD_HEADER_SIZE + payload.length;
+    this.pendingBytes += n;
+    this.end += n;
+    this.appended += n;
+    this.records++;
+    if (this.pendingBytes >= 4 * 1024 * 1024) this.flush();
+    return at;
+  }
+
+  /** Resolves once everything appended before the call is on stable storage. */
+  sync(): Promise<void> {
+    if (this.durable >= this.appended) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ serial: this.appended, resolve, reject });
+      this.syncing ??= this.runSyncs();
+    });
+  }
+
+  /** Seals the open segment (used at shutdown by thinning-free tests; not needed normally). */
+  sealNow(): void {
+    if (this.records > 0) this.rotate(false);
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd >= 0) {
+      fdatasyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+    for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
+  }
+
+  private async runSyncs(): Promise<void> {
+    try {
+      while (this.waiters.length) {
+        const serial = this.appended;
+        this.flush();
+        const fd = this.fd;
+        await new Promise<void>((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : res())));
+        this.durable = Math.max(this.durable, serial);
+        for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
+        const ready = this.waiters.filter((w) => w.serial <= this.durable);
+        this.waiters = this.waiters.filter((w) => w.serial > this.durable);
+        for (const w of ready) w.resolve();
+      }
+    } catch (e) {
+      for (const w of this.waiters.splice(0)) w.reject(e);
+    } finally {
+      this.syncing = undefined;
+    }
+  }
+
+  private flush(): void {
+    if (this.pendingBytes === 0) return;
+    const bufs = this.pending;
+    const position = this.end - this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    let written = 0;
+    const total = bufs.reduce((n, b) => n + b.length, 0);
+    // writev takes at most IOV_MAX (1024) buffers; write in groups.
+    for (let i = 0; i < bufs.length; i += 1000) {
+      const group = bufs.slice(i, i + 1000);
+      const want = group.reduce((n, b) => n + b.length, 0);
+      let n = writevSync(this.fd, group, position + written);
+      if (n < want) n += writeRemainder(this.fd, Buffer.concat(group).subarray(n), position + written + n);
+      written += n;
+    }
+    if (written !== total) throw new Error(`short write to segment ${this.id}`);
+  }
+
+  private rotate(startNext = true): void {
+    const records = this.records;
+    this.append({ type: RecordType.Seal, diskId: 0, seq: 0, timeUs: Date.now() * 1000, a: records, b: 0, c: 0 }, Buffer.alloc(0), false);
+    this.flush();
+    fdatasyncSync(this.fd);
+    this.durable = this.appended;
+    const sealedId = this.id;
+    const size = this.end;
+    if (this.syncing) this.fdsToClose.push(this.fd);
+    else closeSync(this.fd);
+    this.fd = -1;
+    this.lifecycle.sealed(sealedId, size, records + 1);
+    if (startNext) this.startSegment(sealedId + 1);
+  }
+
+  private startSegment(id: number): void {
+    mkdirSync(join(this.dir, SEGMENTS_DIR), { recursive: true });
+    const path = segmentPath(this.dir, id);
+    const fd = openSync(path, 'w+', 0o600);
+    writeSync(fd, encodeFileHeader({ magic: SEGMENT_MAGIC, version: FORMAT_VERSION, flags: this.codec.encrypted ? 1 : 0, id, applianceId: this.applianceId, createdUs: Date.now() * 1000 }));
+    fdatasyncSync(fd);
+    fsyncDir(join(this.dir, SEGMENTS_DIR));
+    this.lifecycle.opened(id);
+    this.fd = fd;
+    this.id = id;
+    this.end = FILE_HEADER_SIZE;
+    this.records = 0;
+  }
+}
+
+function writeRemainder(fd: number, buf: Buffer, position: number): number {
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
+  return done;
+}

@@ -1,0 +1,63 @@
+import Database from 'better-sqlite3';
+import type { Database as Db } from 'better-sqlite3';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { LOCK_FILE } from '../format/constants.js';
+import { ChronodiskError } from '../errors.js';
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  command: string;
+  sinceUs: number;
+}
+
+/**
+ * One writer per appliance. The lock is an exclusive SQLite lock on `writer.lock` (an fcntl
+ * lock underneath): the kernel drops it when the holder dies, even by SIGKILL, so a crash
+ * never leaves a stale lock. `writer.json` beside it names the holder for error messages.
+ */
+export class WriterLock {
+  private constructor(
+    private db: Db | undefined,
+    private readonly dir: string,
+  ) {}
+
+  static tryAcquire(dir: string, command: string): WriterLock | LockHolder | undefined {
+    const db = new Database(join(dir, LOCK_FILE), { timeout: 0 });
+    try {
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held(x); COMMIT;');
+    } catch (e) {
+      db.close();
+      if ((e as { code?: string }).code === 'SQLITE_BUSY' || /locked|busy/i.test(String(e))) return WriterLock.holder(dir);
+      throw e;
+    }
+    const holder: LockHolder = { pid: process.pid, host: hostname(), command, sinceUs: Date.now() * 1000 };
+    writeFileSync(join(dir, 'writer.json'), `${JSON.stringify(holder)}\n`);
+    return new WriterLock(db, dir);
+  }
+
+  static acquire(dir: string, command: string): WriterLock {
+    const r = WriterLock.tryAcquire(dir, command);
+    if (r instanceof WriterLock) return r;
+    const who = r ? `pid ${r.pid} on ${r.host} (${r.command}, since ${new Date(r.sinceUs / 1000).toISOString()})` : 'another process';
+    throw new ChronodiskError('locked', `the appliance ${dir} is in use by ${who}; stop that writer first or use a read-only command`);
+  }
+
+  static holder(dir: string): LockHolder | undefined {
+    try {
+      return JSON.parse(readFileSync(join(dir, 'writer.json'), 'utf8')) as LockHolder;
+    } catch {
+      return undefined;
+    }
+  }
+
+  release(): void {
+    if (!this.db) return;
+    rmSync(join(this.dir, 'writer.json'), { force: true });
+    this.db.close();
+    this.db = undefined;
+  }
+}
