@@ -1,0 +1,28 @@
+import type { BlockSource } from '../block-source.js';
+import { notFound } from '../errors.js';
+import { Ext4Reader } from './ext4.js';
+import { EXT_MAGIC } from './ext4-superblock.js';
+import type { FileSystemReader } from './types.js';
+
+export type { ChunkSink, DirEntry, FileExtent, FileStat, FileSystemKind, FileSystemReader, FileType } from './types.js';
+
+/**
+ * Probes a volume's superblock magics and opens the matching reader. A volume holding
+ * none of the filesystems read in-process is 'not-found' (with what was seen, so the
+ * caller can fall back to the kernel path); a recognised but broken one is 'damaged'.
+ */
+export async function detectFileSystem(src: BlockSource): Promise<FileSystemReader> {
+  if (src.size < 512) throw notFound(`no filesystem: the volume is only ${src.size} bytes`);
+  const head = await src.read(0, Math.min(src.size, 4096));
+  if (head.length >= 1082 && head.readUInt16LE(1080) === EXT_MAGIC) return Ext4Reader.open(src);
+  throw notFound(`no ext2/3/4, FAT or exFAT filesystem found (${describe(head)})`);
+}
+
+/** A few words about what the first sector holds, for the error message. */
+function describe(head: Buffer): string {
+  const ascii = (a: number, b: number) => head.toString('latin1', a, b).replace(/[^\x20-\x7e]/g, '.');
+  if (ascii(3, 11) === 'NTFS    ') return 'an NTFS boot sector';
+  if (head.length >= 0x440 && head.readUInt32LE(0) === 0x42534658) return 'an XFS superblock';
+  if (head.every((b) => b === 0)) return 'the first 4 KiB are all zeros';
+  return `first bytes ${head.subarray(0, 8).toString('hex')}`;
+}
