@@ -1,0 +1,160 @@
+/**
+ * The transmission phase, one request at a time: validate a request against the export and
+ * what was negotiated, run it, and encode the reply. Knows nothing of sockets.
+ */
+import { isChronodiskError } from '../errors.js';
+import { ExportError } from './export.js';
+import type { Transmission } from './negotiation.js';
+import * as P from './protocol.js';
+
+const ZERO_CHUNK = 1 << 20;
+let zeroes: Buffer | undefined;
+/** A shared, never-written buffer of zeroes for emulating WRITE_ZEROES by writes. */
+function zeroBuffer(): Buffer {
+  return (zeroes ??= Buffer.alloc(ZERO_CHUNK));
+}
+
+const FLAGS_ALLOWED: Record<number, number> = {
+  [P.CMD_READ]: P.CMD_FLAG_FUA | P.CMD_FLAG_DF,
+  [P.CMD_WRITE]: P.CMD_FLAG_FUA,
+  [P.CMD_FLUSH]: P.CMD_FLAG_FUA,
+  [P.CMD_TRIM]: P.CMD_FLAG_FUA,
+  [P.CMD_CACHE]: P.CMD_FLAG_FUA,
+  [P.CMD_WRITE_ZEROES]: P.CMD_FLAG_FUA | P.CMD_FLAG_NO_HOLE | P.CMD_FLAG_FAST_ZERO,
+};
+
+export interface Refusal {
+  errno: number;
+  message: string;
+}
+
+/** Checks a request before any work (and before its payload is used); null when it may run. */
+export function validateRequest(h: P.RequestHeader, t: Transmission): Refusal | null {
+  const exp = t.export;
+  const allowed = FLAGS_ALLOWED[h.type];
+  if (allowed === undefined) return { errno: P.NBD_EINVAL, message: `unknown command ${h.type}` };
+  if ((h.flags & ~allowed) !== 0) return { errno: P.NBD_EINVAL, message: `command ${h.type} does not take flags 0x${h.flags.toString(16)}` };
+  if ((h.flags & P.CMD_FLAG_DF) !== 0 && !t.structured) return { errno: P.NBD_EINVAL, message: 'DF needs structured replies' };
+  const writes = h.type === P.CMD_WRITE || h.type === P.CMD_WRITE_ZEROES || h.type === P.CMD_TRIM;
+  if (writes && (exp.readOnly || !exp.write)) return { errno: P.NBD_EPERM, message: 'this export is read-only' };
+  if (h.type === P.CMD_FLUSH) {
+    return h.offset === 0 && h.length === 0 ? null : { errno: P.NBD_EINVAL, message: 'FLUSH takes no offset or length' };
+  }
+  if (h.type === P.CMD_TRIM && !exp.trim) return { errno: P.NBD_EINVAL, message: 'this export does not support TRIM' };
+  if ((h.type === P.CMD_READ || h.type === P.CMD_WRITE) && h.length > t.maxPayload) {
+    const errno = h.type === P.CMD_READ && t.structured ? P.NBD_EOVERFLOW : P.NBD_EINVAL;
+    return { errno, message: `request of ${h.length} bytes exceeds the ${t.maxPayload}-byte maximum` };
+  }
+  if (h.offset + h.length > exp.size) {
+    const errno = h.type === P.CMD_WRITE || h.type === P.CMD_WRITE_ZEROES ? P.NBD_ENOSPC : P.NBD_EINVAL;
+    return { errno, message: `${h.length} bytes at ${h.offset} run past the end of the ${exp.size}-byte export` };
+  }
+  if (t.minBlock > 1 && (h.offset % t.minBlock !== 0 || h.length % t.minBlock !== 0)) {
+    return { errno: P.NBD_EINVAL, message: `request is not aligned to the ${t.minBlock}-byte block size` };
+  }
+  return null;
+}
+
+/** The wire errno for an error an export threw. */
+export function nbdErrno(e: unknown): number {
+  if (e instanceof RangeError) return P.NBD_EINVAL;
+  if (isChronodiskError(e)) {
+    if (e.code === 'no-space') return P.NBD_ENOSPC;
+    if (e.code === 'permission' || e.code === 'refused') return P.NBD_EPERM;
+    return P.NBD_EIO;
+  }
+  const code = e instanceof ExportError ? e.code : (e as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'EPERM':
+    case 'EACCES':
+    case 'EROFS':
+      return P.NBD_EPERM;
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'EFBIG':
+      return P.NBD_ENOSPC;
+    case 'EINVAL':
+      return P.NBD_EINVAL;
+    case 'ENOTSUP':
+    case 'EOPNOTSUPP':
+      return P.NBD_ENOTSUP;
+    default:
+      return P.NBD_EIO;
+  }
+}
+
+/** The reply to a refused or failed request, in the form the connection negotiated. */
+export function errorReply(h: P.RequestHeader, t: { structured: boolean }, errno: number, message: string): Buffer[] {
+  return t.structured ? [P.encodeErrorChunk(h.cookie, errno, message)] : [P.encodeSimpleReply(errno, h.cookie)];
+}
+
+/** Runs a validated request; resolves to the buffers of its reply (never rejects). */
+export async function runRequest(h: P.RequestHeader, payload: Buffer | undefined, t: Transmission): Promise<Buffer[]> {
+  try {
+    return await run(h, payload, t);
+  } catch (e) {
+    return errorReply(h, t, nbdErrno(e), e instanceof Error ? e.message : String(e));
+  }
+}
+
+async function run(h: P.RequestHeader, payload: Buffer | undefined, t: Transmission): Promise<Buffer[]> {
+  const exp = t.export;
+  const fua = (h.flags & P.CMD_FLAG_FUA) !== 0;
+  switch (h.type) {
+    case P.CMD_READ:
+      return read(h, t);
+    case P.CMD_WRITE:
+      if (h.length > 0) await exp.write!(h.offset, payload!, fua);
+      break;
+    case P.CMD_FLUSH:
+      await exp.flush?.();
+      break;
+    case P.CMD_TRIM:
+      if (h.length > 0) await exp.trim!(h.offset, h.length, fua);
+      break;
+    case P.CMD_WRITE_ZEROES:
+      if (h.length > 0) await zero(h, t, fua);
+      break;
+    case P.CMD_CACHE:
+      break; // a hint; page cache and the OS do the caching
+  }
+  return t.structured ? [P.encodeNoneChunk(h.cookie)] : [P.encodeSimpleReply(0, h.cookie)];
+}
+
+async function read(h: P.RequestHeader, t: Transmission): Promise<Buffer[]> {
+  const exp = t.export;
+  if (!t.structured) {
+    if (h.length === 0) return [P.encodeSimpleReply(0, h.cookie)];
+    const data = await exp.read(h.offset, h.length);
+    return [P.encodeSimpleReply(0, h.cookie), data];
+  }
+  if (h.length === 0) return [P.encodeNoneChunk(h.cookie)];
+  const dontFragment = (h.flags & P.CMD_FLAG_DF) !== 0;
+  if (!exp.readExtents || dontFragment) {
+    const data = await exp.read(h.offset, h.length);
+    return [P.encodeDataChunkHeader(h.cookie, h.offset, data.length, true), data];
+  }
+  const extents = await exp.readExtents(h.offset, h.length);
+  const out: Buffer[] = [];
+  for (let i = 0; i < extents.length; i++) {
+    const x = extents[i];
+    const last = i === extents.length - 1;
+    if (x.data) out.push(P.encodeDataChunkHeader(h.cookie, x.offset, x.data.length, last), x.data);
+    else out.push(P.encodeHoleChunk(h.cookie, x.offset, x.length, last));
+  }
+  return out;
+}
+
+async function zero(h: P.RequestHeader, t: Transmission, fua: boolean): Promise<void> {
+  const exp = t.export;
+  const options = { fua, noHole: (h.flags & P.CMD_FLAG_NO_HOLE) !== 0, fast: (h.flags & P.CMD_FLAG_FAST_ZERO) !== 0 };
+  if (exp.zero) return exp.zero(h.offset, h.length, options);
+  // No native zeroing: writing zeroes is exactly as slow as a write, so a fast request fails.
+  if (options.fast) throw new ExportError('ENOTSUP', 'zeroing is no faster than writing on this export');
+  const z = zeroBuffer();
+  for (let done = 0; done < h.length; ) {
+    const n = Math.min(ZERO_CHUNK, h.length - done);
+    await exp.write!(h.offset + done, n === ZERO_CHUNK ? z : z.subarray(0, n), fua && done + n === h.length);
+    done += n;
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The NBD server: listens on a unix socket or loopback TCP, runs one NbdSession per
+ * connection over a socket, and closes everything on close().
+ */
+import { lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import type { ExportProvider } from './export.js';
+import { checkPort, listenOnSocket, listenOnTcp, loopbackHost, type ListenAddress } from './listen-address.js';
+import { defaultLimits, NbdSession, type SessionLimits, type SessionTransport } from './session.js';
+
+export type { ListenAddress } from './listen-address.js';
+
+export interface NbdServerOptions {
+  provider: ExportProvider;
+  limits?: Partial<SessionLimits>;
+  /** Connections beyond this are dropped at once. */
+  maxConnections?: number;
+  /** A client that has not chosen an export by then is dropped. */
+  handshakeTimeoutMs?: number;
+}
+
+export interface Listening {
+  socket?: string;
+  host?: string;
+  port?: number;
+  /** An NBD URI for export `name` (nbd+unix:///NAME?socket=… or nbd://HOST:PORT/NAME). */
+  uri(name?: string): string;
+}
+
+interface Connection {
+  socket: net.Socket;
+  session: NbdSession;
+  closed: Promise<void>;
+}
+
+export class NbdServer {
+  private readonly server = net.createServer({ pauseOnConnect: false });
+  private readonly connections = new Set<Connection>();
+  private readonly limits: SessionLimits;
+  private socketPath?: string;
+  private socketIno?: number;
+  private closing?: Promise<void>;
+
+  constructor(private readonly options: NbdServerOptions) {
+    this.limits = { ...defaultLimits, ...options.limits };
+    this.server.on('connection', (s) => this.accept(s));
+    this.server.on('error', () => undefined); // accept errors (EMFILE…) must not bring the process down
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async listen(address: ListenAddress): Promise<Listening> {
+    if ('socket' in address) {
+      await listenOnSocket(this.server, address.socket);
+      this.socketPath = address.socket;
+      this.socketIno = lstatSync(address.socket).ino;
+      const socket = address.socket;
+      return { socket, uri: (name = '') => `nbd+unix:///${encodeURIComponent(name)}?socket=${encodeURIComponent(socket)}` };
+    }
+    const host = loopbackHost(address.host);
+    const port = await listenOnTcp(this.server, host, checkPort(address.port));
+    const h = host.includes(':') ? `[${host}]` : host;
+    return { host, port, uri: (name = '') => `nbd://${h}:${port}/${encodeURIComponent(name)}` };
+  }
+
+  /** Stops listening, lets in-flight requests finish briefly, drops every connection. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of this.connections) c.session.shutdown();
+    const all = () => Promise.all([...this.connections].map((c) => c.closed));
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
+    await Promise.race([all(), grace]);
+    for (const c of this.connections) c.socket.destroy();
+    await all();
+    await stopped;
+    this.removeSocketFile();
+  }
+
+  private removeSocketFile(): void {
+    if (!this.socketPath) return;
+    try {
+      // Only our own socket: another server may have replaced it since.
+      if (lstatSync(this.socketPath).ino === this.socketIno) unlinkSync(this.socketPath);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.on('error', () => undefined); // resets and broken pipes are the client's business
+    if (this.closing || this.connections.size >= (this.options.maxConnections ?? 1024)) {
+      socket.destroy();
+      return;
+    }
+    if (socket.remoteFamily) socket.setNoDelay(true);
+    const transport: SessionTransport = {
+      write(chunks) {
+        if (socket.destroyed || socket.writableEnded) return;
+        if (chunks.length === 1) {
+          socket.write(chunks[0]);
+          return;
+        }
+        // One writev for header + data: no copy, no Nagle-style split.
+        socket.cork();
+        for (const c of chunks) socket.write(c);
+        socket.uncork();
+      },
+      backlog: () => socket.writableLength,
+      end() {
+        if (!socket.destroyed && !socket.writableEnded) socket.end();
+      },
+      destroy: () => socket.destroy(),
+      pause: () => socket.pause(),
+      resume() {
+        if (!socket.destroyed) socket.resume();
+      },
+    };
+    const session = new NbdSession(this.options.provider, transport, this.limits);
+    const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs ?? 30_000);
+    timer.unref();
+    session.onTransmit = () => clearTimeout(timer);
+    let resolveClosed!: () => void;
+    const conn: Connection = { socket, session, closed: new Promise((r) => (resolveClosed = r)) };
+    this.connections.add(conn);
+    socket.on('data', (chunk: Buffer) => session.receive(chunk));
+    socket.on('drain', () => session.drained());
+    socket.on('close', () => {
+      clearTimeout(timer);
+      void session.terminate().finally(() => {
+        this.connections.delete(conn);
+        resolveClosed();
+      });
+    });
+    session.start();
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * A read-only export over any BlockSource: a time image, a partition window, an image file.
+ * The time-image export is exactly this once a TimeImage (a BlockSource) is handed in.
+ */
+import type { BlockSource } from '../block-source.js';
+import type { BlockSizes, NbdExport, ReadExtent } from './export.js';
+
+/** A BlockSource that can also say which runs read as zeroes (e.g. never-written extents). */
+export interface SparseBlockSource extends BlockSource {
+  readExtents(offset: number, length: number): Promise<ReadExtent[]>;
+}
+
+export class SourceExport implements NbdExport {
+  readonly readOnly = true;
+  readonly canMultiConn = true; // read-only: every connection sees the same bytes
+  readonly size: number;
+  readonly readExtents?: (offset: number, length: number) => Promise<ReadExtent[]>;
+
+  constructor(
+    private readonly source: BlockSource | SparseBlockSource,
+    readonly blockSizes?: BlockSizes,
+  ) {
+    this.size = source.size;
+    if ('readExtents' in source && typeof source.readExtents === 'function') {
+      this.readExtents = (offset, length) => (source as SparseBlockSource).readExtents(offset, length);
+    }
+  }
+
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.source.read(offset, length);
+  }
+}
