@@ -18,7 +18,7 @@ export class PayloadCodec {
   private compressor = new Compressor();
   private decompressor = new Decompressor();
 
-  constructor(private readonly key: Buffer | undefined) {
+  constructor(readonly key: Buffer | undefined) {
     this.compressor.setParameters({ compressionLevel: 1 });
   }
 

@@ -4,7 +4,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { INDEX_FILE } from '../format/constants.js';
 import { INDEX_VERSION, schema } from './schema.js';
-import { TimeMap } from './time-map.js';
+import { TimeMap, type Piece } from './time-map.js';
 
 /** A write staged until its batch commits. */
 export interface StagedWrite {
@@ -24,7 +24,6 @@ export interface CommitRow {
   label: string | null;
   batch_start: number;
   bytes: number;
-  writes: number;
   segment: number;
   rec_offset: number;
 }
@@ -44,12 +43,14 @@ export class IndexDb {
   readonly timeMap: TimeMap;
   private stmts: Record<string, Statement> = {};
   maxSeq = 0;
+  /** Pieces of [start, end) of a disk at a point, read in one snapshot (see TimeMap). */
+  readonly lookup: (disk: number, point: number, start: number, end: number) => Piece[];
 
   private constructor(db: Db, readonly writable: boolean) {
     this.db = db;
     this.timeMap = new TimeMap(db);
     const prep = (name: string, sql: string) => (this.stmts[name] = db.prepare(sql));
-    prep('insCommit', 'INSERT OR IGNORE INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    prep('insCommit', 'INSERT OR IGNORE INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     prep('hasCommit', 'SELECT 1 FROM commits WHERE seq = ?');
     prep('insWrite', 'INSERT OR REPLACE INTO writes VALUES (?, ?, ?, ?, ?, ?)');
     prep('stage', 'INSERT OR REPLACE INTO staged VALUES (?, ?, ?, ?, ?, ?)');
@@ -58,6 +59,12 @@ export class IndexDb {
     prep('getMeta', 'SELECT value FROM meta WHERE key = ?');
     prep('setMeta', 'INSERT OR REPLACE INTO meta VALUES (?, ?)');
     this.maxSeq = Number(this.meta('max_seq') ?? 0);
+    // One read transaction: a writer moving a piece from live to hist between two
+    // statements must not make it vanish or appear twice.
+    const tx = db.transaction((disk: number, point: number, start: number, end: number) =>
+      this.timeMap.lookup(disk, point, start, end, Number(this.meta('max_seq') ?? 0)),
+    );
+    this.lookup = (disk, point, start, end) => tx(disk, point, start, end);
   }
 
   /** Opens (creating when writable) the index; an index of another version or appliance is rebuilt. */
@@ -158,7 +165,7 @@ export class IndexDb {
       this.stmts.insWrite!.run(w.disk, w.seq, w.start, w.end, w.segment, w.recOffset);
     }
     this.stmts.unstage!.run(c.disk, c.seq);
-    this.stmts.insCommit!.run(c.seq, c.disk, c.time_us, c.flags, c.label, c.batch_start, c.bytes, c.writes, c.segment, c.rec_offset);
+    this.stmts.insCommit!.run(c.seq, c.disk, c.time_us, c.flags, c.label, c.batch_start, c.bytes, c.segment, c.rec_offset);
     this.noteSeq(c.seq);
   }
 

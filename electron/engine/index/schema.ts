@@ -9,7 +9,7 @@ export const schema = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS commits(
   seq INTEGER PRIMARY KEY, disk INTEGER NOT NULL, time_us INTEGER NOT NULL, flags INTEGER NOT NULL,
-  label TEXT, batch_start INTEGER NOT NULL, bytes INTEGER NOT NULL, writes INTEGER NOT NULL,
+  label TEXT, batch_start INTEGER NOT NULL, bytes INTEGER NOT NULL,
   segment INTEGER NOT NULL, rec_offset INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS commits_by_time ON commits(disk, time_us, seq);
 CREATE INDEX IF NOT EXISTS commits_by_disk ON commits(disk, seq);

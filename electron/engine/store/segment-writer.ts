@@ -11,6 +11,8 @@ import { segmentPath } from './segment-file.js';
 export interface RecordLocation {
   segmentId: number;
   offset: number;
+  /** The offset just past the record. */
+  end: number;
 }
 
 export interface SegmentLifecycle {
@@ -76,14 +78,20 @@ export class SegmentWriter {
    */
   append(fields: Omit<RecordHeader, 'flags' | 'storedLength'>, data: Buffer, packData: boolean): RecordLocation {
     if (this.end >= this.targetSize) this.rotate();
+    return this.appendHere(fields, data, packData);
+  }
+
+  private appendHere(fields: Omit<RecordHeader, 'flags' | 'storedLength'>, data: Buffer, packData: boolean): RecordLocation {
     const packed = packData ? this.codec.pack(data) : { plain: data, flags: 0 };
     const encrypt = this.codec.encrypted && packed.plain.length > 0;
     const flags = packed.flags | (encrypt ? RecordFlag.Encrypted : 0);
     const storedLength = encrypt ? this.codec.encryptedSize(packed.plain.length) : packed.plain.length;
     const header = encodeRecordHeader({ ...fields, flags, storedLength });
-    const payload = encrypt ? this.codec.seal(packed.plain, associatedData(header)) : packed.plain;
+    let payload = encrypt ? this.codec.seal(packed.plain, associatedData(header)) : packed.plain;
+    // Raw payloads are the caller's buffer; it may be reused before the buffered write happens.
+    if (payload.length && payload.buffer === data.buffer) payload = Buffer.from(payload);
     stampChecksum(header, payload);
-    const at = { segmentId: this.id, offset: this.end };
+    const at = { segmentId: this.id, offset: this.end, end: this.end + RECORD_HEADER_SIZE + payload.length };
     this.pending.push(header);
     if (payload.length) this.pending.push(payload);
     const n = RECORD_HEADER_SIZE + payload.length;
@@ -160,7 +168,8 @@ export class SegmentWriter {
 
   private rotate(startNext = true): void {
     const records = this.records;
-    this.append({ type: RecordType.Seal, diskId: 0, seq: 0, timeUs: Date.now() * 1000, a: records, b: 0, c: 0 }, Buffer.alloc(0), false);
+    // The seal record's `a` is its own offset: the size of the records it closes.
+    this.appendHere({ type: RecordType.Seal, diskId: 0, seq: 0, timeUs: Date.now() * 1000, a: this.end, b: 0, c: 0 }, Buffer.alloc(0), false);
     this.flush();
     fdatasyncSync(this.fd);
     this.durable = this.appended;

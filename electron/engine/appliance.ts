@@ -1,0 +1,289 @@
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CatalogType, FILE_HEADER_SIZE } from './format/constants.js';
+import { newHeader, readHeader, uuidBytes, writeHeader, type ApplianceHeader } from './format/appliance-header.js';
+import { newDataKey, unwrapDataKey, wrapDataKey } from './format/keys.js';
+import { PayloadCodec } from './format/payload-codec.js';
+import { IndexDb } from './index/index-db.js';
+import { replaySegments, type ReplayProblem } from './index/replay.js';
+import { Catalog } from './store/catalog.js';
+import type { BookmarkRecord, CaptureMode, DiskRecord } from './store/catalog-state.js';
+import { CommitPipeline } from './store/commit-pipeline.js';
+import { RecordReader } from './store/record-reader.js';
+import { SegmentFiles } from './store/segment-file.js';
+import { SegmentWriter } from './store/segment-writer.js';
+import { WriterLock } from './store/writer-lock.js';
+import { CaptureBatch } from './capture-batch.js';
+import { ChronodiskError } from './errors.js';
+import { TimeImage } from './time-image.js';
+import { Timeline, type PointInfo } from './timeline.js';
+
+export interface OpenOptions {
+  /** Open as the appliance's one writer (takes the writer lock). */
+  writable?: boolean;
+  passphrase?: string;
+  /** Names the writer in the lock, for "in use by" messages. */
+  command?: string;
+  /** Tests use small segments to exercise rotation. */
+  segmentTargetSize?: number;
+}
+
+export interface NewDisk {
+  name: string;
+  source: string;
+  size: number;
+  mode: CaptureMode;
+  blockSize: number;
+  identity: Record<string, string>;
+}
+
+const diskNamePattern = /^[^@:/\s][^@:/]*$/;
+
+/**
+ * An appliance: a directory of immutable segments, an append-only catalog and an SQLite
+ * index (a rebuildable cache). One writer at a time; any number of readers beside it.
+ */
+export class Appliance {
+  readonly timeline: Timeline;
+  readonly records: RecordReader;
+  /** What opening found that needs attention (damaged segments…); `check` reports it. */
+  readonly problems: ReplayProblem[] = [];
+  private pipeline: CommitPipeline | undefined;
+  private writer: SegmentWriter | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly header: ApplianceHeader,
+    readonly codec: PayloadCodec,
+    readonly catalog: Catalog,
+    readonly files: SegmentFiles,
+    readonly index: IndexDb,
+    private readonly lock: WriterLock | undefined,
+  ) {
+    this.timeline = new Timeline(index.db, () => this.catalog.state);
+    this.records = new RecordReader(files, codec);
+  }
+
+  /** Creates an appliance in `dir` (which must be missing or empty). */
+  static async init(dir: string, options: { passphrase?: string } = {}): Promise<ApplianceHeader> {
+    mkdirSync(dir, { recursive: true });
+    if (!statSync(dir).isDirectory()) throw new ChronodiskError('usage', `${dir} is not a directory`);
+    if (readdirSync(dir).length > 0) {
+      throw new ChronodiskError('exists', `${dir} is not empty; give an empty or new directory for the appliance`);
+    }
+    let key: Buffer | undefined;
+    let encryption: ApplianceHeader['encryption'] = null;
+    if (options.passphrase !== undefined) {
+      if (options.passphrase.length < 8) throw new ChronodiskError('usage', 'the passphrase is too short; use at least 8 characters');
+      key = newDataKey();
+      encryption = { cipher: 'aes-256-gcm', ...(await wrapDataKey(key, options.passphrase)) };
+    }
+    const header = newHeader(encryption);
+    const codec = new PayloadCodec(key);
+    Catalog.create(dir, uuidBytes(header.id), header.createdUs, codec);
+    mkdirSync(join(dir, 'segments'), { recursive: true });
+    writeHeader(dir, header, true); // last: a directory with a header is a whole appliance
+    return header;
+  }
+
+  static async open(dir: string, options: OpenOptions = {}): Promise<Appliance> {
+    let st;
+    try {
+      st = statSync(dir);
+    } catch {
+      throw new ChronodiskError('not-found', `the appliance directory ${dir} does not exist; check -a, or create one with chronodisk init ${dir}`);
+    }
+    if (!st.isDirectory()) throw new ChronodiskError('not-appliance', `${dir} is not a directory; name the appliance directory with -a`);
+    const header = readHeader(dir);
+    let key: Buffer | undefined;
+    if (header.encryption) {
+      if (options.passphrase === undefined) {
+        throw new ChronodiskError('auth', `the appliance ${dir} is encrypted; set CHRONODISK_PASSPHRASE, pass --key-file, or run in a terminal to be asked`);
+      }
+      key = await unwrapDataKey(header.encryption, options.passphrase);
+    }
+    const codec = new PayloadCodec(key);
+    const idBytes = uuidBytes(header.id);
+    const lock = options.writable ? WriterLock.acquire(dir, options.command ?? 'chronodisk') : undefined;
+    try {
+      const catalog = Catalog.open(dir, codec, Boolean(lock), idBytes);
+      const files = new SegmentFiles(dir);
+      if (!lock) Appliance.catchUpIndex(dir, header, catalog, files, codec);
+      const index = IndexDb.open(dir, header.id, Boolean(lock));
+      if (!index) throw new ChronodiskError('busy', `the appliance ${dir} is being opened by its writer; try again in a moment`);
+      const app = new Appliance(dir, header, codec, catalog, files, index, lock);
+      if (lock) app.startWriter(options.segmentTargetSize);
+      return app;
+    } catch (e) {
+      lock?.release();
+      throw e;
+    }
+  }
+
+  /** A reader with no writer around brings a stale index up to date itself (it is only a cache). */
+  private static catchUpIndex(dir: string, header: ApplianceHeader, catalog: Catalog, files: SegmentFiles, codec: PayloadCodec): void {
+    const lock = WriterLock.tryAcquire(dir, 'chronodisk (index catch-up)');
+    if (!(lock instanceof WriterLock)) return;
+    try {
+      const index = IndexDb.open(dir, header.id, true)!;
+      try {
+        replaySegments(catalog.state, files, index, codec);
+      } finally {
+        index.close();
+      }
+    } finally {
+      lock.release();
+    }
+  }
+
+  private startWriter(segmentTargetSize?: number): void {
+    const r = replaySegments(this.catalog.state, this.files, this.index, this.codec);
+    this.problems.push(...r.problems);
+    let resume: { id: number; end: number; records: number } | undefined;
+    if (r.open) {
+      if (r.open.tail.kind === 'damaged') {
+        // Never append after damage: close that segment where its valid records end.
+        this.problems.push({ segment: r.open.id, at: r.open.end, reason: r.open.tail.reason });
+        this.catalog.append(CatalogType.SegmentSeal, { id: r.open.id, size: r.open.end }, Date.now() * 1000);
+      } else {
+        this.index.dropStagedFrom(r.open.id, r.open.end);
+        resume = { id: r.open.id, end: Math.max(r.open.end, FILE_HEADER_SIZE), records: 0 };
+      }
+    }
+    const catalog = this.catalog;
+    this.writer = new SegmentWriter(
+      this.dir,
+      uuidBytes(this.header.id),
+      this.codec,
+      {
+        opened: (id) => catalog.append(CatalogType.SegmentOpen, { id }, Date.now() * 1000),
+        sealed: (id, size) => catalog.append(CatalogType.SegmentSeal, { id, size }, Date.now() * 1000),
+      },
+      segmentTargetSize,
+    );
+    this.writer.resume(resume, this.catalog.state.nextSegmentId());
+    this.pipeline = new CommitPipeline(this.writer, this.index, Math.max(r.maxSeq, this.index.maxSeq), r.maxTimeUs);
+  }
+
+  get writable(): boolean {
+    return this.lock !== undefined;
+  }
+
+  get encrypted(): boolean {
+    return this.header.encryption !== null;
+  }
+
+  /** Picks up what a live writer added since (new disks, bookmarks, segments). */
+  refresh(): void {
+    this.catalog.refresh();
+  }
+
+  disks(): DiskRecord[] {
+    return [...this.catalog.state.disks.values()].sort((a, b) => a.id - b.id);
+  }
+
+  disk(name: string): DiskRecord {
+    let d = this.catalog.state.diskByName(name);
+    if (!d && !this.writable) {
+      this.refresh();
+      d = this.catalog.state.diskByName(name);
+    }
+    if (!d) {
+      const known = this.disks().map((x) => x.name);
+      throw new ChronodiskError('not-found', `no disk named "${name}" on this appliance` + (known.length ? ` (it has: ${known.join(', ')})` : '; protect one first'));
+    }
+    return d;
+  }
+
+  addDisk(d: NewDisk): DiskRecord {
+    this.requireWriter();
+    if (!diskNamePattern.test(d.name) || d.name.length > 128) {
+      throw new ChronodiskError('usage', `"${d.name}" cannot name a disk: use up to 128 characters without @, : or /`);
+    }
+    if (this.catalog.state.diskByName(d.name)) throw new ChronodiskError('exists', `a disk named "${d.name}" is already protected; pick another --name`);
+    const rec: DiskRecord = { id: this.catalog.state.nextDiskId(), createdUs: Date.now() * 1000, ...d };
+    this.catalog.append(CatalogType.DiskAdd, { ...rec }, rec.createdUs);
+    return rec;
+  }
+
+  updateDisk(name: string, patch: Partial<Omit<DiskRecord, 'id' | 'createdUs'>>): DiskRecord {
+    this.requireWriter();
+    const d = this.disk(name);
+    this.catalog.append(CatalogType.DiskUpdate, { id: d.id, ...patch }, Date.now() * 1000);
+    return this.catalog.state.disks.get(d.id)!;
+  }
+
+  removeDisk(name: string, deleteHistory: boolean): void {
+    this.requireWriter();
+    const d = this.disk(name);
+    this.catalog.append(CatalogType.DiskRemove, { id: d.id, deleteHistory }, Date.now() * 1000);
+  }
+
+  setting<T>(key: string): T | undefined {
+    return this.catalog.state.settings.get(key) as T | undefined;
+  }
+
+  setSetting(key: string, value: unknown): void {
+    this.requireWriter();
+    this.catalog.append(CatalogType.Setting, { key, value }, Date.now() * 1000);
+  }
+
+  bookmarks(disk: DiskRecord): BookmarkRecord[] {
+    return [...(this.catalog.state.bookmarks.get(disk.id)?.values() ?? [])].sort((a, b) => a.seq - b.seq);
+  }
+
+  addBookmark(disk: DiskRecord, point: PointInfo, label: string): BookmarkRecord {
+    this.requireWriter();
+    if (!label.trim() || label.length > 200) throw new ChronodiskError('usage', 'a bookmark label needs 1 to 200 characters');
+    if (this.catalog.state.bookmarks.get(disk.id)?.has(label)) {
+      throw new ChronodiskError('exists', `${disk.name} already has a bookmark "${label}"; remove it first with chronodisk unmark`);
+    }
+    const bm: BookmarkRecord = { diskId: disk.id, seq: point.seq, label, timeUs: point.timeUs };
+    this.catalog.append(CatalogType.BookmarkAdd, { ...bm }, Date.now() * 1000);
+    return bm;
+  }
+
+  removeBookmark(disk: DiskRecord, label: string): void {
+    this.requireWriter();
+    if (!this.catalog.state.bookmarks.get(disk.id)?.has(label)) {
+      throw new ChronodiskError('not-found', `${disk.name} has no bookmark "${label}"`);
+    }
+    this.catalog.append(CatalogType.BookmarkRemove, { diskId: disk.id, label }, Date.now() * 1000);
+  }
+
+  /** Opens a capture batch for a disk: its writes become visible together at commit. */
+  beginBatch(disk: DiskRecord): CaptureBatch {
+    const p = this.requireWriter();
+    p.begin(disk.id);
+    return new CaptureBatch(disk, p);
+  }
+
+  /** The disk as it was at a committed point. */
+  image(disk: DiskRecord, seq: number): TimeImage {
+    return new TimeImage(disk, seq, this.index, this.records);
+  }
+
+  async changePassphrase(newPassphrase: string): Promise<void> {
+    const key = this.codec.key;
+    if (!this.header.encryption || !key) throw new ChronodiskError('usage', 'this appliance is not encrypted; there is no passphrase to change');
+    if (newPassphrase.length < 8) throw new ChronodiskError('usage', 'the passphrase is too short; use at least 8 characters');
+    const next: ApplianceHeader = { ...this.header, encryption: { cipher: 'aes-256-gcm', ...(await wrapDataKey(key, newPassphrase)) } };
+    writeHeader(this.dir, next);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.writer?.close();
+    this.files.close();
+    this.catalog.close();
+    this.index.close();
+    this.lock?.release();
+  }
+
+  private requireWriter(): CommitPipeline {
+    if (!this.pipeline) throw new ChronodiskError('usage', 'the appliance was opened read-only; this needs the writer');
+    return this.pipeline;
+  }
+}

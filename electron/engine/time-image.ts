@@ -1,0 +1,53 @@
+import type { BlockSource } from './block-source.js';
+import type { IndexDb } from './index/index-db.js';
+import type { RecordReader } from './store/record-reader.js';
+import type { DiskRecord } from './store/catalog-state.js';
+
+const LOOKUP_SPAN = 1024 * 1024;
+
+/**
+ * A disk as it was at a point: a read-only virtual disk. read() asks the time map which
+ * pieces of which records hold each byte and copies them out; bytes never written read
+ * as zeros. Everything else (file browsing, exports, restore) reads through this.
+ */
+export class TimeImage implements BlockSource {
+  readonly size: number;
+
+  constructor(
+    readonly disk: DiskRecord,
+    readonly seq: number,
+    private readonly index: IndexDb,
+    private readonly records: RecordReader,
+  ) {
+    this.size = disk.size;
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    return this.readSync(offset, length);
+  }
+
+  readSync(offset: number, length: number): Buffer {
+    const out = Buffer.alloc(length);
+    this.readInto(out, offset);
+    return out;
+  }
+
+  /** Fills `out` with the bytes at `offset`; the hot path of exports and restores. */
+  readInto(out: Buffer, offset: number): void {
+    const length = out.length;
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      throw new RangeError(`read of ${length} bytes at ${offset} is outside ${this.disk.name} (${this.size} bytes)`);
+    }
+    out.fill(0);
+    for (let at = offset; at < offset + length; at += LOOKUP_SPAN) {
+      const end = Math.min(offset + length, at + LOOKUP_SPAN);
+      for (const p of this.index.lookup(this.disk.id, this.seq, at, end)) {
+        const s = Math.max(p.start, at);
+        const e = Math.min(p.end, end);
+        const data = this.records.read(p.segment, p.rec_offset);
+        const from = p.data_off + (s - p.start);
+        data.copy(out, s - offset, from, from + (e - s));
+      }
+    }
+  }
+}
