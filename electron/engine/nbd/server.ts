@@ -17,6 +17,8 @@ export interface NbdServerOptions {
   maxConnections?: number;
   /** A client that has not chosen an export by then is dropped. */
   handshakeTimeoutMs?: number;
+  /** Told about anything unexpected thrown while serving a connection (which is then dropped). */
+  onError?: (e: unknown) => void;
 }
 
 export interface Listening {
@@ -126,6 +128,7 @@ export class NbdServer {
     const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs ?? 30_000);
     timer.unref();
     session.onTransmit = () => clearTimeout(timer);
+    session.onInternalError = this.options.onError;
     let resolveClosed!: () => void;
     const conn: Connection = { socket, session, closed: new Promise((r) => (resolveClosed = r)) };
     this.connections.add(conn);

@@ -71,6 +71,8 @@ export class NbdSession {
   transmission?: Transmission;
   /** Called when the connection enters transmission (e.g. to stop a handshake timer). */
   onTransmit?: (t: Transmission) => void;
+  /** Called with anything thrown while parsing (the connection is dropped); for logs and fuzzing. */
+  onInternalError?: (e: unknown) => void;
 
   constructor(
     provider: ExportProvider,
@@ -129,8 +131,10 @@ export class NbdSession {
         this.paused = false;
         this.transport.resume();
       }
-    } catch {
-      this.hangUp(); // a bug or a hostile input we did not foresee: drop this client, not the server
+    } catch (e) {
+      // A bug or a hostile input we did not foresee: drop this client, not the server.
+      this.onInternalError?.(e);
+      this.hangUp();
     } finally {
       this.pumping = false;
     }
@@ -276,7 +280,8 @@ export class NbdSession {
         this.transport.resume();
         this.settle();
       },
-      () => {
+      (e) => {
+        this.onInternalError?.(e);
         this.state = 'option';
         this.hangUp();
         this.settle();
@@ -286,16 +291,16 @@ export class NbdSession {
 
   /** After a request or option completes: wake waiters, finish a pending DISC, read on. */
   private settle(): void {
+    if (this.state === 'done') {
+      if (this.inFlight === 0 && !this.closed) this.transport.end();
+    } else {
+      this.pump();
+    }
     if (this.inFlight === 0 && this.state !== 'busy') {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
-    if (this.state === 'done') {
-      if (this.inFlight === 0 && !this.closed) this.transport.end();
-      return;
-    }
-    this.pump();
   }
 
   private finishAndEnd(): void {
