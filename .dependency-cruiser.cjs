@@ -17,13 +17,14 @@ module.exports = {
       name: 'renderer-only-shared',
       comment: 'renderer/ talks to the service through the contract; it never imports electron/ code, node or native modules.',
       severity: 'error',
-      from: { path: '^renderer/' },
+      from: { path: '^renderer/', pathNot: '^renderer/vite\\.config\\.ts$' },
       to: { path: ['^electron/', '^node_modules/(better-sqlite3|electron|drivelist|zstd-napi|@node-rs)/'] },
     },
     {
       name: 'renderer-no-node-builtins',
       severity: 'error',
-      from: { path: '^renderer/' },
+      comment: 'The renderer runs in the browser; only its Vite config runs under node.',
+      from: { path: '^renderer/', pathNot: '^renderer/vite\\.config\\.ts$' },
       to: { dependencyTypes: ['core'] },
     },
     {

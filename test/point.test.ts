@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Appliance } from '../electron/engine/appliance.js';
 import { parsePointSpec, PointSyntaxError } from '../shared/point.js';
 import { formatIsoMicros, parseIsoMicros } from '../shared/time.js';
 import { runCli } from './helpers/cli.js';
@@ -42,23 +46,56 @@ describe('point syntax', () => {
 });
 
 describe('point syntax through the real CLI parser', () => {
-  it('accepts --at -10m and --at=-10m', () => {
+  // An appliance with one disk and two points, made through the engine; the CLI reads it.
+  const dir = join(mkdtempSync(join(tmpdir(), 'chronodisk-point-')), 'app');
+  let first = 0;
+  let second = 0;
+  beforeAll(async () => {
+    await Appliance.init(dir);
+    const app = await Appliance.open(dir, { writable: true });
+    const d = app.addDisk({ name: 'disk0', source: '/dev/null', size: 1 << 20, mode: 'scan', blockSize: 65536, identity: {} });
+    for (const fill of [1, 2]) {
+      const b = app.beginBatch(d);
+      b.write(0, Buffer.alloc(4096, fill));
+      const p = await b.commit();
+      if (fill === 1) first = p.seq;
+      else second = p.seq;
+    }
+    app.addBookmark(d, app.timeline.pointAt(d, first)!, 'before upgrade');
+    app.close();
+  });
+  afterAll(() => rmSync(dirname(dir), { recursive: true, force: true }));
+
+  it('accepts --at -10m and --at=-10m (and resolves them against the clock)', () => {
     for (const args of [['--at', '-10m'], ['--at=-10m']]) {
-      const r = runCli(['parse-point', ...args, '--json']);
-      expect(r.stderr).toBe('');
-      expect(r.status).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ kind: 'ago', micros: 600e6 });
+      const before = Date.now();
+      const r = runCli(['point', '-a', dir, 'disk0', ...args, '--json']);
+      // The history is seconds old, so ten minutes ago lies before its first point.
+      expect(r.status).toBe(1);
+      const m = /no point at or before (\S+); its first point is/.exec(r.stderr);
+      expect(m, r.stderr).not.toBeNull();
+      const asked = Date.parse(m![1]!);
+      expect(Math.abs(before - 600_000 - asked)).toBeLessThan(30_000);
     }
   });
-  it('accepts a quoted bookmark with spaces', () => {
-    const r = runCli(['parse-point', '--at', '@before upgrade', '--json']);
-    expect(JSON.parse(r.stdout)).toEqual({ kind: 'bookmark', label: 'before upgrade' });
+  it('resolves now, a seq, an ISO time and a quoted bookmark with spaces', () => {
+    expect(JSON.parse(runCli(['point', '-a', dir, 'disk0', '--at', 'now', '--json']).stdout).seq).toBe(second);
+    expect(JSON.parse(runCli(['point', '-a', dir, 'disk0', '--at', String(first), '--json']).stdout).seq).toBe(first);
+    expect(JSON.parse(runCli(['point', '-a', dir, 'disk0', '--at', '@before upgrade', '--json']).stdout).seq).toBe(first);
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    expect(JSON.parse(runCli(['point', '-a', dir, 'disk0', `--at=${future}`, '--json']).stdout).seq).toBe(second);
   });
-  it('rejects a malformed point with one line and exit 2', () => {
-    const r = runCli(['parse-point', '--at', 'yesterday']);
+  it.each(['yesterday', '-10', '@', '2026-02-30T00:00:00Z'])('rejects --at %j with one line and exit 2, before opening anything', (text) => {
+    const r = runCli(['point', '-a', '/nonexistent/appliance', 'disk0', '--at', text]);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/"yesterday" is not a point/);
+    expect(r.stderr).toMatch(/is not a point: use a sequence number/);
+  });
+  it('names an unknown bookmark, and a missing --at is a usage error', () => {
+    const r = runCli(['point', '-a', dir, 'disk0', '--at', '@nope']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/no bookmark "nope"/);
+    expect(runCli(['point', '-a', dir, 'disk0']).status).toBe(2);
   });
 });

@@ -1,5 +1,28 @@
 import type { Verb } from './verb.js';
+import { checkVerb } from './check-verb.js';
+import { diffVerb } from './diff-verb.js';
+import { disksVerb } from './disks-verb.js';
+import { imageVerb } from './image-verb.js';
+import { initVerb } from './init-verb.js';
+import { markVerb, unmarkVerb } from './mark-verb.js';
+import { passwdVerb } from './passwd-verb.js';
+import { rebuildIndexVerb } from './rebuild-index-verb.js';
+import { resolveVerb } from './resolve-verb.js';
+import { timelineVerb } from './timeline-verb.js';
 import { versionVerb } from './version-verb.js';
 
 /** Every verb of the `chronodisk` command, in the order --help lists them. */
-export const verbs: Verb[] = [versionVerb];
+export const verbs: Verb[] = [
+  initVerb,
+  disksVerb,
+  timelineVerb,
+  resolveVerb,
+  markVerb,
+  unmarkVerb,
+  imageVerb,
+  diffVerb,
+  checkVerb,
+  rebuildIndexVerb,
+  passwdVerb,
+  versionVerb,
+];

@@ -24,6 +24,8 @@ export interface OpenOptions {
   passphrase?: string;
   /** Names the writer in the lock, for "in use by" messages. */
   command?: string;
+  /** Delete the index before opening (as the writer), so it is rebuilt from scratch. */
+  rebuildIndex?: boolean;
   /** Tests use small segments to exercise rotation. */
   segmentTargetSize?: number;
 }
@@ -107,6 +109,7 @@ export class Appliance {
     const idBytes = uuidBytes(header.id);
     const lock = options.writable ? WriterLock.acquire(dir, options.command ?? 'chronodisk') : undefined;
     try {
+      if (lock && options.rebuildIndex) IndexDb.remove(dir);
       const catalog = Catalog.open(dir, codec, Boolean(lock), idBytes);
       const files = new SegmentFiles(dir);
       if (!lock) Appliance.catchUpIndex(dir, header, catalog, files, codec);
@@ -134,6 +137,20 @@ export class Appliance {
       }
     } finally {
       lock.release();
+    }
+  }
+
+  /**
+   * Deletes the index and builds it again from the segments and catalog alone. Takes the
+   * writer lock: nothing else may write meanwhile.
+   */
+  static async rebuildIndex(dir: string, options: { passphrase?: string } = {}): Promise<{ commits: number; writes: number; problems: ReplayProblem[] }> {
+    const app = await Appliance.open(dir, { writable: true, passphrase: options.passphrase, command: 'chronodisk rebuild-index', rebuildIndex: true });
+    try {
+      const count = (sql: string) => (app.index.db.prepare(sql).get() as { n: number }).n;
+      return { commits: count('SELECT count(*) AS n FROM commits'), writes: count('SELECT count(*) AS n FROM writes'), problems: app.problems };
+    } finally {
+      app.close();
     }
   }
 

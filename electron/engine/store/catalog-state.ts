@@ -1,5 +1,11 @@
 import { CatalogType } from '../format/constants.js';
-import type { CatalogEntry } from './catalog.js';
+
+export interface CatalogEntry {
+  type: CatalogType;
+  number: number;
+  timeUs: number;
+  body: Record<string, unknown>;
+}
 
 export type CaptureMode = 'scan' | 'track' | 'split';
 

@@ -17,14 +17,9 @@ import { decodeFileHeader, encodeFileHeader } from '../format/file-header.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { ChronodiskError, fromFsError } from '../errors.js';
 import { fsyncDir } from './durable-file.js';
-import { CatalogState } from './catalog-state.js';
+import { CatalogState, type CatalogEntry } from './catalog-state.js';
 
-export interface CatalogEntry {
-  type: CatalogType;
-  number: number;
-  timeUs: number;
-  body: Record<string, unknown>;
-}
+export type { CatalogEntry };
 
 /** What reading the catalog found after its last valid record. */
 export type CatalogTail = { kind: 'clean' } | { kind: 'torn'; at: number; bytes: number } | { kind: 'damaged'; at: number; reason: string };

@@ -1,0 +1,35 @@
+import type { Verb } from './verb.js';
+import { parsePointSpec } from '../../shared/point.js';
+import { formatBytes } from '../../shared/units.js';
+import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { pointJson } from './json-shapes.js';
+import { printJson, printLine, printTable } from './output.js';
+
+export const diffVerb: Verb = {
+  name: 'diff',
+  summary: 'List the byte ranges of a disk written between two points (from the index alone)',
+  configure(cmd) {
+    applianceOptions(cmd)
+      .argument('<disk>', 'the disk name')
+      .argument('<pointA>', 'the earlier point')
+      .argument('<pointB>', 'the later point')
+      .option('--json', 'print JSON')
+      .action(async (diskName: string, a: string, b: string, opts: ApplianceOptions & { json?: boolean }) => {
+        const specA = parsePointSpec(a);
+        const specB = parsePointSpec(b);
+        await withAppliance(opts, {}, (app) => {
+          const disk = app.disk(diskName);
+          const pa = app.timeline.resolve(disk, specA);
+          const pb = app.timeline.resolve(disk, specB);
+          const extents = app.timeline.writtenBetween(disk, pa.seq, pb.seq);
+          const bytes = extents.reduce((n, e) => n + e.length, 0);
+          if (opts.json) {
+            printJson({ disk: disk.name, from: pointJson(pa), to: pointJson(pb), bytes, extents });
+            return;
+          }
+          printTable([['OFFSET', 'LENGTH'], ...extents.map((e) => [String(e.offset), String(e.length)])]);
+          printLine(`${extents.length} ranges, ${formatBytes(bytes)} written between point ${pa.seq} and ${pb.seq}.`);
+        });
+      });
+  },
+};

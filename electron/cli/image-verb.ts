@@ -1,0 +1,59 @@
+import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import type { Verb } from './verb.js';
+import { parsePointSpec } from '../../shared/point.js';
+import { formatIsoMicros } from '../../shared/time.js';
+import { formatBytes } from '../../shared/units.js';
+import { isAllZero } from '../engine/format/payload-codec.js';
+import { fromFsError } from '../engine/errors.js';
+import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { printJson, printLine, progressLine, refuseExistingOutput } from './output.js';
+
+const CHUNK = 4 * 1024 * 1024;
+
+export const imageVerb: Verb = {
+  name: 'image',
+  summary: 'Write a disk as it was at a point to an image file',
+  configure(cmd) {
+    applianceOptions(cmd)
+      .argument('<disk>', 'the disk name')
+      .requiredOption('--at <point>', 'a seq, an ISO time, -10m/-2h/-3d, @bookmark or now')
+      .requiredOption('--out <file>', 'the image file to write (sparse where the disk held zeros)')
+      .option('--force', 'overwrite --out if it exists')
+      .option('--json', 'print JSON')
+      .action(async (diskName: string, opts: ApplianceOptions & { at: string; out: string; force?: boolean; json?: boolean }) => {
+        const spec = parsePointSpec(opts.at);
+        refuseExistingOutput(opts.out, opts.force);
+        await withAppliance(opts, {}, (app) => {
+          const disk = app.disk(diskName);
+          const point = app.timeline.resolve(disk, spec);
+          const image = app.image(disk, point.seq);
+          const started = performance.now();
+          let fd: number;
+          try {
+            fd = openSync(opts.out, 'w', 0o600);
+          } catch (e) {
+            throw fromFsError(e, opts.out);
+          }
+          const progress = progressLine();
+          try {
+            const buf = Buffer.allocUnsafe(CHUNK);
+            for (let at = 0; at < image.size; at += CHUNK) {
+              const part = buf.subarray(0, Math.min(CHUNK, image.size - at));
+              image.readInto(part, at);
+              // Leave holes where the disk held zeros: the file stays sparse.
+              if (!isAllZero(part)) writeSync(fd, part, 0, part.length, at);
+              progress.update({ phase: 'export', done: at + part.length, total: image.size });
+            }
+            ftruncateSync(fd, image.size);
+            fsyncSync(fd);
+          } finally {
+            closeSync(fd);
+            progress.finish();
+          }
+          const seconds = (performance.now() - started) / 1000;
+          if (opts.json) printJson({ disk: disk.name, seq: point.seq, time: formatIsoMicros(point.timeUs), out: opts.out, bytes: image.size, seconds });
+          else printLine(`Wrote ${disk.name} at point ${point.seq} (${formatIsoMicros(point.timeUs)}) to ${opts.out}: ${formatBytes(image.size)} in ${seconds.toFixed(1)} s.`);
+        });
+      });
+  },
+};

@@ -1,0 +1,45 @@
+import type { Verb } from './verb.js';
+import { parsePointSpec } from '../../shared/point.js';
+import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { bookmarkJson } from './json-shapes.js';
+import { printJson, printLine } from './output.js';
+
+export const markVerb: Verb = {
+  name: 'mark',
+  summary: 'Bookmark a point of a disk with a label',
+  configure(cmd) {
+    applianceOptions(cmd)
+      .argument('<disk>', 'the disk name')
+      .argument('<label>', 'a free-text label, unique per disk')
+      .option('--at <point>', 'the point to mark (default: now, the latest point)', 'now')
+      .option('--json', 'print JSON')
+      .action(async (diskName: string, label: string, opts: ApplianceOptions & { at: string; json?: boolean }) => {
+        const spec = parsePointSpec(opts.at);
+        await withAppliance(opts, { writable: true, command: 'chronodisk mark' }, (app) => {
+          const disk = app.disk(diskName);
+          const b = app.addBookmark(disk, app.timeline.resolve(disk, spec), label);
+          if (opts.json) printJson(bookmarkJson(disk, b));
+          else printLine(`Marked point ${b.seq} of ${disk.name} as "${label}".`);
+        });
+      });
+  },
+};
+
+export const unmarkVerb: Verb = {
+  name: 'unmark',
+  summary: 'Remove a bookmark (the point itself stays)',
+  configure(cmd) {
+    applianceOptions(cmd)
+      .argument('<disk>', 'the disk name')
+      .argument('<label>', 'the bookmark label')
+      .option('--json', 'print JSON')
+      .action(async (diskName: string, label: string, opts: ApplianceOptions & { json?: boolean }) => {
+        await withAppliance(opts, { writable: true, command: 'chronodisk unmark' }, (app) => {
+          const disk = app.disk(diskName);
+          app.removeBookmark(disk, label);
+          if (opts.json) printJson({ disk: disk.name, label, removed: true });
+          else printLine(`Removed bookmark "${label}" of ${disk.name}.`);
+        });
+      });
+  },
+};

@@ -1,0 +1,26 @@
+import type { Verb } from './verb.js';
+import { Appliance } from '../engine/appliance.js';
+import { applianceDir, applianceOptions, passphraseFor, type ApplianceOptions } from './appliance-access.js';
+import { readHeader } from '../engine/format/appliance-header.js';
+import { printJson, printLine } from './output.js';
+
+export const rebuildIndexVerb: Verb = {
+  name: 'rebuild-index',
+  summary: 'Delete the index and rebuild it from the segments and catalog',
+  configure(cmd) {
+    applianceOptions(cmd)
+      .option('--json', 'print JSON')
+      .action(async (opts: ApplianceOptions & { json?: boolean }) => {
+        const dir = applianceDir(opts);
+        const passphrase = readHeader(dir).encryption ? await passphraseFor(opts) : undefined;
+        const started = performance.now();
+        const r = await Appliance.rebuildIndex(dir, { passphrase });
+        const seconds = (performance.now() - started) / 1000;
+        if (opts.json) printJson({ ...r, seconds });
+        else {
+          for (const p of r.problems) printLine(`damaged: segment ${p.segment} at byte ${p.at}: ${p.reason}`);
+          printLine(`Rebuilt the index: ${r.commits} points, ${r.writes} writes, in ${seconds.toFixed(1)} s.`);
+        }
+      });
+  },
+};
