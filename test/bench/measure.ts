@@ -1,0 +1,215 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * What every bench file shares: a clock, percentiles, MB/s and ratio formatting, test
+ * data, and report(), which prints a table and keeps it for the runner's --json output.
+ */
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+
+/** Milliseconds, sub-microsecond resolution. */
+export function now(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+export async function timed<T>(fn: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
+  const t0 = now();
+  const value = await fn();
+  return { ms: now() - t0, value };
+}
+
+/** The p-th percentile (0..100) of samples, nearest rank. Sorts a copy. */
+export function percentile(samples: number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const s = Float64Array.from(samples).sort();
+  const rank = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[rank]!;
+}
+
+/** Decimal MB/s (10^6 bytes per second), as disk vendors and fio print them. */
+export function mbps(bytes: number, ms: number): number {
+  return bytes / 1e6 / (ms / 1000);
+}
+
+export function fmtMBps(x: number): string {
+  return `${x >= 100 ? x.toFixed(0) : x.toFixed(1)} MB/s`;
+}
+
+export function fmtMs(ms: number): string {
+  if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`;
+  if (ms < 10_000) return `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** ours / raw, e.g. "0.62×". */
+export function fmtRatio(ours: number, raw: number): string {
+  return `${(ours / raw).toFixed(2)}×`;
+}
+
+export function fmtBytes(n: number): string {
+  if (n >= GiB) return `${+(n / GiB).toFixed(2)} GiB`;
+  if (n >= MiB) return `${+(n / MiB).toFixed(1)} MiB`;
+  if (n >= KiB) return `${+(n / KiB).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+/** Target check for the report: the targets are printed, never asserted. */
+export function verdict(met: boolean): string {
+  return met ? 'met' : 'MISSED';
+}
+
+export type Cell = string | number;
+
+export interface Table {
+  title: string;
+  columns: string[];
+  rows: Cell[][];
+  /** One-line remarks printed under the table (targets, how it was measured). */
+  notes?: string[];
+  /** Raw numbers for --json, keyed by row label. */
+  data?: Record<string, Record<string, number>>;
+}
+
+let currentSuite = '';
+const tables = new Map<string, Table[]>();
+/** With --json the tables go to stderr, so stdout holds only the JSON object. */
+let out: (line: string) => void = (line) => process.stdout.write(line + '\n');
+
+export function beginSuite(name: string): void {
+  currentSuite = name;
+  if (!tables.has(name)) tables.set(name, []);
+}
+
+export function printToStderr(): void {
+  out = (line) => process.stderr.write(line + '\n');
+}
+
+export function log(line: string): void {
+  out(line);
+}
+
+export function collected(): Map<string, Table[]> {
+  return tables;
+}
+
+/** Prints a table (columns padded to fit) and keeps it for --json. */
+export function report(t: Table): void {
+  tables.get(currentSuite)?.push(t);
+  const cells = [t.columns, ...t.rows.map((r) => r.map(String))];
+  const widths = t.columns.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  out('');
+  out(`## ${t.title}`);
+  out(line(t.columns));
+  out(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of cells.slice(1)) out(line(r));
+  for (const n of t.notes ?? []) out(`  ${n}`);
+}
+
+/** A scale factor for data volumes (--quick sets 1/8), so a smoke run takes seconds. */
+let scale = 1;
+export function setScale(s: number): void {
+  scale = s;
+}
+export function scaled(n: number, unit = 1): number {
+  return Math.max(unit, Math.round((n * scale) / unit) * unit);
+}
+
+export function tempDir(prefix: string): { path: string; remove(): void } {
+  // BENCH_DIR lets a run target a particular drive (the appliance normally lives on one).
+  const path = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), `chronodisk-bench-${prefix}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Drops the page cache so a read measures the disk; false when not permitted. */
+export function dropCaches(): boolean {
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Random, incompressible bytes. */
+export function randomPool(length: number): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  for (let at = 0; at < length; at += 64 * MiB) randomBytes(Math.min(64 * MiB, length - at)).copy(b, at);
+  return b;
+}
+
+/**
+ * Text-like bytes (words of a small vocabulary with numbers and newlines): zstd level 1
+ * shrinks them about 3–4×, like logs, source and documents — not the 1000× of a filled block.
+ */
+export function textPool(length: number, seed = 1): Buffer {
+  const words = ('the of and to in is that for it as was with be by on not he this are or his from at which but have an they ' +
+    'you were her she there would their we him been has when who will more no if out so said what up its about into than them ' +
+    'can only other new some could time these two may then do first any my now such like our over man me even most made after ' +
+    'also did many before must through back years where much your way well down should because each just those people how too')
+    .split(' ')
+    .map((w) => Buffer.from(w));
+  const b = Buffer.allocUnsafe(length);
+  let x = seed >>> 0 || 1;
+  const rnd = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+  let at = 0;
+  while (at < length) {
+    const r = rnd();
+    let w = words[r % words.length]!;
+    if ((r >>> 24) < 12) w = Buffer.from(String(r % 100_000));
+    const n = Math.min(w.length, length - at);
+    w.copy(b, at, 0, n);
+    at += n;
+    if (at < length) b[at++] = (r >>> 20) % 11 === 0 ? 0x0a : 0x20;
+  }
+  return b;
+}
+
+/** A deterministic PRNG in [0, 1) (mulberry32), so runs pick the same offsets. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type DataKind = 'text' | 'random';
+
+/** 64 MiB of each kind, made once per run: writes take slices of it. */
+const pools = new Map<DataKind, Buffer>();
+export function pool(kind: DataKind): Buffer {
+  let p = pools.get(kind);
+  if (!p) {
+    p = kind === 'text' ? textPool(64 * MiB) : randomPool(64 * MiB);
+    pools.set(kind, p);
+  }
+  return p;
+}
+
+/** The bytes of the i-th write of `size` bytes: a slice of the pool, varying with i. */
+export function slice(p: Buffer, i: number, size: number): Buffer {
+  const span = p.length - size;
+  const at = Math.floor(((i * 7919 * 4096) % span) / 512) * 512;
+  return p.subarray(at, at + size);
+}
+
+export function dirBytes(path: string): number {
+  let n = 0;
+  for (const f of readdirSync(path)) n += statSync(join(path, f)).size;
+  return n;
+}
+
