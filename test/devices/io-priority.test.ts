@@ -84,9 +84,12 @@ describe('RateLimiter', () => {
 
 describe('setIdleIoPriority', () => {
   it('puts every thread of a process in the idle class', async () => {
-    const child = spawn(process.execPath, ['-e', 'require("fs").readFile(__filename, () => {}); setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
+    // The child says "ready" once a pool read has run, so libuv's threads exist.
+    const child = spawn(process.execPath, ['-e', 'require("fs").readFile(process.execPath, () => console.log("ready")); setTimeout(() => {}, 20000)'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
-      await new Promise((r) => setTimeout(r, 300)); // let libuv start its pool threads
+      await once(child.stdout!, 'data');
       expect(await ioPriorityOf(child.pid!)).not.toBe('idle');
       expect(await setIdleIoPriority(child.pid!)).toBe(true);
       const tids = readdirSync(`/proc/${child.pid}/task`).map(Number);

@@ -26,8 +26,10 @@ export async function setIdleIoPriority(pid = process.pid): Promise<boolean> {
   try {
     await run('ionice', ['-c', '3', '-p', ...tids]);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    // A thread that ended meanwhile is no failure; anything else (no ionice, EPERM) is.
+    const lines = String((e as { stderr?: unknown }).stderr ?? '').split('\n').filter((l) => l.trim());
+    return lines.length > 0 && lines.every((l) => /No such process/.test(l));
   }
 }
 
