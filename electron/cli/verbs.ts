@@ -1,5 +1,7 @@
 import type { Verb } from './verb.js';
+import { captureVerb } from './capture-verb.js';
 import { checkVerb } from './check-verb.js';
+import { protectVerb, unprotectVerb } from './protect-verb.js';
 import { diffVerb } from './diff-verb.js';
 import { disksVerb } from './disks-verb.js';
 import { imageVerb } from './image-verb.js';
@@ -15,6 +17,9 @@ import { versionVerb } from './version-verb.js';
 export const verbs: Verb[] = [
   initVerb,
   disksVerb,
+  protectVerb,
+  unprotectVerb,
+  captureVerb,
   timelineVerb,
   resolveVerb,
   markVerb,

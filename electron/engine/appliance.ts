@@ -183,6 +183,11 @@ export class Appliance {
     this.pipeline = new CommitPipeline(this.writer, this.index, Math.max(r.maxSeq, this.index.maxSeq), r.maxTimeUs);
   }
 
+  /** Bytes appended to segments by this writer since it opened (for "bytes stored" reports). */
+  get bytesAppended(): number {
+    return this.writer?.serial ?? 0;
+  }
+
   get writable(): boolean {
     return this.lock !== undefined;
   }

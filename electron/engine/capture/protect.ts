@@ -1,0 +1,55 @@
+import { closeSync, openSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { probeSource } from '../devices/block-device.js';
+import { deviceOfPath } from '../devices/mounts.js';
+import { checkProtectSource, factsOf, type ApplianceFacts } from '../devices/target-rules.js';
+import type { Appliance } from '../appliance.js';
+import { ChronodiskError } from '../errors.js';
+import type { CaptureMode, DiskRecord } from '../store/catalog-state.js';
+
+export interface ProtectOptions {
+  name?: string;
+  mode?: CaptureMode;
+  blockSize?: number;
+}
+
+export const DEFAULT_BLOCK_SIZE = 64 * 1024;
+
+/** Where the appliance lives, for the "an appliance cannot protect itself" rule. */
+export function applianceFacts(dir: string): ApplianceFacts {
+  const d = deviceOfPath(resolve(dir));
+  return { dir: resolve(dir), ...(d?.device ? { device: d.device } : {}), disks: d?.disks ?? [] };
+}
+
+/**
+ * Registers a source (block device, partition or image file) with the appliance. Nothing
+ * is written to the appliance unless every check passes.
+ */
+export async function protectSource(app: Appliance, source: string, options: ProtectOptions = {}): Promise<DiskRecord> {
+  const info = await probeSource(source);
+  let readable = true;
+  try {
+    closeSync(openSync(info.realPath, 'r'));
+  } catch {
+    readable = false;
+  }
+  const problems = checkProtectSource({ source: factsOf(info), appliance: applianceFacts(app.dir), readable });
+  if (problems.length) throw new ChronodiskError(problems[0]!.rule === 'unreadable' ? 'permission' : 'refused', problems[0]!.message);
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (!Number.isInteger(blockSize) || blockSize < 4096 || blockSize > 1024 * 1024 || (blockSize & (blockSize - 1)) !== 0) {
+    throw new ChronodiskError('usage', `--block-size ${blockSize} is not a power of two between 4 KiB and 1 MiB`);
+  }
+  const mode = options.mode ?? 'scan';
+  if (mode === 'track' && info.kind === 'file') {
+    throw new ChronodiskError('usage', `${source} is an image file: track mode needs a block device; use --mode scan or split`);
+  }
+  const name = options.name ?? basename(info.path);
+  return app.addDisk({
+    name,
+    source: info.path,
+    size: info.size,
+    mode,
+    blockSize,
+    identity: JSON.parse(JSON.stringify(info.identity)) as Record<string, string>,
+  });
+}

@@ -1,0 +1,168 @@
+import { xxh64 } from '@node-rs/xxhash';
+import type { Appliance } from '../appliance.js';
+import { withFrozen } from '../devices/freeze.js';
+import { mountsOf } from '../devices/mounts.js';
+import { WriteTracker, type TrackerEvent } from '../devices/write-tracker.js';
+import { CommitFlag } from '../format/constants.js';
+import type { DiskRecord } from '../store/catalog-state.js';
+import type { PointInfo } from '../timeline.js';
+import { BlockHashes } from './block-hashes.js';
+import { probeProtectedSource } from './source-check.js';
+import { SourceReader } from './source-reader.js';
+import { coalesce, type ByteRange } from './ranges.js';
+
+const READ_CHUNK = 4 * 1024 * 1024;
+
+export interface ScanProgress {
+  phase: 'hash' | 'read' | 'catch-up' | 'commit';
+  done: number;
+  total: number;
+}
+
+export interface ScanResult {
+  point: PointInfo;
+  bytesRead: number;
+  /** Bytes the pass added to the appliance (after compression). */
+  bytesStored: number;
+  /** Logical bytes of the blocks that changed. */
+  bytesChanged: number;
+  seconds: number;
+  frozen: boolean;
+}
+
+export interface ScanOptions {
+  onProgress?: (p: ScanProgress) => void;
+  /** Freeze a mounted filesystem at the end of the pass (default: when root). */
+  freeze?: boolean;
+  label?: string;
+}
+
+/**
+ * One scan pass: read the whole source, hash fixed blocks, store the blocks whose hash
+ * differs from the appliance's latest point, and commit them as one point. The first pass
+ * is the baseline copy. Over a mounted filesystem (as root) the pass ends with a short
+ * freeze in which the blocks written during the pass are read again, so the point is
+ * crash-consistent; the kernel's block tracepoint names those blocks where it can, else
+ * the whole source is hashed again while frozen.
+ */
+export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOptions = {}): Promise<ScanResult> {
+  const started = performance.now();
+  const info = await probeProtectedSource(disk);
+  const blockSize = disk.blockSize;
+  const count = Math.ceil(disk.size / blockSize);
+  const latest = app.timeline.latest(disk);
+  const old = await previousHashes(app, disk, latest?.seq, count, options);
+  const fresh = new BigUint64Array(count);
+  const mounted = info.kind === 'file' ? [] : mountsOf(info.realPath).filter((m) => m.mountPoint !== '[SWAP]');
+  const canFreeze = mounted.length > 0 && (options.freeze ?? process.getuid?.() === 0);
+
+  const tracked: ByteRange[] = [];
+  let tracker: WriteTracker | undefined;
+  let trackerLost = false;
+  if (canFreeze) {
+    tracker = await WriteTracker.start(info, {
+      name: `scan-${disk.name}`,
+      onEvents: (events: TrackerEvent[]) => {
+        for (const e of events) {
+          if (e.kind === 'write') tracked.push({ offset: e.offset, length: e.length });
+          else if (e.kind === 'lost') trackerLost = true;
+        }
+      },
+      onError: () => (trackerLost = true),
+    }).catch(() => undefined);
+  }
+
+  const reader = await SourceReader.open(info.realPath, disk.size);
+  if (info.kind !== 'file') await SourceReader.dropDeviceCache(info.realPath);
+  const batch = app.beginBatch(disk);
+  const appendedBefore = app.bytesAppended;
+  let bytesRead = 0;
+  let bytesChanged = 0;
+  let frozen = false;
+
+  /** Hashes each block of a chunk; changed blocks go into the batch. */
+  const absorb = (at: number, buf: Buffer) => {
+    for (let off = 0; off < buf.length; off += blockSize) {
+      const block = buf.subarray(off, Math.min(buf.length, off + blockSize));
+      const i = (at + off) / blockSize;
+      const h = xxh64(block);
+      fresh[i] = h;
+      if (!old || old.hashes[i] !== h) {
+        batch.write(at + off, block);
+        bytesChanged += block.length;
+      }
+    }
+    bytesRead += buf.length;
+  };
+
+  try {
+    for await (const [at, buf] of reader.chunks([{ offset: 0, length: disk.size }], READ_CHUNK)) {
+      absorb(at, buf);
+      options.onProgress?.({ phase: 'read', done: at + buf.length, total: disk.size });
+    }
+    let point: PointInfo;
+    const commit = (flags: number) => batch.commit({ flags: CommitFlag.ScanPass | flags, label: options.label });
+    if (canFreeze) {
+      point = await withFrozen(mounted[0]!.mountPoint, async () => {
+        frozen = true;
+        // Frozen: the filesystem has written everything back. Read again what changed meanwhile.
+        await SourceReader.dropDeviceCache(info.realPath);
+        const again = tracker && !trackerLost ? await settledRanges(tracked, blockSize, disk.size) : [{ offset: 0, length: disk.size }];
+        for await (const [at, buf] of reader.chunks(again, READ_CHUNK)) {
+          for (let off = 0; off < buf.length; off += blockSize) {
+            const block = buf.subarray(off, Math.min(buf.length, off + blockSize));
+            const i = (at + off) / blockSize;
+            const h = xxh64(block);
+            if (fresh[i] !== h) {
+              fresh[i] = h;
+              batch.write(at + off, block);
+              bytesChanged += block.length;
+            }
+          }
+          bytesRead += buf.length;
+          options.onProgress?.({ phase: 'catch-up', done: at + buf.length, total: disk.size });
+        }
+        return commit(CommitFlag.CrashConsistent);
+      });
+    } else {
+      // An unmounted device or an image file nobody writes to is consistent as read.
+      point = await commit(mounted.length === 0 && info.kind !== 'file' ? CommitFlag.CrashConsistent : 0);
+    }
+    new BlockHashes(point.seq, blockSize, fresh).save(app.dir, disk.id);
+    return { point, bytesRead, bytesStored: app.bytesAppended - appendedBefore, bytesChanged, seconds: (performance.now() - started) / 1000, frozen };
+  } catch (e) {
+    batch.abort();
+    throw e;
+  } finally {
+    await reader.close();
+    await tracker?.stop();
+  }
+}
+
+/** Waits until the tracker has delivered what the freeze flushed, then returns block-aligned ranges. */
+async function settledRanges(tracked: ByteRange[], blockSize: number, size: number): Promise<ByteRange[]> {
+  let seen = -1;
+  for (let i = 0; i < 40 && seen !== tracked.length; i++) {
+    seen = tracked.length;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return coalesce(tracked, blockSize, size);
+}
+
+/** The hashes of the latest point: the cache when it is current, else computed from the image. */
+async function previousHashes(app: Appliance, disk: DiskRecord, seq: number | undefined, count: number, options: ScanOptions): Promise<BlockHashes | undefined> {
+  if (seq === undefined) return undefined;
+  const cached = BlockHashes.load(app.dir, disk.id, disk.blockSize, count);
+  if (cached && cached.seq === seq) return cached;
+  const image = app.image(disk, seq);
+  const hashes = new BigUint64Array(count);
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  for (let at = 0; at < disk.size; at += READ_CHUNK) {
+    const part = buf.subarray(0, Math.min(READ_CHUNK, disk.size - at));
+    image.readInto(part, at);
+    for (let off = 0; off < part.length; off += disk.blockSize) hashes[(at + off) / disk.blockSize] = xxh64(part.subarray(off, Math.min(part.length, off + disk.blockSize)));
+    options.onProgress?.({ phase: 'hash', done: at + part.length, total: disk.size });
+  }
+  return new BlockHashes(seq, disk.blockSize, hashes);
+}
+
