@@ -165,14 +165,20 @@ describe('WriteTracker on real loop devices', () => {
     }
   });
 
-  for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
-    it(`leaves no instance behind when a tracking process gets ${sig}`, async () => {
-      const loop = attachLoop(makeImage(join(tmp.dir, `sig-${sig}.img`), 16 * MiB));
+  // 'own-handler': the program handles SIGTERM itself and exits; the exit hook cleans up.
+  for (const [sig, ownHandler] of [
+    ['SIGTERM', false],
+    ['SIGTERM', true],
+    ['SIGKILL', false],
+  ] as const) {
+    it(`leaves no instance behind when a tracking process gets ${sig}${ownHandler ? ' and exits from its own handler' : ''}`, async () => {
+      const loop = attachLoop(makeImage(join(tmp.dir, `sig-${sig}-${ownHandler}.img`), 16 * MiB));
       const script = join(tmp.dir, 'tracker-child.ts');
       writeFileSync(
         script,
         `import { probeSource } from ${JSON.stringify(join(repoRoot, 'electron/engine/devices/block-device.js'))};
 import { WriteTracker } from ${JSON.stringify(join(repoRoot, 'electron/engine/devices/write-tracker.js'))};
+${ownHandler ? "process.on('SIGTERM', () => setTimeout(() => process.exit(3), 50));" : ''}
 const t = await WriteTracker.start(await probeSource(process.argv[2]), { name: 'child', onEvents: () => {} });
 console.log(t.instanceDir);\n`,
       );
@@ -183,8 +189,8 @@ console.log(t.instanceDir);\n`,
         expect(dir).toBe(join(TRACEFS_ROOT, 'instances', instanceName('child', child.pid)));
         expect(existsSync(dir)).toBe(true);
         child.kill(sig);
-        const [, signal] = (await once(child, 'exit')) as [number | null, string | null];
-        expect(signal).toBe(sig);
+        const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+        expect({ code, signal }).toEqual(ownHandler ? { code: 3, signal: null } : { code: null, signal: sig });
         // SIGKILL cannot be caught: the next start (removeStaleInstances) cleans up.
         if (sig === 'SIGKILL') removeStaleInstances();
         expect(existsSync(dir)).toBe(false);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { type BigIntStats, closeSync, openSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, type BigIntStats, closeSync, constants, openSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ChronodiskError, fromFsError } from '../errors.js';
@@ -104,9 +104,13 @@ function assertReadable(path: string, realPath: string): void {
   }
 }
 
+/**
+ * Whether we may write it, without opening it for writing: udev treats the close of a
+ * disk opened for writing as a change and re-reads its partition table.
+ */
 function isWritable(realPath: string): boolean {
   try {
-    closeSync(openSync(realPath, 'r+'));
+    accessSync(realPath, constants.W_OK);
     return true;
   } catch {
     return false;
