@@ -42,6 +42,7 @@ export class TimeImage implements BlockSource {
     for (let at = offset; at < offset + length; at += LOOKUP_SPAN) {
       const end = Math.min(offset + length, at + LOOKUP_SPAN);
       for (const p of this.index.lookup(this.disk.id, this.seq, at, end)) {
+        if (p.segment < 0) continue; // zeros: `out` already holds them
         const s = Math.max(p.start, at);
         const e = Math.min(p.end, end);
         const data = this.records.read(p.segment, p.rec_offset);

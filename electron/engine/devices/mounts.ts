@@ -6,6 +6,7 @@ import {
   decodeDev,
   devKey,
   devOfName,
+  loopBackingFile,
   partitionsOf,
   sysDirOfDev,
   wholeDisksOf,
@@ -139,15 +140,20 @@ export interface PathDevice {
   /** The block device holding the path (a partition or a whole disk), e.g. /dev/sda2. */
   device: string;
   dev: DevNumber;
-  /** The whole disks under it (several for LVM or md), e.g. ['/dev/sda']. */
+  /**
+   * Every whole disk the data physically lives on: ['/dev/sda'] for /dev/sda2, several
+   * for LVM or md, and for a loop device also the disks under its backing file.
+   */
   disks: string[];
+  /** Every block device it lives on: `device`, and for a loop device the ones under its backing file. */
+  devices: string[];
 }
 
 /**
  * The block device holding a file or directory, and its whole disks: "the appliance's
  * own disk". Undefined for a path on a filesystem with no block device (tmpfs, proc).
  */
-export function deviceOfPath(path: string, mounts?: MountEntry[]): PathDevice | undefined {
+export function deviceOfPath(path: string, mounts?: MountEntry[], seen = new Set<string>()): PathDevice | undefined {
   let abs: string;
   let st: BigIntStats;
   try {
@@ -157,17 +163,32 @@ export function deviceOfPath(path: string, mounts?: MountEntry[]): PathDevice | 
     throw fromFsError(e, path);
   }
   const direct = decodeDev(st.dev);
-  if (sysDirOfDev(direct)) return describeDev(direct);
+  if (sysDirOfDev(direct)) return describeDev(direct, mounts, seen);
   const holder = mountHolding(abs, mounts ?? readMounts());
   const dev = holder && mountDevice(holder);
-  return dev ? describeDev(dev) : undefined;
+  return dev ? describeDev(dev, mounts, seen) : undefined;
 }
 
-function describeDev(dev: DevNumber): PathDevice | undefined {
+function describeDev(dev: DevNumber, mounts?: MountEntry[], seen = new Set<string>()): PathDevice | undefined {
   const dir = sysDirOfDev(dev);
   if (!dir) return undefined;
   const name = dir.slice(dir.lastIndexOf('/') + 1);
-  return { device: `/dev/${name}`, dev, disks: wholeDisksOf(name).map((d) => `/dev/${d}`) };
+  const out: PathDevice = { device: `/dev/${name}`, dev, disks: [], devices: [`/dev/${name}`] };
+  for (const disk of wholeDisksOf(name)) {
+    out.disks.push(`/dev/${disk}`);
+    // A loop device's data lives in a file on another disk: that one counts too.
+    const backing = loopBackingFile(disk);
+    if (backing === undefined || seen.has(disk)) continue;
+    seen.add(disk);
+    const under = safeDeviceOfPath(backing.replace(/ \(deleted\)$/, ''), mounts, seen);
+    if (under) {
+      out.devices.push(...under.devices);
+      out.disks.push(...under.disks);
+    }
+  }
+  out.disks = [...new Set(out.disks)];
+  out.devices = [...new Set(out.devices)];
+  return out;
 }
 
 /** The mount whose mount point is the longest prefix of `abs` (the last one mounted wins). */
@@ -219,9 +240,9 @@ export function systemDisks(q: MountQuery = {}): SystemDisk[] {
   return [...found.values()];
 }
 
-function safeDeviceOfPath(path: string, mounts: MountEntry[]): PathDevice | undefined {
+function safeDeviceOfPath(path: string, mounts?: MountEntry[], seen?: Set<string>): PathDevice | undefined {
   try {
-    return deviceOfPath(path, mounts);
+    return deviceOfPath(path, mounts, seen);
   } catch {
     return undefined;
   }

@@ -27,6 +27,9 @@ export interface ApplianceFacts {
   dir: string;
   /** The partition or disk holding it; undefined on a filesystem without a block device. */
   device?: string;
+  /** Every block device it lives on (the device, and those under a loop device's backing file). */
+  devices?: string[];
+  /** Every whole disk it lives on. */
   disks: string[];
 }
 
@@ -127,7 +130,8 @@ export function checkProtectSource(input: ProtectSourceInput): TargetProblem[] {
   if (appliance) {
     // The appliance's own disk, or the partition it lives on; another partition of the same disk is fine.
     const wholeDisk = source.kind !== 'partition' && source.disks.some((d) => appliance.disks.includes(d));
-    const samePartition = source.device !== undefined && source.device === appliance.device;
+    const applianceDevices = appliance.devices ?? (appliance.device ? [appliance.device] : []);
+    const samePartition = source.device !== undefined && applianceDevices.includes(source.device);
     const fileInside = (source.kind === 'file' && isInside(source.path, appliance.dir)) || (source.backingFile !== undefined && isInside(source.backingFile, appliance.dir));
     if (wholeDisk || samePartition || fileInside) {
       problems.push({

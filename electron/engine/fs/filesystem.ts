@@ -1,7 +1,8 @@
 import type { BlockSource } from '../block-source.js';
-import { notFound } from '../errors.js';
+import { isChronodiskError, notFound } from '../errors.js';
 import { Ext4Reader } from './ext4.js';
 import { EXT_MAGIC } from './ext4-superblock.js';
+import { FatReader } from './fat.js';
 import type { FileSystemReader } from './types.js';
 
 export type { ChunkSink, DirEntry, FileExtent, FileStat, FileSystemKind, FileSystemReader, FileType } from './types.js';
@@ -15,6 +16,11 @@ export async function detectFileSystem(src: BlockSource): Promise<FileSystemRead
   if (src.size < 512) throw notFound(`no filesystem: the volume is only ${src.size} bytes`);
   const head = await src.read(0, Math.min(src.size, 4096));
   if (head.length >= 1082 && head.readUInt16LE(1080) === EXT_MAGIC) return Ext4Reader.open(src);
+  try {
+    return await FatReader.open(src);
+  } catch (e) {
+    if (!isChronodiskError(e, 'not-found')) throw e;
+  }
   throw notFound(`no ext2/3/4, FAT or exFAT filesystem found (${describe(head)})`);
 }
 

@@ -12,7 +12,8 @@ export interface StagedWrite {
   disk: number;
   start: number;
   end: number;
-  segment: number; // 0 for zeros
+  /** Negative for a zero record (nothing stored): -id of its segment. */
+  segment: number;
   recOffset: number;
 }
 
@@ -171,7 +172,7 @@ export class IndexDb {
 
   /** Drops staged rows that point at or past a cut tail. */
   dropStagedFrom(segment: number, offset: number): void {
-    this.db.prepare('DELETE FROM staged WHERE segment > ? OR (segment = ? AND rec_offset >= ?)').run(segment, segment, offset);
+    this.db.prepare('DELETE FROM staged WHERE abs(segment) > ? OR (abs(segment) = ? AND rec_offset >= ?)').run(segment, segment, offset);
   }
 
   close(): void {

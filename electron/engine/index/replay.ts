@@ -46,7 +46,7 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
         const h = r.header;
         if (h.seq > result.maxSeq) result.maxSeq = h.seq;
         if (h.type === RecordType.Write) {
-          index.stage({ seq: h.seq, disk: h.diskId, start: h.a, end: h.a + h.b, segment: seg.id, recOffset: r.offset });
+          index.stage({ seq: h.seq, disk: h.diskId, start: h.a, end: h.a + h.b, segment: h.flags & RecordFlag.Zero ? -seg.id : seg.id, recOffset: r.offset });
           index.noteSeq(h.seq);
         } else if (h.type === RecordType.Commit) {
           const label = r.payload && r.payload.length ? decodeCommitBody(r.payload, h.flags, r.headerBytes, codec) : null;

@@ -18,7 +18,8 @@ import { MAX_RECORD_LENGTH } from '../format/constants.js';
 export interface Piece {
   start: number;
   end: number;
-  segment: number; // 0: zeros
+  /** Negative: a zero record in segment -segment (reads need no I/O). */
+  segment: number;
   rec_offset: number;
   data_off: number;
 }

@@ -36,6 +36,23 @@ export class ByteQueue {
     return out;
   }
 
+  /** Removes into.length bytes into `into`; the caller has checked `length >= into.length`. */
+  takeInto(into: Buffer): void {
+    let done = 0;
+    while (done < into.length) {
+      const cur = this.chunks[this.first];
+      const k = Math.min(into.length - done, cur.length - this.head);
+      cur.copy(into, done, this.head, this.head + k);
+      done += k;
+      this.advance(k);
+    }
+  }
+
+  /** True when the next n bytes sit in one received chunk (take() would not copy). */
+  contiguous(n: number): boolean {
+    return n === 0 || (this.length > 0 && this.chunks[this.first].length - this.head >= n);
+  }
+
   /** Drops up to n bytes; returns how many were dropped. */
   skip(n: number): number {
     let dropped = 0;

@@ -34,9 +34,11 @@ export interface NbdExport {
   readonly canMultiConn?: boolean;
   /** Reads exactly `length` bytes at `offset` (the server has range-checked them). */
   read(offset: number, length: number): Promise<Buffer>;
+  /** Optional: reads into a buffer the server recycles (no allocation per request). */
+  readInto?(offset: number, into: Buffer): Promise<void>;
   /** Optional: the same bytes as extents, so zero runs can go out as holes. */
   readExtents?(offset: number, length: number): Promise<ReadExtent[]>;
-  /** Writes `data` at `offset`; with `fua`, durably before resolving. */
+  /** Writes `data` at `offset`; with `fua`, durably before resolving. `data` is recycled after. */
   write?(offset: number, data: Buffer, fua: boolean): Promise<void>;
   /** Makes every completed write durable. */
   flush?(): Promise<void>;

@@ -46,20 +46,26 @@ export class FileExport implements NbdExport {
     }
   }
 
-  read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    await this.readInto(offset, buf);
+    return buf;
+  }
+
+  readInto(offset: number, buf: Buffer): Promise<void> {
+    const length = buf.length;
     return new Promise((resolve, reject) => {
-      const buf = Buffer.allocUnsafe(length);
       let done = 0;
       const next = (): void =>
         read(this.fd, buf, done, length - done, offset + done, (err, n) => {
           if (err) return reject(err);
           if (n === 0) {
             buf.fill(0, done); // the file shrank under us: what is gone reads as zeroes
-            return resolve(buf);
+            return resolve();
           }
           done += n;
           if (done < length) next();
-          else resolve(buf);
+          else resolve();
         });
       next();
     });

@@ -4,6 +4,7 @@
  */
 import { isChronodiskError } from '../errors.js';
 import { ExportError } from './export.js';
+import { sharedPool } from './buffer-pool.js';
 import type { Transmission } from './negotiation.js';
 import * as P from './protocol.js';
 
@@ -88,12 +89,19 @@ export function errorReply(h: P.RequestHeader, t: { structured: boolean }, errno
   return t.structured ? [P.encodeErrorChunk(h.cookie, errno, message)] : [P.encodeSimpleReply(errno, h.cookie)];
 }
 
-/** Runs a validated request; resolves to the buffers of its reply (never rejects). */
-export async function runRequest(h: P.RequestHeader, payload: Buffer | undefined, t: Transmission): Promise<Buffer[]> {
+/** A reply's buffers, and what to call once they have been sent (to recycle a read buffer). */
+export interface Reply {
+  chunks: Buffer[];
+  sent?: () => void;
+}
+
+/** Runs a validated request; resolves to its reply (never rejects). */
+export async function runRequest(h: P.RequestHeader, payload: Buffer | undefined, t: Transmission): Promise<Reply> {
   try {
-    return await run(h, payload, t);
+    if (h.type === P.CMD_READ) return await read(h, t);
+    return { chunks: await run(h, payload, t) };
   } catch (e) {
-    return errorReply(h, t, nbdErrno(e), e instanceof Error ? e.message : String(e));
+    return { chunks: errorReply(h, t, nbdErrno(e), e instanceof Error ? e.message : String(e)) };
   }
 }
 
@@ -101,8 +109,6 @@ async function run(h: P.RequestHeader, payload: Buffer | undefined, t: Transmiss
   const exp = t.export;
   const fua = (h.flags & P.CMD_FLAG_FUA) !== 0;
   switch (h.type) {
-    case P.CMD_READ:
-      return read(h, t);
     case P.CMD_WRITE:
       if (h.length > 0) await exp.write!(h.offset, payload!, fua);
       break;
@@ -121,18 +127,14 @@ async function run(h: P.RequestHeader, payload: Buffer | undefined, t: Transmiss
   return t.structured ? [P.encodeNoneChunk(h.cookie)] : [P.encodeSimpleReply(0, h.cookie)];
 }
 
-async function read(h: P.RequestHeader, t: Transmission): Promise<Buffer[]> {
+async function read(h: P.RequestHeader, t: Transmission): Promise<Reply> {
   const exp = t.export;
-  if (!t.structured) {
-    if (h.length === 0) return [P.encodeSimpleReply(0, h.cookie)];
-    const data = await exp.read(h.offset, h.length);
-    return [P.encodeSimpleReply(0, h.cookie), data];
-  }
-  if (h.length === 0) return [P.encodeNoneChunk(h.cookie)];
+  if (h.length === 0) return { chunks: [t.structured ? P.encodeNoneChunk(h.cookie) : P.encodeSimpleReply(0, h.cookie)] };
   const dontFragment = (h.flags & P.CMD_FLAG_DF) !== 0;
-  if (!exp.readExtents || dontFragment) {
-    const data = await exp.read(h.offset, h.length);
-    return [P.encodeDataChunkHeader(h.cookie, h.offset, data.length, true), data];
+  if (!t.structured || !exp.readExtents || dontFragment) {
+    const { data, sent } = await readWhole(exp, h.offset, h.length);
+    const header = t.structured ? P.encodeDataChunkHeader(h.cookie, h.offset, data.length, true) : P.encodeSimpleReply(0, h.cookie);
+    return { chunks: [header, data], sent };
   }
   const extents = await exp.readExtents(h.offset, h.length);
   const out: Buffer[] = [];
@@ -142,7 +144,20 @@ async function read(h: P.RequestHeader, t: Transmission): Promise<Buffer[]> {
     if (x.data) out.push(P.encodeDataChunkHeader(h.cookie, x.offset, x.data.length, last), x.data);
     else out.push(P.encodeHoleChunk(h.cookie, x.offset, x.length, last));
   }
-  return out;
+  return { chunks: out };
+}
+
+/** Reads into a recycled buffer when the export can, else takes what read() returns. */
+async function readWhole(exp: Transmission['export'], offset: number, length: number): Promise<{ data: Buffer; sent?: () => void }> {
+  if (!exp.readInto) return { data: await exp.read(offset, length) };
+  const data = sharedPool.take(length);
+  try {
+    await exp.readInto(offset, data);
+  } catch (e) {
+    sharedPool.give(data);
+    throw e;
+  }
+  return { data, sent: () => sharedPool.give(data) };
 }
 
 async function zero(h: P.RequestHeader, t: Transmission, fua: boolean): Promise<void> {

@@ -103,15 +103,20 @@ export class NbdServer {
     }
     if (socket.remoteFamily) socket.setNoDelay(true);
     const transport: SessionTransport = {
-      write(chunks) {
-        if (socket.destroyed || socket.writableEnded) return;
-        if (chunks.length === 1) {
-          socket.write(chunks[0]);
+      write(chunks, sent) {
+        if (socket.destroyed || socket.writableEnded) {
+          sent?.();
           return;
         }
-        // One writev for header + data: no copy, no Nagle-style split.
+        const done = sent && (() => sent());
+        if (chunks.length === 1) {
+          socket.write(chunks[0], done);
+          return;
+        }
+        // One writev for header + data: no copy, no split.
         socket.cork();
-        for (const c of chunks) socket.write(c);
+        for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]);
+        socket.write(chunks[chunks.length - 1], done);
         socket.uncork();
       },
       backlog: () => socket.writableLength,

@@ -4,6 +4,7 @@
  * backpressure; negotiation.ts and requests.ts own the meaning. No socket here, so the whole
  * thing can be fuzzed in-process.
  */
+import { sharedPool } from './buffer-pool.js';
 import { ByteQueue } from './byte-queue.js';
 import type { ExportProvider } from './export.js';
 import { Negotiation, type Transmission } from './negotiation.js';
@@ -11,8 +12,8 @@ import * as P from './protocol.js';
 import { errorReply, runRequest, validateRequest, type Refusal } from './requests.js';
 
 export interface SessionTransport {
-  /** Queues the buffers to send, contiguously and in order. */
-  write(chunks: Buffer[]): void;
+  /** Queues the buffers to send, contiguously and in order; `sent` once the OS has them (or they are dropped). */
+  write(chunks: Buffer[], sent?: () => void): void;
   /** Bytes queued but not yet taken by the OS. */
   backlog(): number;
   /** Ends the connection once queued bytes are sent. */
@@ -194,7 +195,13 @@ export class NbdSession {
       case 'payload': {
         const h = this.request!;
         if (q.length < h.length) return false;
-        this.dispatch(h, q.take(h.length));
+        if (q.contiguous(h.length)) {
+          this.dispatch(h, q.take(h.length));
+        } else {
+          const payload = sharedPool.take(h.length);
+          q.takeInto(payload);
+          this.dispatch(h, payload, () => sharedPool.give(payload));
+        }
         this.state = 'request';
         return true;
       }
@@ -243,14 +250,16 @@ export class NbdSession {
     return true;
   }
 
-  private dispatch(h: P.RequestHeader, payload: Buffer | undefined): void {
+  private dispatch(h: P.RequestHeader, payload: Buffer | undefined, payloadDone?: () => void): void {
     const cost = h.type === P.CMD_READ || h.type === P.CMD_WRITE ? h.length : 0;
     this.inFlight++;
     this.inFlightBytes += cost;
-    void runRequest(h, payload, this.transmission!).then((replies) => {
+    void runRequest(h, payload, this.transmission!).then((reply) => {
+      payloadDone?.();
       this.inFlight--;
       this.inFlightBytes -= cost;
-      if (!this.closed) this.transport.write(replies);
+      if (!this.closed) this.transport.write(reply.chunks, reply.sent);
+      else reply.sent?.();
       this.settle();
     });
   }

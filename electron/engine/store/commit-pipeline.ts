@@ -1,4 +1,4 @@
-import { MAX_RECORD_LENGTH, RecordType } from '../format/constants.js';
+import { MAX_RECORD_LENGTH, RecordFlag, RecordType } from '../format/constants.js';
 import type { CommitRow, IndexDb, StagedWrite, Watermark } from '../index/index-db.js';
 import { ChronodiskError } from '../errors.js';
 import type { SegmentWriter } from './segment-writer.js';
@@ -114,7 +114,9 @@ export class CommitPipeline {
     const loc = this.writer.append({ type: RecordType.Write, diskId: b.diskId, seq, timeUs: this.tick(false), a: offset, b: length, c: 0 }, data, true);
     b.firstSeq ??= seq;
     b.firstUnstaged ??= { segment: loc.segmentId, offset: loc.offset };
-    b.writes.push({ seq, disk: b.diskId, start: offset, end: offset + length, segment: loc.segmentId, recOffset: loc.offset });
+    // A zero record is filed under the negated segment id: reads skip it without any I/O.
+    const segment = loc.flags & RecordFlag.Zero ? -loc.segmentId : loc.segmentId;
+    b.writes.push({ seq, disk: b.diskId, start: offset, end: offset + length, segment, recOffset: loc.offset });
     b.bytes += length;
     if (b.writes.length >= STAGE_THRESHOLD) this.stage(b);
   }

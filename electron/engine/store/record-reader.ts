@@ -14,7 +14,6 @@ import type { SegmentFiles } from './segment-file.js';
 export class RecordReader {
   private cache = new Map<string, Buffer>();
   private cacheBytes = 0;
-  private scratch = Buffer.allocUnsafe(RECORD_HEADER_SIZE + MAX_RECORD_LENGTH + 1024);
 
   constructor(
     private readonly files: SegmentFiles,
@@ -43,7 +42,8 @@ export class RecordReader {
 
   private load(segment: number, offset: number): Buffer {
     const where = () => `segment ${segment} at byte ${offset}`;
-    const buf = this.scratch;
+    // A fresh buffer per load: a raw payload is returned as a view of it, without a copy.
+    const buf = Buffer.allocUnsafe(RECORD_HEADER_SIZE + MAX_RECORD_LENGTH + 1024);
     const n = readSync(this.files.fd(segment), buf, 0, buf.length, offset);
     const header = decodeRecordHeader(buf.subarray(0, Math.min(n, RECORD_HEADER_SIZE)));
     if (typeof header === 'string' || header.type !== RecordType.Write) {
@@ -57,9 +57,7 @@ export class RecordReader {
     if (!recordChecksumOk(headerBytes, stored)) {
       throw new ChronodiskError('damaged', `${where()} is damaged (checksum mismatch); run chronodisk check --read-data`);
     }
-    const out = this.codec.unpack(stored, header.flags, header.b, associatedData(headerBytes), where);
-    // `stored` is a view of the scratch buffer; keep an owned copy.
-    return out.buffer === buf.buffer ? Buffer.from(out) : out;
+    return this.codec.unpack(stored, header.flags, header.b, associatedData(headerBytes), where);
   }
 
   clear(): void {

@@ -13,6 +13,8 @@ export interface RecordLocation {
   offset: number;
   /** The offset just past the record. */
   end: number;
+  /** Record flags chosen by the codec (zero, zstd, encrypted). */
+  flags: number;
 }
 
 export interface SegmentLifecycle {
@@ -91,7 +93,7 @@ export class SegmentWriter {
     // Raw payloads are the caller's buffer; it may be reused before the buffered write happens.
     if (payload.length && payload.buffer === data.buffer) payload = Buffer.from(payload);
     stampChecksum(header, payload);
-    const at = { segmentId: this.id, offset: this.end, end: this.end + RECORD_HEADER_SIZE + payload.length };
+    const at = { segmentId: this.id, offset: this.end, end: this.end + RECORD_HEADER_SIZE + payload.length, flags };
     this.pending.push(header);
     if (payload.length) this.pending.push(payload);
     const n = RECORD_HEADER_SIZE + payload.length;
