@@ -83,11 +83,13 @@ describe('on real loop devices', () => {
     expect(mountDevice(m)).toEqual(decodeDev(statSync(loop.partitions[0]).rdev));
   });
 
-  it('deviceOfPath finds the partition and whole disk holding a directory', () => {
+  it('deviceOfPath finds the partition and whole disk holding a directory, and those under the loop image', () => {
+    const under = deviceOfPath(tmp.dir); // where the image file lives
     expect(deviceOfPath(join(mnt, 'file'))).toEqual({
       device: loop.partitions[1],
       dev: decodeDev(statSync(loop.partitions[1]).rdev),
-      disks: [loop.device],
+      disks: [loop.device, ...(under?.disks ?? [])],
+      devices: [loop.partitions[1], ...(under?.devices ?? [])],
     });
     expect(deviceOfPath('/dev/shm')).toBeUndefined();
   });

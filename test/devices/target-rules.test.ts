@@ -69,6 +69,14 @@ describe('checkProtectSource', () => {
     expect(checkProtectSource({ source: sdc, appliance, readable: true })).toEqual([{ rule: 'appliance-disk', message: msg('/dev/sdc') }]);
     expect(checkProtectSource({ source: sdc1, appliance, readable: true })).toEqual([{ rule: 'appliance-disk', message: msg('/dev/sdc1') }]);
   });
+  it('refuses the partition holding the image file an appliance on a loop device lives in', () => {
+    const onLoop = { dir: '/mnt/appl/chronodisk', device: '/dev/loop0', devices: ['/dev/loop0', '/dev/sdc2'], disks: ['/dev/loop0', '/dev/sdc'] };
+    const sdc2: DeviceFacts = { ...sda2, path: '/dev/sdc2', device: '/dev/sdc2', disks: ['/dev/sdc'] };
+    const sdc1: DeviceFacts = { ...sda2, path: '/dev/sdc1', device: '/dev/sdc1', disks: ['/dev/sdc'] };
+    expect(checkProtectSource({ source: sdc2, appliance: onLoop, readable: true }).map((p) => p.rule)).toEqual(['appliance-disk']);
+    expect(checkProtectSource({ source: sdc1, appliance: onLoop, readable: true })).toEqual([]);
+    expect(checkRestoreTarget({ ...base, appliance: onLoop, target: { ...sdb, path: '/dev/sdc', device: '/dev/sdc', disks: ['/dev/sdc'] } }).map((p) => p.rule)).toEqual(['appliance-disk']);
+  });
   it('refuses image files and loop devices backed by files inside the appliance', () => {
     const file: DeviceFacts = { path: '/media/backup/chronodisk/segments/x', kind: 'file', size: MiB, readOnly: false, disks: [] };
     expect(checkProtectSource({ source: file, appliance, readable: true }).map((p) => p.rule)).toEqual(['appliance-disk']);
