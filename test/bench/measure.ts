@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,7 +139,7 @@ export function dropCaches(): boolean {
 /** Random, incompressible bytes. */
 export function randomPool(length: number): Buffer {
   const b = Buffer.allocUnsafe(length);
-  for (let at = 0; at < length; at += 64 * MiB) randomBytes(Math.min(64 * MiB, length - at)).copy(b, at);
+  for (let at = 0; at < length; at += 64 * MiB) randomFillSync(b, at, Math.min(64 * MiB, length - at));
   return b;
 }
 

@@ -2,6 +2,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchCommit } from './appliance.js';
 import { benchExport } from './appliance-export.js';
 import { benchImageRead } from './appliance-history.js';
+import { calibrate, describe } from './calibrate.js';
 import { beginSuite, collected, fmtMs, log, now, printToStderr, setScale } from './measure.js';
 
 /**
@@ -58,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
   const chosen = names.length ? suites.filter((s) => names.includes(s.name)) : suites;
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform };
   log(`# Chronodisk bench — ${machine.cpus} × ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, ${new Date().toISOString()}`);
+  const calibration: Record<string, ReturnType<typeof calibrate>> = { before: calibrate() };
+  log(describe(calibration.before!));
   const seconds: Record<string, number> = {};
   const failed: Record<string, string> = {};
   for (const s of chosen) {
@@ -75,9 +78,12 @@ async function main(argv: string[]): Promise<number> {
     seconds[s.name] = (now() - t0) / 1000;
     log(`  (${s.name} took ${fmtMs(seconds[s.name]! * 1000)})`);
   }
+  calibration.after = calibrate();
+  log('');
+  log(`after: ${describe(calibration.after)}`);
   if (json) {
     const result = Object.fromEntries(chosen.map((s) => [s.name, { seconds: seconds[s.name], failed: failed[s.name], tables: collected().get(s.name) ?? [] }]));
-    process.stdout.write(JSON.stringify({ machine, date: new Date().toISOString(), suites: result }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ machine, calibration, date: new Date().toISOString(), suites: result }, null, 2) + '\n');
   }
   return Object.keys(failed).length ? 1 : 0;
 }
