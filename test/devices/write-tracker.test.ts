@@ -88,6 +88,28 @@ describe('WriteTracker on real loop devices', () => {
     }
   });
 
+  it('drain() delivers every completed write at once, without waiting for a poll', async () => {
+    const loop = attachLoop(makeImage(join(tmp.dir, 'drain.img'), 32 * MiB));
+    const events: TrackerEvent[] = [];
+    let tracker: WriteTracker | undefined;
+    try {
+      // A poll interval far beyond the test: only drain() can deliver.
+      tracker = await WriteTracker.start(await probeSource(loop.device), { name: 'drain', pollMs: 600_000, onEvents: (e) => events.push(...e) });
+      await sleep(50); // the first poll finds the pipe empty
+      const written: Range[] = [];
+      for (let i = 0; i < 20; i++) {
+        const at = i * MiB + i * 4096;
+        ddWrite(loop.device, at, 8192);
+        written.push([at, at + 8192]);
+        await tracker.drain();
+        expect(writesOf(events)).toEqual(union(written));
+      }
+    } finally {
+      await tracker?.stop();
+      loop.detach();
+    }
+  });
+
   it('reports writes to a partition relative to its start, and nothing from its neighbour', async () => {
     const image = makePartitionedImage(join(tmp.dir, 'parted.img'), 64 * MiB, [
       [2048, 40960],

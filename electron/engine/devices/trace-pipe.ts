@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, read } from 'node:fs';
+import { closeSync, constants, openSync, read, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { fromFsError } from '../errors.js';
 
@@ -80,6 +80,27 @@ export class TracePipeReader {
       this.opts.onLines(lines);
     } catch (e) {
       this.opts.onError(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /**
+   * Reads and delivers everything in the pipe now, without waiting for the next poll.
+   * The kernel records a request's completion before it wakes the writer, so after a
+   * write or fsync has returned (or FIFREEZE), its event is delivered when this resolves.
+   */
+  async drain(): Promise<void> {
+    await this.inFlight; // a read in progress lands first, keeping the order
+    while (!this.stopped) {
+      let n: number;
+      try {
+        n = readSync(this.fd, this.buf, 0, this.buf.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') this.opts.onError(fromFsError(e, this.path));
+        return;
+      }
+      if (n === 0) return;
+      this.deliver(this.decoder.write(this.buf.subarray(0, n)));
     }
   }
 

@@ -190,6 +190,14 @@ export class WriteTracker {
     }
   }
 
+  /**
+   * Delivers every event the kernel has recorded so far, at once: after a write, an fsync
+   * or a FIFREEZE has returned, its completions have reached onEvents when this resolves.
+   */
+  async drain(): Promise<void> {
+    await this.reader?.drain();
+  }
+
   /** Stops reading and removes the tracing instance. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
