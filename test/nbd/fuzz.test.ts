@@ -73,9 +73,12 @@ class SinkTransport implements SessionTransport {
   first?: Buffer;
   ended = false;
   destroyed = false;
-  write(chunks: Buffer[]) {
+  write(chunks: Buffer[], sent?: () => void) {
+    // As strict as a socket: every chunk must be a Buffer.
+    if (chunks.length === 0 || !chunks.every((c) => Buffer.isBuffer(c))) throw new TypeError('empty write or a non-Buffer chunk');
     this.first ??= chunks[0];
     for (const c of chunks) this.bytes += c.length;
+    sent?.();
   }
   backlog() {
     return 0;

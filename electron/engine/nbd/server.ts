@@ -104,7 +104,7 @@ export class NbdServer {
     if (socket.remoteFamily) socket.setNoDelay(true);
     const transport: SessionTransport = {
       write(chunks, sent) {
-        if (socket.destroyed || socket.writableEnded) {
+        if (chunks.length === 0 || socket.destroyed || socket.writableEnded) {
           sent?.();
           return;
         }

@@ -258,8 +258,10 @@ export class NbdSession {
       payloadDone?.();
       this.inFlight--;
       this.inFlightBytes -= cost;
-      if (!this.closed) this.transport.write(reply.chunks, reply.sent);
-      else reply.sent?.();
+      this.guarded(() => {
+        if (!this.closed) this.transport.write(reply.chunks, reply.sent);
+        else reply.sent?.();
+      });
       this.settle();
     });
   }
@@ -276,17 +278,19 @@ export class NbdSession {
           this.settle();
           return;
         }
-        this.transport.write(outcome.replies);
-        if (outcome.kind === 'close') {
-          this.state = 'done';
-          this.transport.end();
-        } else if (outcome.kind === 'transmit') {
-          this.transmission = outcome.transmission;
-          this.state = 'request';
-          this.onTransmit?.(outcome.transmission);
-          if (this.negotiation.shuttingDown) this.finishAndEnd();
-        }
-        this.transport.resume();
+        this.guarded(() => {
+          if (outcome.replies.length) this.transport.write(outcome.replies);
+          if (outcome.kind === 'close') {
+            this.state = 'done';
+            this.transport.end();
+          } else if (outcome.kind === 'transmit') {
+            this.transmission = outcome.transmission;
+            this.state = 'request';
+            this.onTransmit?.(outcome.transmission);
+            if (this.negotiation.shuttingDown) this.finishAndEnd();
+          }
+          this.transport.resume();
+        });
         this.settle();
       },
       (e) => {
@@ -296,6 +300,16 @@ export class NbdSession {
         this.settle();
       },
     );
+  }
+
+  /** Runs fn; anything it throws drops this connection instead of escaping as an unhandled rejection. */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.onInternalError?.(e);
+      this.hangUp();
+    }
   }
 
   /** After a request or option completes: wake waiters, finish a pending DISC, read on. */
