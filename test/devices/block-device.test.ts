@@ -155,6 +155,11 @@ describe('identityMatches', () => {
     expect(identityMatches(p(1, 1048576), p(1, 2097152))).toBe(false);
     expect(identityMatches(p(1, 1048576), disk({ serial: 'S' }))).toBe(false);
   });
+  it('matches loop devices by backing file and offset', () => {
+    expect(identityMatches(disk({ backingFile: '/a.img' }), disk({ backingFile: '/a.img' }))).toBe(true);
+    expect(identityMatches(disk({ backingFile: '/a.img' }), disk({ backingFile: '/b.img' }))).toBe(false);
+    expect(identityMatches(disk({ backingFile: '/a.img', backingOffset: 1048576 }), disk({ backingFile: '/a.img' }))).toBe(false);
+  });
   it('matches files by path and inode', () => {
     const f = (path: string, ino: string) => disk({ file: { path, dev: '254:0', ino } });
     expect(identityMatches(f('/a.img', '5'), f('/a.img', '5'))).toBe(true);

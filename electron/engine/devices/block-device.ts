@@ -30,6 +30,8 @@ export interface SourceIdentity {
   /** /dev/disk/by-id links to the whole disk (none where udev is absent). */
   byId: string[];
   backingFile?: string;
+  /** Where in the backing file a loop device starts, when not at 0 (`losetup -o`). */
+  backingOffset?: number;
   file?: { path: string; dev: string; ino: string };
   partition?: { number: number; start: number };
 }
@@ -162,6 +164,8 @@ async function diskIdentity(dir: string, diskPath: string): Promise<SourceIdenti
   const backing = readSysAttr(dir, 'loop/backing_file');
   if (backing !== undefined) {
     id.backingFile = backing;
+    const offset = Number(readSysAttr(dir, 'loop/offset') ?? 0);
+    if (offset > 0) id.backingOffset = offset;
     return id;
   }
   let fromLsblk: LsblkDevice = {};
@@ -222,7 +226,9 @@ export function identityMatches(a: SourceIdentity, b: SourceIdentity): boolean {
   if (a.file || b.file) {
     return a.file !== undefined && b.file !== undefined && a.file.path === b.file.path && a.file.ino === b.file.ino && a.file.dev === b.file.dev;
   }
-  if (a.backingFile !== undefined || b.backingFile !== undefined) return a.backingFile === b.backingFile;
+  if (a.backingFile !== undefined || b.backingFile !== undefined) {
+    return a.backingFile === b.backingFile && (a.backingOffset ?? 0) === (b.backingOffset ?? 0);
+  }
   if (a.model !== undefined && b.model !== undefined && a.model !== b.model) return false;
   if (a.wwn !== undefined || b.wwn !== undefined) return a.wwn === b.wwn;
   if (a.serial !== undefined || b.serial !== undefined) return a.serial === b.serial;

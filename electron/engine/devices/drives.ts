@@ -107,10 +107,12 @@ export async function listDrives(opts: ListDrivesOptions = {}): Promise<Drive[]>
     const backingFile = loopBackingFile(name);
     const model = readSysAttr(sysDirOfName(name) ?? '', 'device/model');
     const holds = system.find((s) => s.disk === base.device)?.holds ?? [];
+    // drivelist falls back to a bare PCI vendor id ("0x1af4") for virtio disks.
+    const described = /^0x[0-9a-f]+$/i.test(base.description) ? '' : base.description;
     out.push({
       device: base.device,
       kind: backingFile !== undefined ? 'loop' : 'disk',
-      description: base.description || model || name,
+      description: described || model || name,
       ...(model ? { model } : {}),
       size,
       isSystem: holds.length > 0,
