@@ -2,6 +2,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchCommit } from './appliance.js';
 import { benchExport } from './appliance-export.js';
 import { benchImageRead } from './appliance-history.js';
+import { benchNbd } from './nbd.js';
 import { calibrate, describe } from './calibrate.js';
 import { beginSuite, collected, fmtMs, log, now, printToStderr, setScale } from './measure.js';
 
@@ -21,6 +22,7 @@ const suites: Suite[] = [
   { name: 'commit', about: 'appliance commit throughput, MB/s, beside pwrite+fdatasync of a plain file', run: benchCommit },
   { name: 'image-read', about: 'time-image random 4 KiB read latency at 10k and 1M captured writes, beside pread', run: benchImageRead },
   { name: 'export', about: 'sequential time-image export, MB/s, cold and warm, beside a plain file read', run: benchExport },
+  { name: 'nbd', about: 'NBD server read and write throughput with nbdcopy, beside nbdkit file', run: benchNbd },
 ];
 
 function usage(): string {
