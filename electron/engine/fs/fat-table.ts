@@ -19,6 +19,8 @@ export interface FatGeometry {
   dataOffset: number;
   clusterCount: number;
   bpbLabel?: string;
+  /** exFAT keeps all 32 bits of each entry (FAT32 only 28). */
+  exfat?: boolean;
 }
 
 /** Parses a boot sector; 'not-found' when it is no FAT boot sector, 'damaged' when its numbers cannot be. */
@@ -76,12 +78,14 @@ const CACHE_CHUNKS = 256;
 export class FatTable {
   private chunks = new Map<number, Buffer>();
   private readonly eoc: number;
+  private readonly mask: number;
 
   constructor(
     private readonly src: BlockSource,
     private readonly geo: FatGeometry,
   ) {
-    this.eoc = geo.bits === 12 ? 0xff8 : geo.bits === 16 ? 0xfff8 : 0x0ffffff8;
+    this.eoc = geo.bits === 12 ? 0xff8 : geo.bits === 16 ? 0xfff8 : geo.exfat ? 0xfffffff8 : 0x0ffffff8;
+    this.mask = geo.exfat ? 0xffffffff : 0x0fffffff;
   }
 
   clusterOffset(cluster: number): number {
@@ -145,7 +149,7 @@ export class FatTable {
   private decode(chunk: Buffer, at: number, cluster: number): number {
     const { bits } = this.geo;
     if (at + (bits === 32 ? 4 : 2) > chunk.length) throw damaged(`FAT entry of cluster ${cluster} lies outside the FAT`);
-    if (bits === 32) return chunk.readUInt32LE(at) & 0x0fffffff;
+    if (bits === 32) return (chunk.readUInt32LE(at) & this.mask) >>> 0;
     const pair = chunk.readUInt16LE(at);
     if (bits === 16) return pair;
     return cluster & 1 ? pair >> 4 : pair & 0xfff;

@@ -2,6 +2,7 @@ import type { BlockSource } from '../block-source.js';
 import { isChronodiskError, notFound } from '../errors.js';
 import { Ext4Reader } from './ext4.js';
 import { EXT_MAGIC } from './ext4-superblock.js';
+import { ExfatReader } from './exfat.js';
 import { FatReader } from './fat.js';
 import type { FileSystemReader } from './types.js';
 
@@ -16,6 +17,7 @@ export async function detectFileSystem(src: BlockSource): Promise<FileSystemRead
   if (src.size < 512) throw notFound(`no filesystem: the volume is only ${src.size} bytes`);
   const head = await src.read(0, Math.min(src.size, 4096));
   if (head.length >= 1082 && head.readUInt16LE(1080) === EXT_MAGIC) return Ext4Reader.open(src);
+  if (head.toString('latin1', 3, 11) === 'EXFAT   ') return ExfatReader.open(src);
   try {
     return await FatReader.open(src);
   } catch (e) {
