@@ -2,6 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { ChronodiskError, fromFsError } from '../errors.js';
+import { atProcessEnd } from './process-end.js';
 
 const run = promisify(execFile);
 
@@ -20,12 +21,11 @@ export interface FreezeOptions {
 
 export interface Frozen {
   mountpoint: string;
-  /** Aborted when the time limit thawed the filesystem early: the callback should stop. */
+  /** Aborted when the filesystem was thawed early (time limit, stop signal): the callback should stop. */
   signal: AbortSignal;
 }
 
 const DEFAULT_MAX_FROZEN_MS = 10_000;
-const THAW_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /** Mount points frozen by this process (freezing twice would deadlock our own thaw logic). */
 const frozenHere = new Set<string>();
@@ -40,14 +40,6 @@ export async function withFrozen<T>(mountpoint: string, fn: (frozen: Frozen) => 
   if (frozenHere.has(mp)) throw new ChronodiskError('busy', `${mp} is already frozen by this process`);
   const maxMs = opts.maxFrozenMs ?? DEFAULT_MAX_FROZEN_MS;
 
-  frozenHere.add(mp);
-  try {
-    await run('fsfreeze', ['-f', mp]);
-  } catch (e) {
-    frozenHere.delete(mp);
-    throw freezeError(e, mp);
-  }
-
   let thawed = false;
   const thawNow = () => {
     if (thawed) return;
@@ -55,34 +47,39 @@ export async function withFrozen<T>(mountpoint: string, fn: (frozen: Frozen) => 
     frozenHere.delete(mp);
     thawSync(mp);
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    thawNow();
-    detach();
-    // We were the only listener: let the signal do what it would have done without us.
-    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-  };
-  const onExit = () => thawNow();
-  const detach = () => {
-    for (const s of THAW_SIGNALS) process.removeListener(s, onSignal);
-    process.removeListener('exit', onExit);
-  };
-  for (const s of THAW_SIGNALS) process.on(s, onSignal);
-  process.on('exit', onExit);
-
+  // Thawing early (a time limit, a signal the program handles) ends the callback's claim
+  // to a consistent point: abort its signal and reject.
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  let endEarly: (message: string) => void = () => undefined;
+  const early = new Promise<never>((_, reject) => {
+    endEarly = (message) => {
       controller.abort();
       thawNow();
-      reject(new ChronodiskError('busy', `${mp} stayed frozen longer than ${maxMs} ms, so it was thawed early; the point is not crash-consistent`));
-    }, maxMs);
+      reject(new ChronodiskError('busy', message));
+    };
   });
+  early.catch(() => undefined); // it may end before anyone races it; the race still sees it
+  // Registered before freezing: a signal during `fsfreeze -f` must thaw too.
+  const unregister = atProcessEnd(() => endEarly(`${mp} was thawed early because the process is being stopped`), { urgent: true });
+
+  frozenHere.add(mp);
   try {
-    return await Promise.race([fn({ mountpoint: mp, signal: controller.signal }), timeout]);
+    await run('fsfreeze', ['-f', mp]);
+  } catch (e) {
+    unregister();
+    frozenHere.delete(mp);
+    throw freezeError(e, mp);
+  }
+
+  const timer = setTimeout(
+    () => endEarly(`${mp} stayed frozen longer than ${maxMs} ms, so it was thawed early; the point is not crash-consistent`),
+    maxMs,
+  );
+  try {
+    return await Promise.race([fn({ mountpoint: mp, signal: controller.signal }), early]);
   } finally {
     clearTimeout(timer);
-    detach();
+    unregister();
     if (!thawed) {
       thawed = true;
       frozenHere.delete(mp);

@@ -1,6 +1,7 @@
 import { ChronodiskError } from '../errors.js';
 import type { SourceInfo } from './block-device.js';
 import { type DevNumber, kernelDevNumber } from './sysfs-block.js';
+import { atProcessEnd } from './process-end.js';
 import { TracePipeReader } from './trace-pipe.js';
 import { ensureTracefs, instanceName, removeStaleInstances, TraceInstance } from './tracefs.js';
 
@@ -102,6 +103,8 @@ export class WriteTracker {
   private lostLineSinceStats = false;
   private statsTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  /** Drops the process-end cleanup (the instance must not outlive the process; see process-end.ts). */
+  private unregister: (() => void) | undefined;
 
   private constructor(
     readonly target: TrackTarget,
@@ -134,8 +137,7 @@ export class WriteTracker {
       });
       tracker.statsTimer = setInterval(() => tracker.checkStats(), opts.statsEveryMs ?? 1000);
       tracker.statsTimer.unref();
-      liveTrackers.add(tracker);
-      if (liveTrackers.size === 1) attachExitCleanup();
+      tracker.unregister = atProcessEnd(() => tracker.removeNow());
     } catch (e) {
       await tracker.stop().catch(() => undefined);
       throw e;
@@ -201,44 +203,11 @@ export class WriteTracker {
   /** Stops reading and removes the tracing instance. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      liveTrackers.delete(this);
-      if (liveTrackers.size === 0) detachExitCleanup();
+      this.unregister?.();
       if (this.statsTimer) clearInterval(this.statsTimer);
       await this.reader?.close();
       this.instance.remove();
     })();
     return this.stopping;
   }
-}
-
-/**
- * No tracing instance may outlive the process. At exit, whatever the reason, every live
- * tracker's instance is removed. On SIGTERM/SIGINT/SIGHUP: if the program has a handler
- * of its own, it owns the shutdown (and calls stop() after reading the last events); if
- * ours is the only one, remove the instances and let the signal kill the process as it
- * would have without us.
- */
-const liveTrackers = new Set<WriteTracker>();
-const EXIT_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
-
-const removeAllNow = () => {
-  for (const t of liveTrackers) t.removeNow();
-};
-
-const onSignal = (sig: NodeJS.Signals) => {
-  if (process.listenerCount(sig) > 1) return;
-  removeAllNow();
-  liveTrackers.clear();
-  detachExitCleanup();
-  process.kill(process.pid, sig);
-};
-
-function attachExitCleanup(): void {
-  process.on('exit', removeAllNow);
-  for (const s of EXIT_SIGNALS) process.on(s, onSignal);
-}
-
-function detachExitCleanup(): void {
-  process.removeListener('exit', removeAllNow);
-  for (const s of EXIT_SIGNALS) process.removeListener(s, onSignal);
 }
