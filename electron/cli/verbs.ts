@@ -10,6 +10,7 @@ import { markVerb, unmarkVerb } from './mark-verb.js';
 import { passwdVerb } from './passwd-verb.js';
 import { rebuildIndexVerb } from './rebuild-index-verb.js';
 import { resolveVerb } from './resolve-verb.js';
+import { runVerb } from './run-verb.js';
 import { timelineVerb } from './timeline-verb.js';
 import { versionVerb } from './version-verb.js';
 
@@ -20,6 +21,7 @@ export const verbs: Verb[] = [
   protectVerb,
   unprotectVerb,
   captureVerb,
+  runVerb,
   timelineVerb,
   resolveVerb,
   markVerb,

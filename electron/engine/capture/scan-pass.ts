@@ -3,6 +3,7 @@ import type { Appliance } from '../appliance.js';
 import { withFrozen } from '../devices/freeze.js';
 import { mountsOf } from '../devices/mounts.js';
 import { WriteTracker, type TrackerEvent } from '../devices/write-tracker.js';
+import type { RateLimiter } from '../devices/io-priority.js';
 import { CommitFlag } from '../format/constants.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import type { PointInfo } from '../timeline.js';
@@ -28,6 +29,8 @@ export interface ScanResult {
   bytesChanged: number;
   seconds: number;
   frozen: boolean;
+  /** Nothing changed and no point was made; `point` is the latest one. */
+  unchanged?: boolean;
 }
 
 export interface ScanOptions {
@@ -35,6 +38,10 @@ export interface ScanOptions {
   /** Freeze a mounted filesystem at the end of the pass (default: when root). */
   freeze?: boolean;
   label?: string;
+  /** Throttles reads (capture I/O can be limited so the workstation stays responsive). */
+  limiter?: RateLimiter;
+  /** Commit even when nothing changed (an explicit capture); a background pass skips it. */
+  commitUnchanged?: boolean;
 }
 
 /**
@@ -97,6 +104,7 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
 
   try {
     for await (const [at, buf] of reader.chunks([{ offset: 0, length: disk.size }], READ_CHUNK)) {
+      await options.limiter?.take(buf.length);
       absorb(at, buf);
       options.onProgress?.({ phase: 'read', done: at + buf.length, total: disk.size });
     }
@@ -124,6 +132,9 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
         }
         return commit(CommitFlag.CrashConsistent);
       });
+    } else if (bytesChanged === 0 && latest && options.commitUnchanged === false) {
+      batch.abort();
+      return { point: latest, bytesRead, bytesStored: 0, bytesChanged: 0, seconds: (performance.now() - started) / 1000, frozen, unchanged: true };
     } else {
       // An unmounted device or an image file nobody writes to is consistent as read.
       point = await commit(mounted.length === 0 && info.kind !== 'file' ? CommitFlag.CrashConsistent : 0);

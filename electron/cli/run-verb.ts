@@ -1,0 +1,55 @@
+import type { Verb } from './verb.js';
+import { formatIsoMicros } from '../../shared/time.js';
+import { formatBytes, parseSize } from '../../shared/units.js';
+import { CaptureLoop } from '../engine/capture/capture-loop.js';
+import { setIdleIoPriority } from '../engine/devices/io-priority.js';
+import { ChronodiskError } from '../engine/errors.js';
+import { flagNames } from '../engine/timeline.js';
+import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { printLine } from './output.js';
+
+export const runVerb: Verb = {
+  name: 'run',
+  summary: "Be the appliance's writer: capture every protected disk continuously until stopped",
+  configure(cmd) {
+    applianceOptions(cmd)
+      .option('--interval <seconds>', 'seconds between scan passes of scan-mode disks', '300')
+      .option('--rate-limit <size>', 'at most this many bytes per second of scan reads (e.g. 100M; 0 = no limit)', '0')
+      .option('--no-idle', 'do not lower the I/O priority to idle')
+      .option('--json', 'print one JSON object per line for each point and error')
+      .action(async (opts: ApplianceOptions & { interval: string; rateLimit: string; idle: boolean; json?: boolean }) => {
+        const interval = Number(opts.interval);
+        if (!(interval > 0)) throw new ChronodiskError('usage', `--interval ${opts.interval} is not a positive number of seconds`);
+        const rate = parseSize(opts.rateLimit);
+        if (rate === undefined) throw new ChronodiskError('usage', `--rate-limit ${opts.rateLimit} is not a size (e.g. 100M)`);
+        if (opts.idle) await setIdleIoPriority();
+        const say = (obj: Record<string, unknown>, text: string) => (opts.json ? printLine(JSON.stringify(obj)) : printLine(text));
+        await withAppliance(opts, { writable: true, command: 'chronodisk run' }, async (app) => {
+          const loop = new CaptureLoop(app, {
+            scanIntervalSec: interval,
+            rateLimit: rate,
+            onPoint: (p, how) =>
+              say(
+                { event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), flags: flagNames(p.flags), bytes: p.bytes, how },
+                `${formatIsoMicros(p.timeUs)} ${p.disk}: point ${p.seq} (${how}, ${formatBytes(p.bytes)})`,
+              ),
+            onError: (disk, e) => {
+              const message = (e as Error)?.message ?? String(e);
+              say({ event: 'error', disk: disk.name, message }, `${disk.name}: ${message}`);
+            },
+          });
+          // `on`, not `once`: while our handler is registered, cleanup hooks elsewhere leave the
+          // shutdown to us instead of re-raising the signal (see devices/process-end.ts).
+          let onSignal: (sig: NodeJS.Signals) => void = () => {};
+          const stopped = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
+          for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, onSignal);
+          await loop.start();
+          say({ event: 'started', disks: app.disks().map((d) => d.name) }, `Capturing ${app.disks().length} disks; stop with Ctrl-C.`);
+          const sig = await stopped;
+          await loop.stop();
+          say({ event: 'stopped', signal: sig }, `Stopped (${sig}); every point is durable.`);
+          for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, onSignal);
+        });
+      });
+  },
+};

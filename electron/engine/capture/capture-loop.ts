@@ -1,0 +1,72 @@
+import type { Appliance } from '../appliance.js';
+import { RateLimiter } from '../devices/io-priority.js';
+import type { DiskRecord } from '../store/catalog-state.js';
+import type { PointInfo } from '../timeline.js';
+import { scanPass } from './scan-pass.js';
+import { TrackCapture } from './track-capture.js';
+
+export interface CaptureLoopOptions {
+  /** Seconds between scan passes of scan-mode disks. */
+  scanIntervalSec: number;
+  /** Bytes per second for scan reads; 0 = unlimited. */
+  rateLimit: number;
+  onPoint?: (p: PointInfo, how: 'scan' | 'track') => void;
+  onError?: (disk: DiskRecord, e: unknown) => void;
+}
+
+/**
+ * The appliance writer's continuous capture: every protected disk by its mode — scan
+ * passes on an interval, track mode live. (Split-mode disks are served by their NBD
+ * listener, which the writer starts beside this loop.) stop() ends every disk's capture
+ * with a final durable point.
+ */
+export class CaptureLoop {
+  private trackers: TrackCapture[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private scans = new Map<number, Promise<unknown>>();
+  private limiter: RateLimiter;
+  private stopped = false;
+
+  constructor(
+    private readonly app: Appliance,
+    private readonly options: CaptureLoopOptions,
+  ) {
+    this.limiter = new RateLimiter(options.rateLimit);
+  }
+
+  async start(): Promise<void> {
+    for (const disk of this.app.disks()) {
+      if (disk.mode === 'track') {
+        const t = new TrackCapture(this.app, disk, { onPoint: this.options.onPoint, onError: (e) => this.options.onError?.(disk, e) });
+        await t.start();
+        this.trackers.push(t);
+      } else if (disk.mode === 'scan') {
+        this.scheduleScan(disk, 0);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await Promise.allSettled([...this.scans.values()]);
+    await Promise.allSettled(this.trackers.map((t) => t.stop()));
+  }
+
+  private scheduleScan(disk: DiskRecord, delayMs: number): void {
+    const timer = setTimeout(() => {
+      if (this.stopped) return;
+      const run = scanPass(this.app, disk, { limiter: this.limiter, commitUnchanged: false })
+        .then((r) => {
+          if (!r.unchanged) this.options.onPoint?.(r.point, 'scan');
+        })
+        .catch((e) => this.options.onError?.(disk, e))
+        .finally(() => {
+          this.scans.delete(disk.id);
+          if (!this.stopped) this.scheduleScan(disk, this.options.scanIntervalSec * 1000);
+        });
+      this.scans.set(disk.id, run);
+    }, delayMs);
+    this.timers.push(timer);
+  }
+}

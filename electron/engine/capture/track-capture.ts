@@ -1,0 +1,113 @@
+import type { Appliance } from '../appliance.js';
+import { WriteTracker, type TrackerEvent } from '../devices/write-tracker.js';
+import { CommitFlag } from '../format/constants.js';
+import type { DiskRecord } from '../store/catalog-state.js';
+import type { PointInfo } from '../timeline.js';
+import { coalesce, type ByteRange } from './ranges.js';
+import { scanPass } from './scan-pass.js';
+import { probeProtectedSource } from './source-check.js';
+import { SourceReader } from './source-reader.js';
+
+const BATCH_MS = 200;
+const ALIGN = 4096;
+
+export interface TrackCaptureEvents {
+  onPoint?: (p: PointInfo, how: 'scan' | 'track') => void;
+  onError?: (e: unknown) => void;
+}
+
+/**
+ * Track mode for one disk: the kernel's block tracepoint names written sectors; every
+ * BATCH_MS the writer reads just those ranges from the device and commits them as a point
+ * (crash-consistent when the batch ends at a flush). It starts with a scan pass, and runs
+ * another whenever the trace lost events, so nothing is missed.
+ */
+export class TrackCapture {
+  private pending: ByteRange[] = [];
+  private sawFlush = false;
+  private needScan = true;
+  private tracker: WriteTracker | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private busy: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly app: Appliance,
+    private readonly disk: DiskRecord,
+    private readonly events: TrackCaptureEvents = {},
+  ) {}
+
+  async start(): Promise<void> {
+    const info = await probeProtectedSource(this.disk);
+    this.tracker = await WriteTracker.start(info, {
+      name: this.disk.name,
+      onEvents: (events) => this.absorb(events),
+      onError: () => (this.needScan = true),
+    });
+    // Events from now on are kept; the first scan covers everything before.
+    await this.cycle();
+    this.timer = setInterval(() => void this.cycle(), BATCH_MS);
+  }
+
+  /** Commits what is pending as a final point, then stops tracking. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.busy;
+    await new Promise((r) => setTimeout(r, 50)); // let the last trace lines arrive
+    await this.flushPending(CommitFlag.Final).catch((e) => this.events.onError?.(e));
+    await this.tracker?.stop();
+  }
+
+  private absorb(events: TrackerEvent[]): void {
+    for (const e of events) {
+      if (e.kind === 'write') this.pending.push({ offset: e.offset, length: e.length });
+      else if (e.kind === 'flush') this.sawFlush = true;
+      else this.needScan = true;
+    }
+  }
+
+  /** One step, never two at once: a scan pass when needed, else the pending ranges. */
+  private cycle(): Promise<void> {
+    this.busy = this.busy.then(async () => {
+      if (this.stopped) return;
+      try {
+        if (this.needScan) {
+          this.needScan = false;
+          this.pending = [];
+          const r = await scanPass(this.app, this.disk, { freeze: false, commitUnchanged: false });
+          if (!r.unchanged) this.events.onPoint?.(r.point, 'scan');
+        } else {
+          await this.flushPending(0);
+        }
+      } catch (e) {
+        this.needScan = true;
+        this.events.onError?.(e);
+      }
+    });
+    return this.busy;
+  }
+
+  private async flushPending(extraFlags: number): Promise<void> {
+    if (this.pending.length === 0 && !(extraFlags & CommitFlag.Final)) return;
+    const ranges = coalesce(this.pending.splice(0), ALIGN, this.disk.size);
+    const flush = this.sawFlush;
+    this.sawFlush = false;
+    if (ranges.length === 0) return;
+    const reader = await SourceReader.open(this.disk.source, this.disk.size);
+    const batch = this.app.beginBatch(this.disk);
+    try {
+      // The filesystem wrote these blocks through its own cache: drop the device's stale copies.
+      await SourceReader.dropDeviceCache(this.disk.source);
+      for await (const [at, buf] of reader.chunks(ranges, 1024 * 1024)) batch.write(at, buf);
+      const p = await batch.commit({ flags: (flush ? CommitFlag.CrashConsistent : 0) | extraFlags });
+      this.events.onPoint?.(p, 'track');
+    } catch (e) {
+      batch.abort();
+      throw e;
+    } finally {
+      await reader.close();
+    }
+  }
+}
