@@ -1,12 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeSource } from '../../electron/engine/devices/block-device.js';
 import { ensureTracefs, instanceName, listOurInstances, removeStaleInstances, TRACEFS_ROOT } from '../../electron/engine/devices/tracefs.js';
 import { type TrackerEvent, WriteTracker } from '../../electron/engine/devices/write-tracker.js';
+import { isChronodiskError } from '../../electron/engine/errors.js';
 import { attachLoop, makeImage, makePartitionedImage, repoRoot, tempDir, tsNodeArgs } from './loop-device.js';
 
 const MiB = 1024 * 1024;
@@ -39,6 +40,16 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   while (!cond()) {
     if (Date.now() > until) return;
     await sleep(10);
+  }
+}
+
+/** A zram device's number, if the kernel has one: a bio-based disk always at hand. */
+function decodeZram(): { major: number; minor: number } | undefined {
+  try {
+    const [major, minor] = readFileSync('/sys/class/block/zram0/dev', 'utf8').trim().split(':').map(Number);
+    return { major, minor };
+  } catch {
+    return undefined;
   }
 }
 
@@ -168,6 +179,15 @@ describe('WriteTracker on real loop devices', () => {
     }
   });
   }
+
+  it('refuses a bio-based device (zram, dm, md), whose writes the tracepoint never shows', async () => {
+    const zram = decodeZram();
+    if (!zram) return; // no such device on this machine
+    const err = await WriteTracker.start({ disk: zram, start: 0, size: 0 }, { name: 'zram', onEvents: () => undefined }).catch((e: unknown) => e);
+    expect(isChronodiskError(err, 'refused')).toBe(true);
+    expect((err as Error).message).toMatch(/stacked or bio-based device .*use scan mode$/);
+    expect(instanceGone(instanceName('zram'))).toBe(true);
+  });
 
   it('removes stale instances of dead processes, and leaves live ones alone', async () => {
     const dead = spawnSync('true').pid!;

@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { ChronodiskError } from '../errors.js';
 import type { SourceInfo } from './block-device.js';
-import { type DevNumber, kernelDevNumber } from './sysfs-block.js';
+import { type DevNumber, devKey, kernelDevNumber, sysDirOfDev } from './sysfs-block.js';
 import { atProcessEnd } from './process-end.js';
 import { TracePipeReader } from './trace-pipe.js';
 import { ensureTracefs, instanceName, removeStaleInstances, TraceInstance } from './tracefs.js';
@@ -83,6 +86,25 @@ export function eventsOf(rq: RqComplete, target: TrackTarget): TrackerEvent[] {
   return out;
 }
 
+/**
+ * Only request-based (blk-mq) disks report block_rq_complete. Device-mapper volumes (LVM,
+ * dm-crypt), md RAID and zram pass bios straight down, so their writes would go unseen:
+ * refuse rather than track nothing.
+ */
+function assertRequestBased(disk: DevNumber, what: string): void {
+  const dir = sysDirOfDev(disk);
+  if (!dir) throw new ChronodiskError('not-found', `${what}: the kernel has no block device ${devKey(disk)}`);
+  if (!existsSync(join(dir, 'mq'))) {
+    throw new ChronodiskError(
+      'refused',
+      `${what} is a stacked or bio-based device (LVM, dm-crypt, md, zram): the kernel reports its writes only on the disks under it; use scan mode`,
+    );
+  }
+}
+
+/** Per-CPU ring size: roomy on small machines, the kernel's default (1408 KiB) on big ones. */
+const defaultBufferKb = (): number => Math.max(1408, Math.min(4096, Math.floor(16384 / Math.max(1, availableParallelism()))));
+
 export interface WriteTrackerOptions {
   /** Distinguishes this tracker's instance (e.g. the protected disk's name). */
   name: string;
@@ -90,7 +112,7 @@ export interface WriteTrackerOptions {
   onEvents: (events: TrackerEvent[]) => void;
   /** The pipe failed: the tracker has stopped reading; the caller should stop() and rescan. */
   onError?: (e: Error) => void;
-  /** Ring buffer per CPU (default 4096 KiB: room for ~70,000 requests between reads). */
+  /** Ring buffer per CPU in KiB (default 4096 on up to 4 CPUs, down to 1408 on 12 or more; ~60 bytes a request). */
   bufferKb?: number;
   pollMs?: number;
   /** How often the per-CPU overrun counters are checked (default 1000 ms). */
@@ -116,9 +138,10 @@ export class WriteTracker {
   /** Starts tracking (removing instances left by dead processes first). */
   static async start(source: SourceInfo | TrackTarget, opts: WriteTrackerOptions): Promise<WriteTracker> {
     const target = 'kind' in source ? trackTargetOf(source) : source;
+    assertRequestBased(target.disk, 'kind' in source ? source.path : devKey(target.disk));
     const root = await ensureTracefs(opts.tracefsRoot);
     removeStaleInstances(root);
-    const instance = TraceInstance.create(root, instanceName(opts.name), { bufferKb: opts.bufferKb ?? 4096 });
+    const instance = TraceInstance.create(root, instanceName(opts.name), { bufferKb: opts.bufferKb ?? defaultBufferKb() });
     const tracker = new WriteTracker(target, instance, opts);
     try {
       const dev = kernelDevNumber(target.disk);
