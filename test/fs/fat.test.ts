@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSource } from '../../electron/engine/block-source.js';
 import { FatReader } from '../../electron/engine/fs/fat.js';
 import { detectFileSystem } from '../../electron/engine/fs/filesystem.js';
+import { makeFatImage } from './fat-image.js';
 import { expectSameTree, makeSourceTree } from './source-tree.js';
 
 let work: string;
@@ -14,15 +14,6 @@ beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'chronodisk-fat-'));
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** A FAT image filled by mtools; TZ=UTC so the local times FAT stores are UTC. */
-export function makeFatImage(img: string, tree: string, bits: 12 | 16 | 32, sizeMiB: number, label: string): void {
-  writeFileSync(img, '');
-  truncateSync(img, sizeMiB * 1024 * 1024);
-  execFileSync('mkfs.vfat', ['-F', String(bits), '-n', label, img], { stdio: 'pipe' });
-  const env = { ...process.env, TZ: 'UTC', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', MTOOLS_SKIP_CHECK: '1' };
-  execFileSync('mcopy', ['-s', '-m', '-i', img, ...readdirSync(tree).map((n) => join(tree, n)), '::/'], { stdio: ['ignore', 'pipe', 'pipe'], env, timeout: 60_000 });
-}
 
 const variants: [12 | 16 | 32, number, number][] = [
   [12, 16, 300],
