@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeSource } from '../../electron/engine/devices/block-device.js';
 import { deviceOfPath, mountsOf, systemDisks } from '../../electron/engine/devices/mounts.js';
+import { holdersOf } from '../../electron/engine/devices/sysfs-block.js';
 import { type ApplianceFacts, checkProtectSource, checkRestoreTarget, factsOf } from '../../electron/engine/devices/target-rules.js';
 import { attachLoop, type Loop, makeImage, makePartitionedImage, sh, tempDir } from './loop-device.js';
 
@@ -58,8 +59,9 @@ describe('target rules on real devices', () => {
   });
 
   const restoreProblems = async (dev: string) => {
-    const target = factsOf(await probeSource(dev));
-    return checkRestoreTarget({ target, imageSize, systemDisks: systemDisks(), appliance, mounts: mountsOf(dev) });
+    const info = await probeSource(dev);
+    const target = factsOf(info);
+    return checkRestoreTarget({ target, imageSize, systemDisks: systemDisks(), appliance, mounts: mountsOf(dev), holders: holdersOf(info.name!) });
   };
 
   it('accepts a free loop device as a restore target', async () => {

@@ -47,6 +47,12 @@ describe('checkRestoreTarget', () => {
       { rule: 'mounted', message: '/dev/sdb is in use: mounted at /media/me/DATA (/dev/sdb1), /dev/sdb2 (active swap); unmount it first' },
     ]);
   });
+  it('refuses a disk that LVM, dm-crypt or RAID is using', () => {
+    expect(checkRestoreTarget({ ...base, target: sdb, holders: ['dm-0', 'md127'] })).toEqual([
+      { rule: 'in-use', message: '/dev/sdb is in use by /dev/dm-0, /dev/md127 (LVM, dm-crypt or RAID): stop that first' },
+    ]);
+    expect(checkRestoreTarget({ ...base, target: sdb, holders: [] })).toEqual([]);
+  });
   it('refuses a read-only target and the disk the image came from, listing every problem', () => {
     expect(checkRestoreTarget({ ...base, target: { ...sdb, readOnly: true, size: MiB }, sourceDisks: ['/dev/sdb'] }).map((p) => p.rule)).toEqual([
       'source-disk',

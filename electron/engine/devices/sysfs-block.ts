@@ -97,6 +97,26 @@ export function wholeDisksOf(name: string, seen = new Set<string>()): string[] {
   return [...new Set(slaves.flatMap((s) => wholeDisksOf(s, seen)))];
 }
 
+/**
+ * Devices stacked on a disk or any of its partitions (dm-0 for LVM or dm-crypt, md0 for
+ * RAID): a disk with holders is in use even when nothing on it is mounted.
+ */
+export function holdersOf(name: string): string[] {
+  const dir = sysDirOfName(name);
+  if (!dir) return [];
+  const names = [name, ...partitionsOf(name).map((p) => p.name)];
+  const out = new Set<string>();
+  for (const n of names) {
+    const d = n === name ? dir : join(dir, n);
+    try {
+      for (const h of readdirSync(join(d, 'holders'))) out.add(h);
+    } catch {
+      // no holders directory: nothing stacked
+    }
+  }
+  return [...out];
+}
+
 export interface PartitionFacts {
   name: string;
   dev: DevNumber;

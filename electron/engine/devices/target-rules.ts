@@ -33,7 +33,7 @@ export interface ApplianceFacts {
   disks: string[];
 }
 
-export type TargetRule = 'system-disk' | 'appliance-disk' | 'source-disk' | 'too-small' | 'mounted' | 'read-only' | 'unreadable';
+export type TargetRule = 'system-disk' | 'appliance-disk' | 'source-disk' | 'too-small' | 'mounted' | 'in-use' | 'read-only' | 'unreadable';
 
 export interface TargetProblem {
   rule: TargetRule;
@@ -73,6 +73,8 @@ export interface RestoreTargetInput {
   appliance?: ApplianceFacts;
   /** Mount points of the target and its partitions (mountsOf). */
   mounts: DeviceMount[];
+  /** Devices stacked on the target or its partitions (holdersOf: dm-0, md0). */
+  holders?: string[];
   /** The disk the image was captured from, when known: rolling it back is a different verb. */
   sourceDisks?: string[];
 }
@@ -108,6 +110,12 @@ export function checkRestoreTarget(input: RestoreTargetInput): TargetProblem[] {
   if (mounts.length > 0) {
     const where = mounts.map((m) => (m.mountPoint === '[SWAP]' ? `${m.device} (active swap)` : `${m.mountPoint} (${m.device})`));
     problems.push({ rule: 'mounted', message: `${name} is in use: mounted at ${where.join(', ')}; unmount it first` });
+  }
+  if (input.holders && input.holders.length > 0) {
+    problems.push({
+      rule: 'in-use',
+      message: `${name} is in use by ${input.holders.map((h) => `/dev/${h}`).join(', ')} (LVM, dm-crypt or RAID): stop that first`,
+    });
   }
   if (target.readOnly) problems.push({ rule: 'read-only', message: `${name} is read-only: pick a writable disk or file` });
   return problems;
