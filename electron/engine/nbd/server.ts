@@ -102,22 +102,25 @@ export class NbdServer {
       return;
     }
     if (socket.remoteFamily) socket.setNoDelay(true);
+    // Replies finished in the same event-loop turn leave in one writev rather than one each.
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      if (!socket.destroyed) socket.uncork();
+    };
     const transport: SessionTransport = {
       write(chunks, sent) {
         if (chunks.length === 0 || socket.destroyed || socket.writableEnded) {
           sent?.();
           return;
         }
-        const done = sent && (() => sent());
-        if (chunks.length === 1) {
-          socket.write(chunks[0], done);
-          return;
+        if (!corked) {
+          corked = true;
+          socket.cork();
+          setImmediate(uncork);
         }
-        // One writev for header + data: no copy, no split.
-        socket.cork();
         for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]);
-        socket.write(chunks[chunks.length - 1], done);
-        socket.uncork();
+        socket.write(chunks[chunks.length - 1], sent && (() => sent()));
       },
       backlog: () => socket.writableLength,
       end() {
