@@ -52,6 +52,7 @@ describe('listDrives', () => {
       isReadOnly: false,
       backingFile: image,
       mountpoints: [mnt],
+      holders: [],
       partitions: [
         { device: parted.partitions[0], number: 1, start: 2048 * 512, size: 20480 * 512, mountpoints: [] },
         { device: parted.partitions[1], number: 2, start: 22528 * 512, size: 40960 * 512, mountpoints: [mnt] },

@@ -4,6 +4,7 @@ import { deviceOfPath, type MountEntry, mountsOf, readMounts, readSwaps, type Sw
 import {
   allWholeDisks,
   devOfName,
+  holdersOf,
   loopBackingFile,
   partitionsOf,
   readSysAttr,
@@ -44,6 +45,8 @@ export interface Drive {
   backingFile?: string;
   /** Mount points of the disk and all its partitions ("[SWAP]" for swap). */
   mountpoints: string[];
+  /** Devices stacked on it or its partitions (dm-0, md0): in use though not mounted. */
+  holders: string[];
   partitions: DrivePartition[];
 }
 
@@ -122,6 +125,7 @@ export async function listDrives(opts: ListDrivesOptions = {}): Promise<Drive[]>
       isReadOnly: base.isReadOnly,
       ...(backingFile !== undefined ? { backingFile } : {}),
       mountpoints: mounts.map((m) => m.mountPoint),
+      holders: holdersOf(name),
       partitions: partitionsOf(name).map((p) => ({
         device: `/dev/${p.name}`,
         number: p.number,
