@@ -143,6 +143,7 @@ export class WriteTracker {
     removeStaleInstances(root);
     const instance = TraceInstance.create(root, instanceName(opts.name), { bufferKb: opts.bufferKb ?? defaultBufferKb() });
     const tracker = new WriteTracker(target, instance, opts);
+    tracker.unregister = atProcessEnd(() => tracker.removeNow());
     try {
       const dev = kernelDevNumber(target.disk);
       // Drop reads in the kernel when its filter language allows it; else filter here.
@@ -160,7 +161,6 @@ export class WriteTracker {
       });
       tracker.statsTimer = setInterval(() => tracker.checkStats(), opts.statsEveryMs ?? 1000);
       tracker.statsTimer.unref();
-      tracker.unregister = atProcessEnd(() => tracker.removeNow());
     } catch (e) {
       await tracker.stop().catch(() => undefined);
       throw e;
