@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileSource } from '../../electron/engine/block-source.js';
 import { ExportTable } from '../../electron/engine/nbd/export.js';
+import { SourceExport } from '../../electron/engine/nbd/source-export.js';
 import { FileExport } from '../../electron/engine/nbd/file-export.js';
 import * as P from '../../electron/engine/nbd/protocol.js';
 import { NbdServer, type Listening } from '../../electron/engine/nbd/server.js';
@@ -29,6 +31,13 @@ describe('NBD server against hostile clients', () => {
     const table = new ExportTable([
       { name: 'ro', description: 'read-only', open: () => FileExport.open(roImage, { readOnly: true }) },
       { name: 'rw', description: 'read-write', open: () => FileExport.open(rwImage) },
+      {
+        name: 'aligned',
+        open: () => {
+          const src = new FileSource(roImage);
+          return new SourceExport(src, { blockSizes: { minimum: 4096, preferred: 65536 }, close: () => src.close() });
+        },
+      },
     ]);
     server = new NbdServer({ provider: table, handshakeTimeoutMs: 1500 });
     at = await server.listen({ socket: join(tmp.dir, 'nbd.sock') });
@@ -135,6 +144,24 @@ describe('NBD server against hostile clients', () => {
     expect(sha256(d.payload.subarray(8))).toBe(sha256(readFileSync(roImage).subarray(0, 8192)));
     c.destroy();
     expect(fileSha256(roImage)).toBe(roSha);
+  });
+
+  it('advertises block sizes and refuses unaligned requests to an export that has them', async () => {
+    const info = JSON.parse(await runOk('nbdinfo', ['--json', at.uri('aligned')]));
+    expect(info.exports[0]['block_size_minimum']).toBe(4096);
+    expect(info.exports[0]['block_size_preferred']).toBe(65536);
+    expect(info.exports[0]['block_size_maximum']).toBe(32 << 20);
+    const c = await connect();
+    await c.open('aligned');
+    c.request(P.CMD_READ, 512, 4096);
+    expect((await c.simpleReply()).error).toBe(P.NBD_EINVAL);
+    c.request(P.CMD_READ, 4096, 1000);
+    expect((await c.simpleReply()).error).toBe(P.NBD_EINVAL);
+    c.request(P.CMD_READ, 8192, 4096);
+    const ok = await c.simpleReply(4096);
+    expect(ok.error).toBe(0);
+    expect(ok.data.equals(readFileSync(roImage).subarray(8192, 12288))).toBe(true);
+    c.destroy();
   });
 
   it('hangs up on a write payload too large to skip, and on a bad request magic', async () => {

@@ -10,17 +10,25 @@ export interface SparseBlockSource extends BlockSource {
   readExtents(offset: number, length: number): Promise<ReadExtent[]>;
 }
 
+export interface SourceExportOptions {
+  blockSizes?: BlockSizes;
+  /** Called when the connection ends: for a source opened per connection. Shared sources omit it. */
+  close?: () => void | Promise<void>;
+}
+
 export class SourceExport implements NbdExport {
   readonly readOnly = true;
   readonly canMultiConn = true; // read-only: every connection sees the same bytes
   readonly size: number;
+  readonly blockSizes?: BlockSizes;
   readonly readExtents?: (offset: number, length: number) => Promise<ReadExtent[]>;
 
   constructor(
     private readonly source: BlockSource | SparseBlockSource,
-    readonly blockSizes?: BlockSizes,
+    private readonly options: SourceExportOptions = {},
   ) {
     this.size = source.size;
+    this.blockSizes = options.blockSizes;
     if ('readExtents' in source && typeof source.readExtents === 'function') {
       this.readExtents = (offset, length) => (source as SparseBlockSource).readExtents(offset, length);
     }
@@ -28,5 +36,9 @@ export class SourceExport implements NbdExport {
 
   read(offset: number, length: number): Promise<Buffer> {
     return this.source.read(offset, length);
+  }
+
+  async close(): Promise<void> {
+    await this.options.close?.();
   }
 }
