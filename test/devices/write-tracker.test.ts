@@ -189,6 +189,28 @@ describe('WriteTracker on real loop devices', () => {
     expect(instanceGone(instanceName('zram'))).toBe(true);
   });
 
+  it('tells an unprivileged user that track mode needs root', async () => {
+    const loop = attachLoop(makeImage(join(tmp.dir, 'unpriv.img'), 16 * MiB));
+    const script = join(tmp.dir, 'unpriv-child.ts');
+    writeFileSync(
+      script,
+      `import { WriteTracker } from ${JSON.stringify(join(repoRoot, 'electron/engine/devices/write-tracker.js'))};
+WriteTracker.start({ disk: { major: 7, minor: Number(process.argv[2]) }, start: 0, size: 16 * 1024 * 1024 }, { name: 'unpriv', onEvents: () => {} })
+  .then(() => console.log('started'), (e) => console.log(e.code + ': ' + e.message));\n`,
+    );
+    try {
+      spawnSync('chmod', ['755', tmp.dir]);
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...tsNodeArgs, script, loop.device.slice('/dev/loop'.length)], {
+        encoding: 'utf8',
+        cwd: tmp.dir,
+        env: { ...process.env, HOME: tmp.dir },
+      });
+      expect(r.stdout.trim()).toMatch(/^permission: (track mode needs root|mounting tracefs at \/sys\/kernel\/tracing needs root)/);
+    } finally {
+      loop.detach();
+    }
+  });
+
   it('removes stale instances of dead processes, and leaves live ones alone', async () => {
     const dead = spawnSync('true').pid!;
     const staleName = instanceName('stale', dead);

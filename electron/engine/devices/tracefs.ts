@@ -68,7 +68,11 @@ export class TraceInstance {
     try {
       mkdirSync(dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ChronodiskError('busy', `tracing instance ${name} already exists`);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new ChronodiskError('busy', `tracing instance ${name} already exists`);
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new ChronodiskError('permission', `track mode needs root: creating a tracing instance under ${root} was refused`, { cause: e });
+      }
       throw fromFsError(e, dir);
     }
     const inst = new TraceInstance(name, dir);
