@@ -137,10 +137,16 @@ async function read(h: P.RequestHeader, t: Transmission): Promise<Reply> {
     return { chunks: [header, data], sent };
   }
   const extents = await exp.readExtents(h.offset, h.length);
+  if (extents.length === 0) throw new Error('export returned no extents');
   const out: Buffer[] = [];
+  let pos = h.offset;
   for (let i = 0; i < extents.length; i++) {
     const x = extents[i];
     const last = i === extents.length - 1;
+    // The chunks must tile the request exactly; an export that gets this wrong fails the read.
+    if (x.offset !== pos || x.length <= 0 || (x.data && x.data.length !== x.length)) throw new Error('export returned inconsistent extents');
+    pos += x.length;
+    if (last && pos !== h.offset + h.length) throw new Error('export returned extents that do not cover the read');
     if (x.data) out.push(P.encodeDataChunkHeader(h.cookie, x.offset, x.data.length, last), x.data);
     else out.push(P.encodeHoleChunk(h.cookie, x.offset, x.length, last));
   }
@@ -149,7 +155,12 @@ async function read(h: P.RequestHeader, t: Transmission): Promise<Reply> {
 
 /** Reads into a recycled buffer when the export can, else takes what read() returns. */
 async function readWhole(exp: Transmission['export'], offset: number, length: number): Promise<{ data: Buffer; sent?: () => void }> {
-  if (!exp.readInto) return { data: await exp.read(offset, length) };
+  if (!exp.readInto) {
+    const data = await exp.read(offset, length);
+    // A short or long buffer would desynchronise the client's stream: fail the request instead.
+    if (data.length !== length) throw new Error(`export returned ${data.length} bytes for a ${length}-byte read`);
+    return { data };
+  }
   const data = sharedPool.take(length);
   try {
     await exp.readInto(offset, data);

@@ -47,7 +47,7 @@ export const defaultLimits: SessionLimits = {
   maxInFlightBytes: 64 * 1024 * 1024,
   maxBacklog: 16 * 1024 * 1024,
   maxOptionBytes: 16 * 1024,
-  maxOptions: 256,
+  maxOptions: 1024,
   maxDiscard: 64 * 1024 * 1024,
 };
 
