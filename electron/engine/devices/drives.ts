@@ -1,5 +1,4 @@
 import { basename } from 'node:path';
-import * as drivelist from 'drivelist';
 import { deviceOfPath, type MountEntry, mountsOf, readMounts, readSwaps, type SwapEntry, systemDisks } from './mounts.js';
 import {
   allWholeDisks,
@@ -65,9 +64,13 @@ interface BaseDrive {
   size: number | null;
 }
 
-/** drivelist's disks; sysfs's whole disks if drivelist cannot run (no lsblk). */
+/**
+ * drivelist's disks; sysfs's whole disks if drivelist cannot run (no lsblk, or its native
+ * addon not built for this runtime: imported lazily so that never breaks the engine).
+ */
 async function baseDrives(): Promise<BaseDrive[]> {
   try {
+    const drivelist = await import('drivelist');
     return (await drivelist.list()).filter((d) => !basename(d.device).startsWith('loop'));
   } catch {
     return allWholeDisks()
