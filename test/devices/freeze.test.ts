@@ -35,6 +35,15 @@ describe('withFrozen on a loop-mounted ext4', () => {
     return code;
   };
 
+  /** The scheduler state of a process (R, S, D, …) from /proc. */
+  const stateOf = (pid: number): string => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0];
+    } catch {
+      return 'gone';
+    }
+  };
+
   beforeAll(() => {
     loop = attachLoop(makeImage(join(tmp.dir, 'fs.img'), 64 * MiB));
     sh('mkfs.ext4', ['-q', loop.device]);
@@ -55,8 +64,11 @@ describe('withFrozen on a loop-mounted ext4', () => {
       expect(mountpoint).toBe(mnt);
       expect(isFrozen()).toBe(true);
       writer = startWriter('during');
-      await sleep(500);
+      // Blocked on the frozen filesystem: uninterruptible sleep, and still there a moment later.
+      for (let i = 0; i < 500 && stateOf(writer.pid!) !== 'D' && writer.exitCode === null; i++) await sleep(10);
+      await sleep(200);
       exitedWhileFrozen = writer.exitCode !== null;
+      expect(stateOf(writer.pid!)).toBe('D');
       return 42;
     });
     expect(result).toBe(42);
