@@ -12,6 +12,7 @@ import { CommitPipeline } from './store/commit-pipeline.js';
 import { RecordReader } from './store/record-reader.js';
 import { SegmentFiles } from './store/segment-file.js';
 import { SegmentWriter } from './store/segment-writer.js';
+import { swapSegments, sweepStrays } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
 import { ChronodiskError } from './errors.js';
@@ -51,6 +52,7 @@ export class Appliance {
   /** What opening found that needs attention (damaged segments…); `check` reports it. */
   readonly problems: ReplayProblem[] = [];
   private pipeline: CommitPipeline | undefined;
+  private segmentTargetSize: number | undefined;
   private writer: SegmentWriter | undefined;
   private closed = false;
 
@@ -131,6 +133,7 @@ export class Appliance {
     try {
       const index = IndexDb.open(dir, header.id, true)!;
       try {
+        Appliance.matchGeneration(index, catalog);
         replaySegments(catalog.state, files, index, codec);
       } finally {
         index.close();
@@ -154,7 +157,36 @@ export class Appliance {
     }
   }
 
+  /** An index built before the last thinning describes segments that are gone: start it afresh. */
+  private static matchGeneration(index: IndexDb, catalog: Catalog): void {
+    if (Number(index.meta('generation') ?? 0) !== catalog.state.generation) {
+      index.clear();
+      index.setMeta('generation', catalog.state.generation);
+    }
+  }
+
+  /**
+   * Replaces all live segments by what `build` writes (thinning; see swapSegments), then
+   * rebuilds the index from the new ones. Needs the writer with no capture batch open.
+   */
+  async replaceSegments(build: (out: SegmentWriter) => Promise<void>): Promise<{ added: number[]; retired: number[]; bytesWritten: number }> {
+    const pipeline = this.requireWriter();
+    if (pipeline.busy) throw new ChronodiskError('busy', 'a capture batch is open; thinning waits for capture to pause');
+    const r = await swapSegments(
+      { dir: this.dir, applianceId: uuidBytes(this.header.id), codec: this.codec, catalog: this.catalog, files: this.files, writer: this.writer!, segmentTargetSize: this.segmentTargetSize },
+      build,
+    );
+    this.records.clear();
+    Appliance.matchGeneration(this.index, this.catalog);
+    replaySegments(this.catalog.state, this.files, this.index, this.codec);
+    return r;
+  }
+
   private startWriter(segmentTargetSize?: number): void {
+    this.segmentTargetSize = segmentTargetSize;
+    // Strays: segments a thinning wrote but never made live, or retired ones not yet deleted.
+    sweepStrays(this.dir, this.catalog);
+    Appliance.matchGeneration(this.index, this.catalog);
     const r = replaySegments(this.catalog.state, this.files, this.index, this.codec);
     this.problems.push(...r.problems);
     let resume: { id: number; end: number; records: number } | undefined;
@@ -162,6 +194,9 @@ export class Appliance {
       if (r.open.tail.kind === 'damaged') {
         // Never append after damage: close that segment where its valid records end.
         this.problems.push({ segment: r.open.id, at: r.open.end, reason: r.open.tail.reason });
+        this.catalog.append(CatalogType.SegmentSeal, { id: r.open.id, size: r.open.end }, Date.now() * 1000);
+      } else if (r.open.sealed) {
+        // A crash came between the seal record and its catalog record: finish the rotation.
         this.catalog.append(CatalogType.SegmentSeal, { id: r.open.id, size: r.open.end }, Date.now() * 1000);
       } else {
         this.index.dropStagedFrom(r.open.id, r.open.end);

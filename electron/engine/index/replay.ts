@@ -13,8 +13,12 @@ export interface ReplayProblem {
 }
 
 export interface ReplayResult {
-  /** The open segment and where its valid records end (a writer continues there). */
-  open?: { id: number; end: number; tail: ScanEnd };
+  /**
+   * The open segment and where its valid records end (a writer continues there), or
+   * `sealed` when it ends in a seal record: a crash cut its rotation short before the
+   * catalog recorded the seal, and nothing may be appended after a seal.
+   */
+  open?: { id: number; end: number; tail: ScanEnd; sealed: boolean };
   problems: ReplayProblem[];
   maxSeq: number;
   maxTimeUs: number;
@@ -39,6 +43,7 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
     const from = seg.id === wm.segment ? Math.max(wm.offset, FILE_HEADER_SIZE) : FILE_HEADER_SIZE;
     let end: ScanEnd = { kind: 'end', at: from };
     let n = 0;
+    let sealAt: number | undefined;
     const db = index.db;
     db.exec('BEGIN');
     try {
@@ -55,6 +60,8 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
             [],
           );
           if (h.timeUs > result.maxTimeUs) result.maxTimeUs = h.timeUs;
+        } else if (h.type === RecordType.Seal) {
+          sealAt = r.offset;
         }
         if (++n % BATCH === 0) {
           index.setWatermark({ segment: seg.id, offset: r.offset + 64 + h.storedLength });
@@ -62,7 +69,9 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
           db.exec('COMMIT; BEGIN');
         }
       }
-      const at = (end as ScanEnd).at;
+      // Stop before a seal record, so the next replay sees it again (and still knows the
+      // segment is sealed should the catalog not say so yet).
+      const at = sealAt ?? (end as ScanEnd).at;
       index.setWatermark({ segment: seg.id, offset: at });
       index.setMeta('max_time_us', result.maxTimeUs);
       db.exec('COMMIT');
@@ -71,7 +80,7 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
       throw e;
     }
     const e = end as ScanEnd;
-    if (seg.state === 'open') result.open = { id: seg.id, end: e.at, tail: e };
+    if (seg.state === 'open') result.open = { id: seg.id, end: e.at, tail: e, sealed: sealAt !== undefined };
     else if (e.kind !== 'end') result.problems.push({ segment: seg.id, at: e.at, reason: e.reason });
   }
   return result;
