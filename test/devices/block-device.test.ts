@@ -58,6 +58,7 @@ describe('probeSource', () => {
       try {
         const again = await probeSource(loop2.device);
         expect(again.realPath).not.toBe(info.realPath);
+        expect(again.diskSeq).not.toBe(info.diskSeq);
         expect(identityMatches(info.identity, again.identity)).toBe(true);
         expect(identityMatches(info.identity, (await probeSource(loop3.device)).identity)).toBe(false);
       } finally {
@@ -66,6 +67,24 @@ describe('probeSource', () => {
       }
     } finally {
       loop.detach();
+    }
+  });
+
+  it('sees a re-attach under the same name: same identity, new diskSeq', async () => {
+    const loop = attachLoop(image);
+    const before = await probeSource(loop.device);
+    loop.detach();
+    // Re-attach on the same number (another test may have taken it meanwhile: then try no further).
+    const r = spawnSync('losetup', [loop.device, image], { encoding: 'utf8' });
+    if (r.status !== 0) return;
+    try {
+      const after = await probeSource(loop.device);
+      expect(after.realPath).toBe(before.realPath);
+      expect(identityMatches(before.identity, after.identity)).toBe(true);
+      expect(typeof after.diskSeq).toBe('number');
+      expect(after.diskSeq).not.toBe(before.diskSeq);
+    } finally {
+      spawnSync('losetup', ['-d', loop.device]);
     }
   });
 

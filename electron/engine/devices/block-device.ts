@@ -59,6 +59,12 @@ export interface SourceInfo {
   logicalSectorSize: number;
   physicalSectorSize: number;
   readOnly: boolean;
+  /**
+   * The kernel's sequence number for this attachment of the whole disk (sysfs diskseq):
+   * it changes when a disk is replugged or a loop device re-attached, even under the same
+   * name, and restarts at boot, so it tells "same attachment", not "same disk".
+   */
+  diskSeq?: number;
 }
 
 /** Probes a block device, a partition or a regular image file. Throws ChronodiskError. */
@@ -141,6 +147,8 @@ async function probeBlockDevice(path: string, realPath: string, dev: DevNumber):
     physicalSectorSize: Number(readSysAttr(diskDir, 'queue/physical_block_size') ?? 512),
     readOnly: readSysAttr(dir, 'ro') === '1' || !isWritable(realPath),
   };
+  const seq = readSysAttr(diskDir, 'diskseq');
+  if (seq !== undefined) info.diskSeq = Number(seq);
   if (parentName) {
     const number = Number(readSysAttr(dir, 'partition'));
     const start = Number(readSysAttr(dir, 'start')) * 512;
