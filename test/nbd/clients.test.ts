@@ -145,6 +145,15 @@ describe('NBD server with real clients', () => {
     expect(onDisk.subarray(2 << 20, 4 << 20).equals(Buffer.alloc(2 << 20))).toBe(true);
   });
 
+  it('nbdcopy --flush into the read-write export lands byte for byte (pipelined multi-chunk writes)', async () => {
+    const src = join(tmp.dir, 'incoming.img');
+    const data = writeRandomImage(src, 8 << 20);
+    await runOk('nbdcopy', ['--flush', '--request-size=1048576', src, at.uri('file-rw')]);
+    expect(fileSha256(rwImage)).toBe(sha256(data));
+    await runOk('nbdcopy', ['--flush', src, at.uri('file-rw')]);
+    await runOk('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', at.uri('file-rw'), src]);
+  });
+
   it('answers out-of-range requests with EINVAL/ENOSPC and keeps the connection', async () => {
     const r = await nbdsh(
       at.uri('file-rw'),

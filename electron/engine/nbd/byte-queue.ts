@@ -48,6 +48,20 @@ export class ByteQueue {
     }
   }
 
+  /** Removes n bytes as views of the received chunks (no copy); the caller has checked `length >= n`. */
+  takeChunks(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let done = 0;
+    while (done < n) {
+      const cur = this.chunks[this.first];
+      const k = Math.min(n - done, cur.length - this.head);
+      out.push(cur.subarray(this.head, this.head + k));
+      done += k;
+      this.advance(k);
+    }
+    return out;
+  }
+
   /** True when the next n bytes sit in one received chunk (take() would not copy). */
   contiguous(n: number): boolean {
     return n === 0 || (this.length > 0 && this.chunks[this.first].length - this.head >= n);

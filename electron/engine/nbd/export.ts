@@ -40,6 +40,8 @@ export interface NbdExport {
   readExtents?(offset: number, length: number): Promise<ReadExtent[]>;
   /** Writes `data` at `offset`; with `fua`, durably before resolving. `data` is recycled after. */
   write?(offset: number, data: Buffer, fua: boolean): Promise<void>;
+  /** Optional: the same as write, with the data in pieces as they arrived (saves a copy). */
+  writev?(offset: number, chunks: Buffer[], fua: boolean): Promise<void>;
   /** Makes every completed write durable. */
   flush?(): Promise<void>;
   /** A hint that [offset, offset+length) is no longer needed. */

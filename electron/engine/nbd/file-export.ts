@@ -3,7 +3,7 @@
  * export (nbdkit's "file" plugin) and what tests serve.
  */
 import { execFile } from 'node:child_process';
-import { closeSync, constants, fdatasync, fstatSync, openSync, read, readFileSync, write } from 'node:fs';
+import { closeSync, constants, fdatasync, fstatSync, openSync, read, readFileSync, write, writev } from 'node:fs';
 import { fromFsError } from '../errors.js';
 import { ExportError, type NbdExport, type ZeroOptions } from './export.js';
 
@@ -83,6 +83,16 @@ export class FileExport implements NbdExport {
         });
       next();
     });
+    if (fua) await this.flush();
+  }
+
+  async writev(offset: number, chunks: Buffer[], fua: boolean): Promise<void> {
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    const written = await new Promise<number>((resolve, reject) =>
+      writev(this.fd, chunks, offset, (err, n) => (err ? reject(err) : resolve(n))),
+    );
+    // pwritev may stop short (rarely, on regular files); finish the rest the plain way.
+    if (written < total) await this.write(offset + written, Buffer.concat(chunks).subarray(written), false);
     if (fua) await this.flush();
   }
 

@@ -96,7 +96,7 @@ export interface Reply {
 }
 
 /** Runs a validated request; resolves to its reply (never rejects). */
-export async function runRequest(h: P.RequestHeader, payload: Buffer | undefined, t: Transmission): Promise<Reply> {
+export async function runRequest(h: P.RequestHeader, payload: Buffer | Buffer[] | undefined, t: Transmission): Promise<Reply> {
   try {
     if (h.type === P.CMD_READ) return await read(h, t);
     return { chunks: await run(h, payload, t) };
@@ -105,12 +105,14 @@ export async function runRequest(h: P.RequestHeader, payload: Buffer | undefined
   }
 }
 
-async function run(h: P.RequestHeader, payload: Buffer | undefined, t: Transmission): Promise<Buffer[]> {
+async function run(h: P.RequestHeader, payload: Buffer | Buffer[] | undefined, t: Transmission): Promise<Buffer[]> {
   const exp = t.export;
   const fua = (h.flags & P.CMD_FLAG_FUA) !== 0;
   switch (h.type) {
     case P.CMD_WRITE:
-      if (h.length > 0) await exp.write!(h.offset, payload!, fua);
+      if (h.length === 0) break;
+      if (Array.isArray(payload)) await exp.writev!(h.offset, payload, fua);
+      else await exp.write!(h.offset, payload!, fua);
       break;
     case P.CMD_FLUSH:
       await exp.flush?.();

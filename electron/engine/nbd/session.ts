@@ -197,6 +197,8 @@ export class NbdSession {
         if (q.length < h.length) return false;
         if (q.contiguous(h.length)) {
           this.dispatch(h, q.take(h.length));
+        } else if (this.transmission!.export.writev) {
+          this.dispatch(h, q.takeChunks(h.length));
         } else {
           const payload = sharedPool.take(h.length);
           q.takeInto(payload);
@@ -250,7 +252,7 @@ export class NbdSession {
     return true;
   }
 
-  private dispatch(h: P.RequestHeader, payload: Buffer | undefined, payloadDone?: () => void): void {
+  private dispatch(h: P.RequestHeader, payload: Buffer | Buffer[] | undefined, payloadDone?: () => void): void {
     const cost = h.type === P.CMD_READ || h.type === P.CMD_WRITE ? h.length : 0;
     this.inFlight++;
     this.inFlightBytes += cost;
