@@ -169,3 +169,30 @@ export function allWholeDisks(): string[] {
     return dir !== undefined && !isPartitionDir(dir);
   });
 }
+
+export interface BlockStats {
+  readBytes: number;
+  writeBytes: number;
+  discardBytes: number;
+  writes: number;
+  flushes: number;
+}
+
+/**
+ * The kernel's I/O counters for a device (sysfs `stat`, Documentation/block/stat.rst):
+ * what restore and the benches count "bytes really written" with. Sectors there are
+ * always 512 bytes.
+ */
+export function blockStats(name: string): BlockStats | undefined {
+  const dir = sysDirOfName(name);
+  const text = dir ? readSysAttr(dir, 'stat') : undefined;
+  if (text === undefined) return undefined;
+  const f = text.split(/\s+/).map(Number);
+  return {
+    readBytes: f[2] * 512,
+    writes: f[4],
+    writeBytes: f[6] * 512,
+    discardBytes: (f[13] ?? 0) * 512,
+    flushes: f[15] ?? 0,
+  };
+}
