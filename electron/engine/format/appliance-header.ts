@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FORMAT_VERSION, HEADER_FILE } from './constants.js';
 import type { WrappedKey } from './keys.js';
@@ -33,6 +33,9 @@ export function readHeader(dir: string): ApplianceHeader {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
+      if (!existsSync(dir)) {
+        throw new ChronodiskError('not-found', `the appliance directory ${dir} does not exist; check -a, or create one with chronodisk init ${dir}`);
+      }
       throw new ChronodiskError('not-appliance', `${dir} is not a Chronodisk appliance (no ${HEADER_FILE}); create one with chronodisk init ${dir}`);
     }
     if (code === 'ENOTDIR') throw new ChronodiskError('not-appliance', `${dir} is not a directory; name the appliance directory with -a`);

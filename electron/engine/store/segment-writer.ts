@@ -33,6 +33,8 @@ export interface SegmentLifecycle {
 export class SegmentWriter {
   private fd = -1;
   private id = 0;
+  /** The segment to create at the first append when none is open. */
+  private nextId = 1;
   private end = 0;
   private records = 0;
   private pending: Buffer[] = [];
@@ -52,7 +54,10 @@ export class SegmentWriter {
     private readonly targetSize = SEGMENT_TARGET_SIZE,
   ) {}
 
-  /** Continues an open segment (after recovery cut it at `end`), or starts a new one. */
+  /**
+   * Continues an open segment (after recovery cut it at `end`), or names the one to start
+   * at the first append — lazily, so a writer that never writes leaves the appliance as it was.
+   */
   resume(open: { id: number; end: number; records: number } | undefined, nextId: number): void {
     if (open) {
       this.fd = openSync(segmentPath(this.dir, open.id), 'r+');
@@ -62,7 +67,7 @@ export class SegmentWriter {
       this.end = open.end;
       this.records = open.records;
     } else {
-      this.startSegment(nextId);
+      this.nextId = nextId;
     }
   }
 
@@ -79,7 +84,8 @@ export class SegmentWriter {
    * payload (commits). Returns where it went. May seal and rotate the segment first.
    */
   append(fields: Omit<RecordHeader, 'flags' | 'storedLength'>, data: Buffer, packData: boolean): RecordLocation {
-    if (this.end >= this.targetSize) this.rotate();
+    if (this.fd < 0) this.startSegment(this.nextId);
+    else if (this.end >= this.targetSize) this.rotate();
     return this.appendHere(fields, data, packData);
   }
 
@@ -114,9 +120,40 @@ export class SegmentWriter {
     });
   }
 
-  /** Seals the open segment (used at shutdown by thinning-free tests; not needed normally). */
+  /**
+   * Appends an already-encoded record as it is (thinning copies kept records verbatim:
+   * their checksum and, when encrypted, their GCM tag still hold, since neither covers
+   * the record's position).
+   */
+  appendRaw(header: Buffer, payload: Buffer): RecordLocation {
+    if (this.end >= this.targetSize) this.rotate();
+    const at = { segmentId: this.id, offset: this.end, end: this.end + header.length + payload.length, flags: header.readUInt8(5) };
+    this.pending.push(Buffer.from(header));
+    if (payload.length) this.pending.push(Buffer.from(payload));
+    this.pendingBytes += header.length + payload.length;
+    this.end = at.end;
+    this.appended += header.length + payload.length;
+    this.records++;
+    if (this.pendingBytes >= 4 * 1024 * 1024) this.flush();
+    return at;
+  }
+
+  /** Seals the open segment and opens no other: the writer is parked until restartAt(). */
   sealNow(): void {
+    if (this.fd < 0) return;
     if (this.records > 0) this.rotate(false);
+  }
+
+  /** Leaves the current segment (sealed or not: thinning retired it) and starts segment `id`. */
+  async restartAt(id: number): Promise<void> {
+    if (this.syncing) await this.syncing;
+    if (this.fd >= 0) {
+      this.flush();
+      fdatasyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+    this.startSegment(id);
   }
 
   close(): void {
@@ -180,6 +217,7 @@ export class SegmentWriter {
     if (this.syncing) this.fdsToClose.push(this.fd);
     else closeSync(this.fd);
     this.fd = -1;
+    this.nextId = sealedId + 1;
     this.lifecycle.sealed(sealedId, size, records + 1);
     if (startNext) this.startSegment(sealedId + 1);
   }
