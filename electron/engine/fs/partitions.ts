@@ -42,7 +42,7 @@ export async function openVolume(src: BlockSource, spec?: number): Promise<Slice
   const volumes = await readPartitionTable(src);
   if (spec === undefined) {
     const real = volumes.filter((v) => v.type !== 'extended');
-    if (real.length === 1) return new SliceSource(src, real[0]!.offset, real[0]!.size);
+    if (real.length === 1) return openVolume(src, real[0]!.number === 0 ? 0 : real[0]!.number);
     if (real.length === 0) throw notFound('the disk has a partition table with no partitions');
     throw usageError(`the disk has ${real.length} partitions (${real.map((v) => v.number).join(', ')}): name one as DISK:N`);
   }
@@ -50,6 +50,9 @@ export async function openVolume(src: BlockSource, spec?: number): Promise<Slice
   if (!found) {
     const have = volumes.filter((v) => v.table !== 'none').map((v) => v.number);
     throw notFound(`partition ${spec} does not exist on this disk (${have.length ? `it has ${have.join(', ')}` : 'it has no partition table'})`);
+  }
+  if (found.offset >= src.size || found.size === 0) {
+    throw damaged(`partition ${spec} starts at byte ${found.offset}, past the end of the ${src.size}-byte disk (a truncated image?)`);
   }
   return new SliceSource(src, found.offset, found.size);
 }

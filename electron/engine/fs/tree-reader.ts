@@ -45,12 +45,20 @@ export abstract class TreeReader<N extends TreeNode> implements FileSystemReader
   protected abstract runsOf(file: N, path: string): Promise<DataRun[]>;
   protected abstract linkTargetOf(link: N, path: string): Promise<string>;
 
-  async stat(path: string): Promise<FileStat> {
+  stat(path: string): Promise<FileStat> {
+    return oneLineErrors(() => this.statUnguarded(path));
+  }
+
+  private async statUnguarded(path: string): Promise<FileStat> {
     const node = await this.resolve(path);
     return this.withTarget(node, path);
   }
 
-  async list(path: string): Promise<DirEntry[]> {
+  list(path: string): Promise<DirEntry[]> {
+    return oneLineErrors(() => this.listUnguarded(path));
+  }
+
+  private async listUnguarded(path: string): Promise<DirEntry[]> {
     const dir = await this.resolve(path);
     if (dir.stat.type !== 'dir') throw usageError(`${path} is not a directory`);
     const children = await this.children(dir, path);
@@ -68,13 +76,21 @@ export abstract class TreeReader<N extends TreeNode> implements FileSystemReader
     return out;
   }
 
-  async read(path: string, offset: number, length: number): Promise<Buffer> {
+  read(path: string, offset: number, length: number): Promise<Buffer> {
+    return oneLineErrors(() => this.readUnguarded(path, offset, length));
+  }
+
+  private async readUnguarded(path: string, offset: number, length: number): Promise<Buffer> {
     const node = await this.resolve(path);
     if (node.stat.type !== 'file') throw usageError(`${path} is not a regular file`);
     return this.readNode(node, path, offset, length);
   }
 
-  async readFile(path: string, onChunk?: ChunkSink): Promise<Buffer> {
+  readFile(path: string, onChunk?: ChunkSink): Promise<Buffer> {
+    return oneLineErrors(() => this.readFileUnguarded(path, onChunk));
+  }
+
+  private async readFileUnguarded(path: string, onChunk?: ChunkSink): Promise<Buffer> {
     const node = await this.resolve(path);
     if (node.stat.type !== 'file') throw usageError(`${path} is not a regular file`);
     const size = node.stat.size;
@@ -88,13 +104,21 @@ export abstract class TreeReader<N extends TreeNode> implements FileSystemReader
     return Buffer.alloc(0);
   }
 
-  async readlink(path: string): Promise<string> {
+  readlink(path: string): Promise<string> {
+    return oneLineErrors(() => this.readlinkUnguarded(path));
+  }
+
+  private async readlinkUnguarded(path: string): Promise<string> {
     const node = await this.resolve(path);
     if (node.stat.type !== 'symlink') throw usageError(`${path} is not a symbolic link`);
     return this.linkTargetOf(node, path);
   }
 
-  async fileExtents(path: string): Promise<FileExtent[]> {
+  fileExtents(path: string): Promise<FileExtent[]> {
+    return oneLineErrors(() => this.fileExtentsUnguarded(path));
+  }
+
+  private async fileExtentsUnguarded(path: string): Promise<FileExtent[]> {
     const node = await this.resolve(path);
     if (node.stat.type !== 'file' && node.stat.type !== 'dir') return [];
     const runs = await this.runs(node, path);
@@ -212,4 +236,19 @@ export function splitPath(path: string): string[] {
 
 export function joinPath(dir: string, name: string): string {
   return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
+/** Names on disk may hold newlines or control characters: keep every error message on one line. */
+export async function oneLineErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ChronodiskError && printable(e.message) !== e.message) throw new ChronodiskError(e.code, printable(e.message), { cause: e });
+    throw e;
+  }
+}
+
+/** Control characters shown as \xNN. */
+export function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -1,0 +1,75 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BlockSource } from '../../electron/engine/block-source.js';
+import { makeExfatImage } from './exfat-image.js';
+import { makeFatImage } from './fat-image.js';
+
+/** An image held in memory with some bytes replaced and perhaps cut short: one fuzz case. */
+export class PatchedSource implements BlockSource {
+  constructor(
+    private readonly base: Buffer,
+    readonly size: number,
+    private readonly patches: Map<number, number>,
+  ) {}
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (offset < 0 || length < 0 || offset + length > this.size) throw new RangeError(`read of ${length} bytes at ${offset} is outside the ${this.size}-byte image`);
+    const out = Buffer.from(this.base.subarray(offset, offset + length));
+    for (const [at, value] of this.patches) if (at >= offset && at < offset + length) out[at - offset] = value;
+    return out;
+  }
+}
+
+/** A small deterministic PRNG (mulberry32), so a failing case can be replayed from its number. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface FuzzImage {
+  name: string;
+  bytes: Buffer;
+}
+
+function blank(path: string, bytes: number): void {
+  writeFileSync(path, '');
+  truncateSync(path, bytes);
+}
+
+/** The clean images the fuzz starts from, each filled with `tree` (or `fatTree` for FAT and exFAT). */
+export function buildFuzzImages(work: string, tree: string, fatTree: string): FuzzImage[] {
+  const MiB = 1024 * 1024;
+  const out: FuzzImage[] = [];
+  const ext = (name: string, args: string[]) => {
+    const img = join(work, `${name}.img`);
+    blank(img, 24 * MiB);
+    execFileSync('mkfs.ext4', ['-q', '-F', ...args, '-d', tree, img], { stdio: 'pipe' });
+    out.push({ name, bytes: readFileSync(img) });
+  };
+  ext('ext4', ['-b', '4096']);
+  ext('ext2-1k', ['-t', 'ext2', '-b', '1024']);
+  ext('ext4-inline', ['-O', 'inline_data,^has_journal', '-b', '1024']);
+  for (const [bits, size] of [[12, 4], [16, 16], [32, 34]] as const) {
+    const img = join(work, `fat${bits}.img`);
+    makeFatImage(img, fatTree, bits, size, `FUZZ${bits}`);
+    out.push({ name: `fat${bits}`, bytes: readFileSync(img) });
+  }
+  const exfat = join(work, 'exfat.img');
+  makeExfatImage(exfat, fatTree, 8, 'FUZZEX');
+  out.push({ name: 'exfat', bytes: readFileSync(exfat) });
+  const gpt = join(work, 'gpt.img');
+  blank(gpt, 4 * MiB);
+  execFileSync('sgdisk', ['-n', '1:2048:+1M', '-c', '1:one', '-n', '2:0:+1M', '-c', '2:two', gpt], { stdio: 'pipe' });
+  out.push({ name: 'gpt', bytes: readFileSync(gpt) });
+  const mbr = join(work, 'mbr.img');
+  blank(mbr, 4 * MiB);
+  execFileSync('sfdisk', ['-q', mbr], { input: 'label: dos\n,1MiB,83\n,,5\n,512KiB,83\n,512KiB,b\n,,83\n', stdio: ['pipe', 'pipe', 'pipe'] });
+  out.push({ name: 'mbr', bytes: readFileSync(mbr) });
+  return out;
+}
