@@ -23,8 +23,8 @@ export const sameDev = (a: DevNumber | undefined, b: DevNumber | undefined): boo
 /** Decodes a dev_t as glibc's gnu_dev_major/gnu_dev_minor do (stat's rdev or dev). */
 export function decodeDev(dev: bigint | number): DevNumber {
   const d = BigInt(dev);
-  const major = Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn));
-  const minor = Number((d & 0xffn) | ((d >> 12n) & ~0xffn));
+  const major = Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & 0xfffff000n));
+  const minor = Number((d & 0xffn) | ((d >> 12n) & 0xffffff00n));
   return { major, minor };
 }
 
