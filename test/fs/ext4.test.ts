@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, truncateSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { Ext4Reader } from '../../electron/engine/fs/ext4.js';
 import { detectFileSystem } from '../../electron/engine/fs/filesystem.js';
 import { expectSameTree, makeSourceTree } from './source-tree.js';
 
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let work: string;
 let tree: string;
 
@@ -81,4 +83,50 @@ describe('ext2/3/4 reader', () => {
       }
     });
   }
+});
+
+describe('ext4 written by the kernel', () => {
+  it('reads unwritten (fallocated) extents as zeros, leaves them out of the extents, and lists a 10,000-entry directory', async () => {
+    const img = join(work, 'kernel.img');
+    writeFileSync(img, '');
+    truncateSync(img, 128 * 1024 * 1024);
+    execFileSync('mkfs.ext4', ['-q', '-F', img], { stdio: 'pipe' });
+    const mnt = `${img}.mnt`;
+    mkdirSync(mnt);
+    const loop = execFileSync('losetup', ['-f', '--show', img]).toString().trim();
+    const want = new Map<string, string>();
+    try {
+      execFileSync('mount', [loop, mnt]);
+      try {
+        execFileSync('fallocate', ['-l', '4M', join(mnt, 'prealloc.bin')]);
+        // Some real data in the middle of the preallocated range, the rest stays unwritten.
+        execFileSync('dd', ['if=/dev/urandom', `of=${join(mnt, 'prealloc.bin')}`, 'bs=64K', 'seek=10', 'count=3', 'conv=notrunc', 'status=none']);
+        // Preallocated past the end of the file (KEEP_SIZE): invisible to readers.
+        writeFileSync(join(mnt, 'keep-size.bin'), randomBytes(10_000));
+        execFileSync('fallocate', ['-n', '-o', '10000', '-l', '1M', join(mnt, 'keep-size.bin')]);
+        mkdirSync(join(mnt, 'big'));
+        for (let i = 0; i < 10_000; i++) writeFileSync(join(mnt, 'big', `file-${i}`), '');
+        for (const name of ['prealloc.bin', 'keep-size.bin']) want.set(name, sha(readFileSync(join(mnt, name))));
+      } finally {
+        execFileSync('umount', [mnt]);
+      }
+    } finally {
+      execFileSync('losetup', ['-d', loop]);
+      rmdirSync(mnt);
+    }
+    const src = new FileSource(img);
+    try {
+      const fs = await detectFileSystem(src);
+      for (const [name, hash] of want) expect(sha(await fs.readFile(`/${name}`)), name).toBe(hash);
+      const extents = await fs.fileExtents('/prealloc.bin');
+      expect(extents.reduce((n, e) => n + e.length, 0)).toBe(3 * 65536);
+      expect(extents[0]!.fileOffset).toBe(10 * 65536);
+      expect((await fs.stat('/keep-size.bin')).size).toBe(10_000);
+      const names = (await fs.list('/big')).map((e) => e.name);
+      expect(names.length).toBe(10_000);
+      expect(new Set(names).size).toBe(10_000);
+    } finally {
+      src.close();
+    }
+  });
 });
