@@ -62,6 +62,12 @@ describe('NBD listen addresses', () => {
     }
   });
 
+  it('refuses a socket path too long for sun_path with a usage error', async () => {
+    const server = new NbdServer({ provider: table() });
+    await expect(server.listen({ socket: join(tmp.dir, 'x'.repeat(120)) })).rejects.toMatchObject({ code: 'usage' });
+    await server.close();
+  });
+
   it('replaces a stale socket, refuses a live one and anything that is not a socket', async () => {
     const path = join(tmp.dir, 'reuse.sock');
     const first = new NbdServer({ provider: table() });

@@ -4,8 +4,11 @@
  */
 import { lstatSync, mkdtempSync, renameSync, rmSync, chmodSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ChronodiskError, fromFsError, usageError } from '../errors.js';
+
+/** sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
 
 export type ListenAddress = { socket: string } | { host: string; port: number };
 
@@ -57,14 +60,18 @@ export async function clearSocketPath(path: string): Promise<void> {
  * could connect: bind inside a fresh 0700 directory, chmod, then rename into place.
  */
 export async function listenOnSocket(server: net.Server, path: string): Promise<void> {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    throw usageError(`socket path ${path} is longer than the ${MAX_SOCKET_PATH} bytes a unix socket allows; choose a shorter path`);
+  }
   await clearSocketPath(path);
   let dir: string;
   try {
-    dir = mkdtempSync(join(dirname(path), `.${basename(path)}.`));
+    dir = mkdtempSync(join(dirname(path), '.nbd'));
   } catch (e) {
     throw fromFsError(e, dirname(path));
   }
-  const tmp = join(dir, 'nbd.sock');
+  // Short names: the temporary path has to fit in sun_path as well.
+  const tmp = join(dir, 's');
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
