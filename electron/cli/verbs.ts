@@ -10,6 +10,8 @@ import { markVerb, unmarkVerb } from './mark-verb.js';
 import { passwdVerb } from './passwd-verb.js';
 import { rebuildIndexVerb } from './rebuild-index-verb.js';
 import { resolveVerb } from './resolve-verb.js';
+import { restoreVerb } from './restore-verb.js';
+import { jobsVerb } from './jobs-verb.js';
 import { runVerb } from './run-verb.js';
 import { timelineVerb } from './timeline-verb.js';
 import { versionVerb } from './version-verb.js';
@@ -28,6 +30,8 @@ export const verbs: Verb[] = [
   unmarkVerb,
   imageVerb,
   diffVerb,
+  restoreVerb,
+  jobsVerb,
   checkVerb,
   rebuildIndexVerb,
   passwdVerb,
