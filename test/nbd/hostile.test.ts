@@ -210,6 +210,26 @@ describe('NBD server against hostile clients', () => {
     await c.closed;
   });
 
+  it('drops connections beyond maxConnections at once and keeps serving the rest', async () => {
+    const small = new NbdServer({
+      provider: new ExportTable([{ name: 'ro', open: () => FileExport.open(roImage, { readOnly: true }) }]),
+      maxConnections: 20,
+    });
+    const l = await small.listen({ socket: join(tmp.dir, 'small.sock') });
+    try {
+      const clients = await Promise.all(Array.from({ length: 30 }, () => RawClient.connect(l.socket!)));
+      const results = await Promise.allSettled(clients.map((c) => c.open('ro')));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(20);
+      expect(small.connectionCount).toBe(20);
+      for (const c of clients) c.destroy();
+      for (let i = 0; i < 50 && small.connectionCount > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      const info = JSON.parse(await runOk('nbdinfo', ['--json', l.uri('ro')]));
+      expect(info.exports[0]['export-size']).toBe(SIZE);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('survives 200 concurrent connections, each reading and checking a block', async () => {
     const expected = readFileSync(roImage);
     const clients = await Promise.all(Array.from({ length: 200 }, () => connect()));

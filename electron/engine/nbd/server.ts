@@ -77,10 +77,11 @@ export class NbdServer {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of this.connections) c.session.shutdown();
     const all = () => Promise.all([...this.connections].map((c) => c.closed));
-    const grace = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
-    await Promise.race([all(), grace]);
+    const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+    await Promise.race([all(), delay(2000)]);
     for (const c of this.connections) c.socket.destroy();
-    await all();
+    // An export stuck in a request (a hung device) must not hang close() forever.
+    await Promise.race([all(), delay(5000)]);
     await stopped;
     this.removeSocketFile();
   }
