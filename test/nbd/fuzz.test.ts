@@ -217,6 +217,25 @@ describe('NBD fuzzing', () => {
   const tmp = tempDir();
   afterAll(() => tmp.cleanup());
 
+  it('pure parsers never throw on 100,000 random inputs, and what they accept round-trips', () => {
+    const rng = prng(42);
+    let accepted = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const valid = goData(rng.pick(['', 'disk', 'sda@-10m', 'x'.repeat(rng.int(300))]), Array.from({ length: rng.int(5) }, () => rng.int(6)));
+      const input = [valid, mutate(rng, valid), rng.bytes(rng.int(40))][rng.int(3)];
+      const parsed = P.parseInfoRequest(input);
+      if (parsed) {
+        accepted++;
+        expect(goData(parsed.name, parsed.infos).equals(input)).toBe(true);
+      }
+      const h = P.parseRequestHeader(Buffer.concat([input, Buffer.alloc(28)]).subarray(0, 28));
+      if (h) expect(P.encodeRequestHeader(h).subarray(0, 16).equals(Buffer.concat([input, Buffer.alloc(28)]).subarray(0, 16))).toBe(true);
+      P.parseClientFlags(Buffer.concat([input, Buffer.alloc(4)]));
+      P.parseOptionHeader(Buffer.concat([input, Buffer.alloc(16)]));
+    }
+    expect(accepted).toBeGreaterThan(30_000);
+  });
+
   it('survives 100,000 random and mutated inputs in-process: no crash, no hang, no internal error', async () => {
     const roData = Buffer.alloc(SIZE);
     for (let i = 0; i < SIZE; i += 4) roData.writeUInt32BE((i * 2654435761) >>> 0, i);
