@@ -90,8 +90,9 @@ export function checkAppliance(app: Appliance, options: { readData: boolean; onP
 /** Points that read records of `segment` at or after `offset`: per disk, from its first such write on. */
 function affectedFrom(app: Appliance, segment: number, offset: number): CheckProblem['affects'] {
   const rows = app.index.db
-    .prepare('SELECT disk, min(seq) AS seq FROM writes WHERE segment = ? AND rec_offset >= ? GROUP BY disk')
-    .all(segment, offset) as Array<{ disk: number; seq: number }>;
+    // Zero records are filed under the negated segment id (reads skip them), but they are in the segment all the same.
+    .prepare('SELECT disk, min(seq) AS seq FROM writes WHERE segment IN (?, ?) AND rec_offset >= ? GROUP BY disk')
+    .all(segment, -segment, offset) as Array<{ disk: number; seq: number }>;
   return rows.map((r) => {
     const disk = app.catalog.state.disks.get(r.disk);
     const points = (app.index.db.prepare('SELECT count(*) AS n FROM commits WHERE disk = ? AND seq > ?').get(r.disk, r.seq) as { n: number }).n;

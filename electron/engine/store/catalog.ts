@@ -147,6 +147,26 @@ export class Catalog {
     closeSync(this.fd);
   }
 
+  /**
+   * A record that claims to run past the end of the file is a torn append (a crash) — unless
+   * the bytes after its header hold it whole under another length, ending at the end of the
+   * file or where another record starts: then its length field is damaged, and cutting it
+   * as a torn tail would throw away every record after it.
+   */
+  private wholeUnderAnotherLength(pos: number, header: Buffer, size: number): boolean {
+    const rest = Buffer.alloc(size - pos - CATALOG_RECORD_HEADER_SIZE);
+    readSync(this.fd, rest, 0, rest.length, pos + CATALOG_RECORD_HEADER_SIZE);
+    const lengths = [rest.length - CATALOG_RECORD_TRAILER_SIZE];
+    for (let q = rest.indexOf(RECORD_MAGIC_BYTES); q >= 0; q = rest.indexOf(RECORD_MAGIC_BYTES, q + 1)) lengths.push(q - CATALOG_RECORD_TRAILER_SIZE);
+    const h = Buffer.from(header);
+    for (const len of lengths) {
+      if (len < 0 || len > MAX_CATALOG_PAYLOAD) continue;
+      h.writeUInt32LE(len, 8);
+      if (rest.readBigUInt64LE(len) === checksum(Buffer.concat([h, rest.subarray(0, len)]))) return true;
+    }
+    return false;
+  }
+
   private readAt(pos: number, size: number): { entry: CatalogEntry; next: number } | { tail: CatalogTail } {
     const remaining = size - pos;
     const torn = (): { tail: CatalogTail } => ({ tail: { kind: 'torn', at: pos, bytes: remaining } });
@@ -159,7 +179,9 @@ export class Catalog {
     const len = header.readUInt32LE(8);
     if (len > MAX_CATALOG_PAYLOAD) return { tail: { kind: 'damaged', at: pos, reason: `record length ${len} is impossible` } };
     const total = CATALOG_RECORD_HEADER_SIZE + len + CATALOG_RECORD_TRAILER_SIZE;
-    if (total > remaining) return torn();
+    if (total > remaining) {
+      return this.wholeUnderAnotherLength(pos, header, size) ? { tail: { kind: 'damaged', at: pos, reason: 'record length field is damaged' } } : torn();
+    }
     const rest = Buffer.alloc(len + CATALOG_RECORD_TRAILER_SIZE);
     readSync(this.fd, rest, 0, rest.length, pos + CATALOG_RECORD_HEADER_SIZE);
     const payload = rest.subarray(0, len);
@@ -180,6 +202,9 @@ export class Catalog {
     };
   }
 }
+
+const RECORD_MAGIC_BYTES = Buffer.alloc(4);
+RECORD_MAGIC_BYTES.writeUInt32LE(CATALOG_RECORD_MAGIC, 0);
 
 function isZeroTail(fd: number, pos: number, size: number): boolean {
   const buf = Buffer.alloc(Math.min(size - pos, 1 << 20));
