@@ -130,3 +130,24 @@ describe('ext4 written by the kernel', () => {
     }
   });
 });
+
+describe('ext4 with one damaged inode', () => {
+  it('still lists the directory (the entry as other) and reads the rest; the entry itself is damaged', async () => {
+    const img = join(work, 'one-bad-inode.img');
+    writeFileSync(img, '');
+    truncateSync(img, 64 * 1024 * 1024);
+    execFileSync('mkfs.ext4', ['-q', '-F', '-d', tree, img], { stdio: 'pipe' });
+    execFileSync('debugfs', ['-w', '-R', 'sif /lower.txt size_hi 0x300000', img], { stdio: 'pipe' });
+    const src = new FileSource(img);
+    try {
+      const fs = await detectFileSystem(src);
+      const entry = (await fs.list('/')).find((e) => e.name === 'lower.txt');
+      expect(entry?.type).toBe('other');
+      await expect(fs.stat('/lower.txt')).rejects.toMatchObject({ code: 'damaged', message: expect.stringContaining('inode') });
+      await expect(fs.readFile('/lower.txt')).rejects.toMatchObject({ code: 'damaged' });
+      expect((await fs.readFile('/hello.txt')).equals(readFileSync(join(tree, 'hello.txt')))).toBe(true);
+    } finally {
+      src.close();
+    }
+  });
+});

@@ -117,8 +117,13 @@ export class ExfatReader extends TreeReader<ExfatNode> {
       const end = at + 32 * (count + 1);
       if (count < 2 || count > 18 || end > buf.length) throw damaged(`${what}: entry set at byte ${at} has ${count} secondary entries`);
       const set = buf.subarray(at, end);
-      if (setChecksum(set) !== set.readUInt16LE(2)) throw damaged(`${what}: entry set at byte ${at} fails its checksum`);
-      nodes.push(this.node(set, diskOf(at), what));
+      const node = this.node(set, diskOf(at), what);
+      if (setChecksum(set) !== set.readUInt16LE(2)) {
+        // Listed, so the rest of the directory stays browsable, but not trusted.
+        node.error = damaged(`${what}: the entry set of ${node.stat.name} at byte ${at} fails its checksum`);
+        node.stat = { ...node.stat, type: 'other', size: 0, mode: 0 };
+      }
+      nodes.push(node);
       at = end;
     }
     return { nodes, label };

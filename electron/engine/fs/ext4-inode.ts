@@ -34,6 +34,7 @@ const CACHE_CHUNKS = 256;
 /** Reads inodes through a small cache of 64 KiB pieces of the inode tables. */
 export class InodeTable {
   private chunks = new Map<number, Buffer>();
+  private tableBlocks = new Map<number, number>();
 
   constructor(
     private readonly src: BlockSource,
@@ -41,12 +42,30 @@ export class InodeTable {
     private readonly groups: GroupDescriptors,
   ) {}
 
+  /** The inode when its piece of the table is cached: listing a big directory stays synchronous. */
+  cached(ino: number): ExtInode | undefined {
+    const { sb } = this;
+    if (!Number.isInteger(ino) || ino < 1 || ino > sb.inodesCount) return undefined;
+    const group = Math.floor((ino - 1) / sb.inodesPerGroup);
+    const table = this.tableBlocks.get(group);
+    if (table === undefined) return undefined;
+    const tableStart = table * sb.blockSize;
+    const within = ((ino - 1) % sb.inodesPerGroup) * sb.inodeSize;
+    const chunkStart = tableStart + Math.floor(within / CHUNK) * CHUNK;
+    const chunk = this.chunks.get(chunkStart);
+    const at = tableStart + within - chunkStart;
+    if (!chunk || at + sb.inodeSize > chunk.length) return undefined;
+    return decodeInode(ino, chunk.subarray(at, at + sb.inodeSize), tableStart + within);
+  }
+
   async read(ino: number): Promise<ExtInode> {
     const { sb } = this;
     if (!Number.isInteger(ino) || ino < 1 || ino > sb.inodesCount) throw damaged(`inode number ${ino} is outside 1..${sb.inodesCount}`);
     const group = Math.floor((ino - 1) / sb.inodesPerGroup);
     const index = (ino - 1) % sb.inodesPerGroup;
-    const tableStart = (await this.groups.inodeTableBlock(group)) * sb.blockSize;
+    const table = await this.groups.inodeTableBlock(group);
+    this.tableBlocks.set(group, table);
+    const tableStart = table * sb.blockSize;
     const tableLength = sb.inodesPerGroup * sb.inodeSize;
     const within = index * sb.inodeSize;
     const chunkStart = tableStart + Math.floor(within / CHUNK) * CHUNK;

@@ -1,5 +1,5 @@
 import type { BlockSource } from '../block-source.js';
-import { damaged } from '../errors.js';
+import { ChronodiskError, damaged } from '../errors.js';
 import { BlockMapper } from './ext4-blockmap.js';
 import { FLAG_EXTENTS, FLAG_INLINE_DATA, InodeTable, inlineDataAttr, type ExtInode } from './ext4-inode.js';
 import { GroupDescriptors, readExtSuperblock, type ExtSuperblock } from './ext4-superblock.js';
@@ -9,6 +9,12 @@ import { readVolume } from './volume-read.js';
 
 interface ExtNode extends TreeNode {
   inode: ExtInode;
+}
+
+/** An entry whose inode cannot be read: listed as 'other', and throwing its error when used. */
+function damagedNode(name: string, ino: number, error: Error): ExtNode {
+  const stat: FileStat = { name, type: 'other', size: 0, mtimeUs: 0, mode: 0, uid: 0, gid: 0, ino, nlink: 0 };
+  return { stat, error, inode: undefined as unknown as ExtInode };
 }
 
 const ROOT_INO = 2;
@@ -48,7 +54,12 @@ export class Ext4Reader extends TreeReader<ExtNode> {
   protected async childrenOf(dir: ExtNode, path: string): Promise<ExtNode[]> {
     const out: ExtNode[] = [];
     for (const { name, ino } of await this.dirEntries(dir.inode, path)) {
-      out.push(this.node(name, await this.inodes.read(ino)));
+      try {
+        out.push(this.node(name, this.inodes.cached(ino) ?? (await this.inodes.read(ino))));
+      } catch (e) {
+        if (!(e instanceof ChronodiskError)) throw e;
+        out.push(damagedNode(name, ino, e));
+      }
     }
     return out;
   }

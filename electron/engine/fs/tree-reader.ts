@@ -13,6 +13,11 @@ export interface DataRun {
 /** What a concrete reader knows about one file; `stat.name` is its name in its directory. */
 export interface TreeNode {
   stat: FileStat;
+  /**
+   * Set when this entry's own metadata is damaged: it still shows in its directory's
+   * listing (as type 'other'), so the rest stays browsable, and any use of it throws this.
+   */
+  error?: Error;
 }
 
 const MAX_BUFFERED_FILE = 1024 * 1024 * 1024;
@@ -64,6 +69,10 @@ export abstract class TreeReader<N extends TreeNode> implements FileSystemReader
     const children = await this.children(dir, path);
     const out: DirEntry[] = [];
     for (const child of children.values()) {
+      if (child.stat.type !== 'symlink' || child.error) {
+        out.push({ ...child.stat });
+        continue;
+      }
       const childPath = joinPath(path, child.stat.name);
       try {
         out.push(await this.withTarget(child, childPath));
@@ -141,6 +150,7 @@ export abstract class TreeReader<N extends TreeNode> implements FileSystemReader
       sofar += '/' + part;
       if (!next) throw notFound(`${path} does not exist on this ${this.kind} volume (no ${sofar})`);
       node = next;
+      if (node.error) throw node.error;
     }
     return node;
   }
