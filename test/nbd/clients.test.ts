@@ -127,7 +127,8 @@ describe('NBD server with real clients', () => {
   it('a read-write file export takes writes, flushes, zeroes and trims that a new connection reads back', async () => {
     const r = await nbdsh(
       at.uri('file-rw'),
-      'h.pwrite(b"\\x5a" * 8192, 4096, nbd.CMD_FLAG_FUA)\n' +
+      'h.zero(8 << 20, 0)\n' + // the whole image: fallocate --punch-hole
+        'h.pwrite(b"\\x5a" * 8192, 4096, nbd.CMD_FLAG_FUA)\n' +
         // libnbd takes (count, offset)
         'h.zero(1 << 20, 2 << 20)\n' +
         'h.zero(1 << 20, 3 << 20, nbd.CMD_FLAG_NO_HOLE)\n' +

@@ -102,8 +102,8 @@ describe('NBD structured replies and shutdown', () => {
       'before = h.pread(4096, 0)\n' +
         'try:\n  h.zero(4096, 0, nbd.CMD_FLAG_FAST_ZERO)\n  print("OK")\nexcept nbd.Error as e:\n  print(e.errno)\n' +
         'print(h.pread(4096, 0) == before)\n' +
-        'h.zero(2 << 20, 4 << 20, nbd.CMD_FLAG_FAST_ZERO)\n' +
-        'print(h.pread(2 << 20, 4 << 20) == bytes(2 << 20))\n',
+        'h.zero(8 << 20, 0, nbd.CMD_FLAG_FAST_ZERO)\n' +
+        'print(h.pread(8 << 20, 0) == bytes(8 << 20))\n',
     );
     expect(r.stderr).toBe('');
     expect(r.stdout.trim().split('\n')).toEqual(['ENOTSUP', 'True', 'True']);
