@@ -170,6 +170,12 @@ export class IndexDb {
     this.noteSeq(c.seq);
   }
 
+  /** Empties every table (thinning replaced the segments: the index is rebuilt in place). */
+  clear(): void {
+    this.db.exec("DELETE FROM commits; DELETE FROM writes; DELETE FROM staged; DELETE FROM live; DELETE FROM hist; DELETE FROM meta WHERE key NOT IN ('version', 'appliance');");
+    this.maxSeq = 0;
+  }
+
   /** Drops staged rows that point at or past a cut tail. */
   dropStagedFrom(segment: number, offset: number): void {
     this.db.prepare('DELETE FROM staged WHERE abs(segment) > ? OR (abs(segment) = ? AND rec_offset >= ?)').run(segment, segment, offset);

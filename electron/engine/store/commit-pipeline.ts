@@ -99,6 +99,11 @@ export class CommitPipeline {
     return { seq, diskId, timeUs, flags, label, bytes: b.bytes };
   }
 
+  /** Batches open or commits not yet applied: the segments may not be swapped now. */
+  get busy(): boolean {
+    return this.open.size > 0 || this.toApply.length > 0;
+  }
+
   hasOpenBatch(diskId: number): boolean {
     return this.open.has(diskId);
   }

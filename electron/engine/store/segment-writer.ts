@@ -84,9 +84,14 @@ export class SegmentWriter {
    * payload (commits). Returns where it went. May seal and rotate the segment first.
    */
   append(fields: Omit<RecordHeader, 'flags' | 'storedLength'>, data: Buffer, packData: boolean): RecordLocation {
+    this.ensureRoom();
+    return this.appendHere(fields, data, packData);
+  }
+
+  /** Opens the next segment when none is open, or seals a full one and opens the next. */
+  private ensureRoom(): void {
     if (this.fd < 0) this.startSegment(this.nextId);
     else if (this.end >= this.targetSize) this.rotate();
-    return this.appendHere(fields, data, packData);
   }
 
   private appendHere(fields: Omit<RecordHeader, 'flags' | 'storedLength'>, data: Buffer, packData: boolean): RecordLocation {
@@ -126,7 +131,7 @@ export class SegmentWriter {
    * the record's position).
    */
   appendRaw(header: Buffer, payload: Buffer): RecordLocation {
-    if (this.end >= this.targetSize) this.rotate();
+    this.ensureRoom();
     const at = { segmentId: this.id, offset: this.end, end: this.end + header.length + payload.length, flags: header.readUInt8(5) };
     this.pending.push(Buffer.from(header));
     if (payload.length) this.pending.push(Buffer.from(payload));

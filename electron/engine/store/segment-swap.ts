@@ -1,0 +1,83 @@
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CatalogType, SEGMENTS_DIR } from '../format/constants.js';
+import type { PayloadCodec } from '../format/payload-codec.js';
+import type { Catalog } from './catalog.js';
+import { SegmentWriter } from './segment-writer.js';
+import type { SegmentFiles } from './segment-file.js';
+
+export interface SwapContext {
+  dir: string;
+  applianceId: Buffer;
+  codec: PayloadCodec;
+  catalog: Catalog;
+  files: SegmentFiles;
+  writer: SegmentWriter;
+  segmentTargetSize?: number;
+}
+
+/**
+ * Replaces every live segment by new ones that `build` writes (thinning), crash-safely:
+ *  1. the live writer seals its segment and parks;
+ *  2. `build` writes the new segments (ids above every existing one), each sealed and
+ *     durable — none is live yet, so a crash here leaves them as strays, swept later;
+ *  3. one catalog *manifest* record makes them live and retires the old ones, at once;
+ *  4. the old files are deleted, and the writer continues in a fresh segment.
+ * The caller rebuilds the index afterwards (an index of an older generation is rebuilt
+ * at open too, should a crash come first).
+ */
+export async function swapSegments(ctx: SwapContext, build: (out: SegmentWriter) => Promise<void>): Promise<{ added: number[]; retired: number[]; bytesWritten: number }> {
+  const { catalog } = ctx;
+  ctx.writer.sealNow();
+  const retired = catalog.state.liveSegments().map((s) => s.id);
+  const firstId = Math.max(catalog.state.nextSegmentId(), ...strayIds(ctx.dir).map((i) => i + 1));
+  const sizes: Record<number, number> = {};
+  const added: number[] = [];
+  const out = new SegmentWriter(
+    ctx.dir,
+    ctx.applianceId,
+    ctx.codec,
+    {
+      opened: (id) => added.push(id),
+      sealed: (id, size) => (sizes[id] = size),
+    },
+    ctx.segmentTargetSize,
+  );
+  out.resume(undefined, firstId);
+  await build(out);
+  const bytesWritten = out.serial;
+  out.sealNow();
+  out.close();
+  // An output segment that got no record beyond its header is not worth keeping.
+  const kept = added.filter((id) => sizes[id] !== undefined);
+  for (const id of added) if (sizes[id] === undefined) rmSync(join(ctx.dir, SEGMENTS_DIR, `${String(id).padStart(10, '0')}.seg`), { force: true });
+  catalog.append(CatalogType.Manifest, { generation: catalog.state.generation + 1, added: kept, retired, sizes }, Date.now() * 1000);
+  for (const id of retired) ctx.files.forget(id);
+  sweepStrays(ctx.dir, catalog);
+  await ctx.writer.restartAt(Math.max(catalog.state.nextSegmentId(), ...added.map((i) => i + 1)));
+  return { added: kept, retired, bytesWritten };
+}
+
+function strayIds(dir: string): number[] {
+  try {
+    return readdirSync(join(dir, SEGMENTS_DIR))
+      .map((f) => /^(\d{10})\.seg$/.exec(f)?.[1])
+      .filter((x): x is string => x !== undefined)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Deletes segment files that are not live: retired ones, and strays of a thinning cut short. */
+export function sweepStrays(dir: string, catalog: Catalog): number {
+  const live = new Set(catalog.state.liveSegments().map((s) => s.id));
+  let n = 0;
+  for (const id of strayIds(dir)) {
+    if (!live.has(id)) {
+      rmSync(join(dir, SEGMENTS_DIR, `${String(id).padStart(10, '0')}.seg`), { force: true });
+      n++;
+    }
+  }
+  return n;
+}
