@@ -2,6 +2,8 @@ import type { Verb } from './verb.js';
 import { captureVerb } from './capture-verb.js';
 import { checkVerb } from './check-verb.js';
 import { protectVerb, unprotectVerb } from './protect-verb.js';
+import { pruneVerb } from './prune-verb.js';
+import { retentionVerb } from './retention-verb.js';
 import { diffVerb } from './diff-verb.js';
 import { disksVerb } from './disks-verb.js';
 import { imageVerb } from './image-verb.js';
@@ -33,6 +35,8 @@ export const verbs: Verb[] = [
   restoreVerb,
   jobsVerb,
   checkVerb,
+  retentionVerb,
+  pruneVerb,
   rebuildIndexVerb,
   passwdVerb,
   versionVerb,

@@ -1,0 +1,47 @@
+import type { Verb } from './verb.js';
+import { formatIsoMicros, parseIsoMicros } from '../../shared/time.js';
+import { formatBytes } from '../../shared/units.js';
+import { ChronodiskError } from '../engine/errors.js';
+import { executeThinning, planThinning } from '../engine/retention/thin.js';
+import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { confirmDestructive, printJson, printLine, progressLine } from './output.js';
+
+export const pruneVerb: Verb = {
+  name: 'prune',
+  summary: 'Thin history by each disk’s retention policy: show what goes, then do it',
+  configure(cmd) {
+    applianceOptions(cmd)
+      .option('--dry-run', 'only show which points would go and the space that would come back')
+      .option('--now <time>', 'judge ages as if it were this ISO time (to preview a policy)')
+      .option('--yes', 'do not ask for confirmation')
+      .option('--json', 'print JSON')
+      .action(async (opts: ApplianceOptions & { dryRun?: boolean; now?: string; yes?: boolean; json?: boolean }) => {
+        const nowUs = opts.now === undefined ? Date.now() * 1000 : parseIsoMicros(opts.now);
+        if (nowUs === undefined) throw new ChronodiskError('usage', `--now ${opts.now} is not an ISO-8601 time`);
+        await withAppliance(opts, opts.dryRun ? {} : { writable: true, command: 'chronodisk prune' }, async (app) => {
+          const plan = planThinning(app, nowUs);
+          const summary = {
+            removedPoints: plan.removedPoints,
+            bytesFreed: plan.bytesFreed,
+            disks: plan.disks.map((d) => ({ disk: d.disk, points: d.points, removed: d.removed.map((r) => ({ seq: r.seq, time: formatIsoMicros(r.timeUs) })) })),
+          };
+          const nothing = plan.removedPoints === 0 && plan.droppedDisks.length === 0;
+          if (!opts.json) {
+            for (const d of plan.disks) printLine(`${d.disk}: ${d.removed.length} of ${d.points} points go${d.removed.length ? ` (${d.removed.map((r) => r.seq).slice(0, 20).join(', ')}${d.removed.length > 20 ? ', …' : ''})` : ''}`);
+            printLine(nothing ? 'Nothing to thin.' : `About ${formatBytes(plan.bytesFreed)} of overwritten data comes back.`);
+          }
+          if (opts.dryRun || nothing) {
+            if (opts.json) printJson({ ...summary, dryRun: Boolean(opts.dryRun), done: false });
+            return;
+          }
+          await confirmDestructive(`Remove ${plan.removedPoints} points for good?`, opts.yes);
+          const progress = progressLine();
+          const started = performance.now();
+          const r = await executeThinning(app, plan, (p) => progress.update({ phase: 'thin', done: p.done, total: p.total })).finally(() => progress.finish());
+          const seconds = (performance.now() - started) / 1000;
+          if (opts.json) printJson({ ...summary, dryRun: false, done: true, bytesRewritten: r.bytesRewritten, segmentsBefore: r.segmentsBefore, segmentsAfter: r.segmentsAfter, seconds });
+          else printLine(`Thinned: ${plan.removedPoints} points removed, ${formatBytes(r.bytesRewritten)} rewritten in ${seconds.toFixed(1)} s.`);
+        });
+      });
+  },
+};
