@@ -148,6 +148,7 @@ export class ExfatReader extends TreeReader<ExfatNode> {
     const dataLength = Number(stream.readBigUInt64LE(24));
     const firstCluster = stream.readUInt32LE(20);
     if (!Number.isSafeInteger(dataLength) || validLength > dataLength) throw damaged(`${what}: ${name} has valid length ${validLength} of ${dataLength}`);
+    if (dataLength > this.geo.clusterCount * this.geo.clusterSize) throw damaged(`${what}: ${name} is ${dataLength} bytes, more than the volume holds`);
     return {
       firstCluster,
       contiguous: (stream[1]! & 0x2) !== 0,

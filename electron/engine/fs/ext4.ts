@@ -151,6 +151,8 @@ export class Ext4Reader extends TreeReader<ExtNode> {
   }
 
   private node(name: string, inode: ExtInode): ExtNode {
+    // No ext file maps more than 2^32 blocks: a larger size is damage (and would stream zeros for ever).
+    if (inode.size > 2 ** 32 * this.sb.blockSize) throw damaged(`inode ${inode.ino} (${name}): size ${inode.size} is larger than ext allows`);
     const stat: FileStat = {
       name,
       type: inode.type,
