@@ -23,14 +23,18 @@ export async function detectFileSystem(src: BlockSource): Promise<FileSystemRead
   } catch (e) {
     if (!isChronodiskError(e, 'not-found')) throw e;
   }
-  throw notFound(`no ext2/3/4, FAT or exFAT filesystem found (${describe(head)})`);
+  const btrfs = src.size >= 0x10048 ? (await src.read(0x10040, 8)).toString('latin1') : '';
+  throw notFound(`no ext2/3/4, FAT or exFAT filesystem found (${btrfs === '_BHRfS_M' ? 'a Btrfs superblock' : describe(head)})`);
 }
 
 /** A few words about what the first sector holds, for the error message. */
 function describe(head: Buffer): string {
   const ascii = (a: number, b: number) => head.toString('latin1', a, b).replace(/[^\x20-\x7e]/g, '.');
   if (ascii(3, 11) === 'NTFS    ') return 'an NTFS boot sector';
-  if (head.length >= 0x440 && head.readUInt32LE(0) === 0x42534658) return 'an XFS superblock';
+  if (ascii(0, 4) === 'XFSB') return 'an XFS superblock';
+  if (ascii(0, 4) === 'LUKS') return 'a LUKS encrypted volume';
+  if (ascii(0, 4) === 'hsqs') return 'a squashfs image';
+  if (head.length >= 4096 && ascii(4086, 4096) === 'SWAPSPACE2') return 'Linux swap';
   if (head.every((b) => b === 0)) return 'the first 4 KiB are all zeros';
   return `first bytes ${head.subarray(0, 8).toString('hex')}`;
 }
