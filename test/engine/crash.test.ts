@@ -20,7 +20,7 @@ import { imageHash, prng, sha256 } from '../helpers/history.js';
  * every committed batch — acknowledged or not — and checks the whole history.
  */
 
-const ROUNDS = Number(process.env.CRASH_ROUNDS) || 55;
+const ROUNDS = Number(process.env.CRASH_ROUNDS) || 50;
 const writerJs = join(repoRoot, 'dist/test/helpers/crash-writer.js');
 const root = mkdtempSync(join(tmpdir(), 'chronodisk-crash-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -36,8 +36,10 @@ interface RoundResult {
   sawReady: boolean;
 }
 
-/** Runs the writer child and SIGKILLs it `delayMs` after it is ready (or after spawn). */
-function crashRound(dir: string, round: number, segmentSize: number, delayMs: number, fromSpawn: boolean): Promise<RoundResult> {
+type KillAfter = 'spawn' | 'ready' | 'first ack';
+
+/** Runs the writer child and SIGKILLs it `delayMs` after it spawned, was ready, or acknowledged its first commit. */
+function crashRound(dir: string, round: number, segmentSize: number, delayMs: number, after: KillAfter): Promise<RoundResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [writerJs, dir, String(round)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -47,13 +49,13 @@ function crashRound(dir: string, round: number, segmentSize: number, delayMs: nu
     let err = '';
     let timer: NodeJS.Timeout | undefined;
     const kill = () => child.kill('SIGKILL');
-    if (fromSpawn) timer = setTimeout(kill, delayMs);
+    if (after === 'spawn') timer = setTimeout(kill, delayMs);
+    const trigger = after === 'ready' ? 'ready\n' : '\nack ';
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
-      const first = out.length === 0;
       out += chunk;
-      if (first && !fromSpawn && out.startsWith('ready\n')) timer = setTimeout(kill, delayMs);
+      if (!timer && after !== 'spawn' && out.includes(trigger)) timer = setTimeout(kill, delayMs);
     });
     child.stderr.on('data', (chunk: string) => (err += chunk));
     // A child that never gets ready in time is killed too (a safety net, not the test).
@@ -101,12 +103,14 @@ describe('crash: a writer SIGKILLed at random moments', () => {
     for (let round = 1; round <= ROUNDS; round++) {
       // Small segments make rotation (seal, catalog records, new file) frequent, so kills land in it.
       const segmentSize = [64 * 1024, 512 * 1024, 8 * 1024 * 1024][Math.floor(rand() * 3)]!;
-      const fromSpawn = rand() < 0.2;
-      const delay = fromSpawn ? 20 + Math.floor(rand() * 600) : 20 + Math.floor(rand() * 380);
-      const { acks, sawReady } = await crashRound(dir, round, segmentSize, delay, fromSpawn);
+      // Mostly while commits flow; sometimes early, while the writer opens and recovers.
+      const u = rand();
+      const after: KillAfter = u < 0.15 ? 'spawn' : u < 0.35 ? 'ready' : 'first ack';
+      const delay = 20 + Math.floor(rand() * (after === 'spawn' ? 280 : 380));
+      const { acks, sawReady } = await crashRound(dir, round, segmentSize, delay, after);
       if (!sawReady) killedBeforeReady++;
       totalAcks += acks.length;
-      const ctx = `round ${round} (segments of ${segmentSize} bytes, killed ${delay} ms after ${fromSpawn ? 'spawn' : 'ready'})`;
+      const ctx = `round ${round} (segments of ${segmentSize} bytes, killed ${delay} ms after ${after})`;
 
       // The writer's next start recovers (cuts a torn tail); then the whole appliance verifies.
       const recover = await Appliance.open(dir, { writable: true });
@@ -154,7 +158,7 @@ describe('crash: a writer SIGKILLed at random moments', () => {
           expect(p?.label, `${ctx}: acknowledged commit ${a.seq} (${a.label}) of ${a.disk}`).toBe(a.label);
         }
         // Earlier points still read as they were (a sample, old and new).
-        for (let k = 0; k < 3 && samples.length; k++) {
+        for (let k = 0; k < 2 && samples.length; k++) {
           const sm = samples[Math.floor(rand() * samples.length)]!;
           expect(imageHash(app, app.disk(sm.disk), sm.seq), `${ctx}: sampled point ${sm.seq} of ${sm.disk}`).toBe(sm.hash);
         }
@@ -162,7 +166,7 @@ describe('crash: a writer SIGKILLed at random moments', () => {
         app.close();
       }
     }
-    // The test must have exercised something: commits acknowledged, and kills both mid-run and mid-open.
+    // The test must have exercised something: many commits acknowledged.
     expect(totalAcks).toBeGreaterThan(ROUNDS);
     expect(labelsSeen.size).toBeGreaterThanOrEqual(totalAcks);
     console.log(`crash test: ${ROUNDS} rounds, ${totalAcks} acknowledged commits, ${labelsSeen.size} points, ${killedBeforeReady} kills before ready`);

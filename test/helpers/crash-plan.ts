@@ -10,9 +10,9 @@ const KiB = 1024;
 
 /** The disks the crash test protects (small, so a shadow of each stays cheap). */
 export const crashDisks = [
-  { name: 'd0', size: 4096 * KiB },
-  { name: 'd1', size: 2048 * KiB },
-  { name: 'd2', size: 1024 * KiB },
+  { name: 'd0', size: 2048 * KiB },
+  { name: 'd1', size: 1024 * KiB },
+  { name: 'd2', size: 512 * KiB },
 ];
 
 /** The end of each disk holds the batch markers; random writes stay below it. */
