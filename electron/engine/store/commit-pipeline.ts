@@ -61,9 +61,26 @@ export class CommitPipeline {
   /** Appends `data` at `offset` of the disk to the batch (split into 64 KiB records). */
   write(diskId: number, offset: number, data: Buffer): void {
     const b = this.batch(diskId);
-    for (let at = 0; at < data.length; at += MAX_RECORD_LENGTH) {
-      const part = data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH));
-      this.appendWrite(b, offset + at, part.length, part);
+    this.guard(() => {
+      for (let at = 0; at < data.length; at += MAX_RECORD_LENGTH) {
+        const part = data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH));
+        this.appendWrite(b, offset + at, part.length, part);
+      }
+    });
+  }
+
+  /**
+   * A failed segment write cut the segment back to its last durable record (see
+   * SegmentWriter), so every batch not yet acknowledged lost records: all of them end here,
+   * and their callers see the error. The next batches start clean.
+   */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      this.open.clear();
+      this.toApply = [];
+      throw e;
     }
   }
 
@@ -71,10 +88,12 @@ export class CommitPipeline {
   zero(diskId: number, offset: number, length: number): void {
     const b = this.batch(diskId);
     const zeros = Buffer.alloc(Math.min(length, MAX_RECORD_LENGTH));
-    for (let at = 0; at < length; at += MAX_RECORD_LENGTH) {
-      const n = Math.min(length - at, MAX_RECORD_LENGTH);
-      this.appendWrite(b, offset + at, n, zeros.subarray(0, n));
-    }
+    this.guard(() => {
+      for (let at = 0; at < length; at += MAX_RECORD_LENGTH) {
+        const n = Math.min(length - at, MAX_RECORD_LENGTH);
+        this.appendWrite(b, offset + at, n, zeros.subarray(0, n));
+      }
+    });
   }
 
   abort(diskId: number): void {
@@ -90,11 +109,17 @@ export class CommitPipeline {
     const flags = options.flags ?? 0;
     const label = options.label ?? null;
     const body = label ? Buffer.from(JSON.stringify({ label })) : Buffer.alloc(0);
-    const at = this.writer.append({ type: RecordType.Commit, diskId, seq, timeUs, a: b.firstSeq ?? seq, b: flags, c: b.bytes }, body, false);
+    const at = this.guard(() => this.writer.append({ type: RecordType.Commit, diskId, seq, timeUs, a: b.firstSeq ?? seq, b: flags, c: b.bytes }, body, false));
     const row: CommitRow = { seq, disk: diskId, time_us: timeUs, flags, label, batch_start: b.firstSeq ?? seq, bytes: b.bytes, segment: at.segmentId, rec_offset: at.offset };
     const entry = { row, batch: b, end: { segment: at.segmentId, offset: at.end } };
     this.toApply.push(entry);
-    await this.writer.sync();
+    try {
+      await this.writer.sync();
+    } catch (e) {
+      this.open.clear();
+      this.toApply = [];
+      throw e;
+    }
     this.applyDurable(entry);
     return { seq, diskId, timeUs, flags, label, bytes: b.bytes };
   }

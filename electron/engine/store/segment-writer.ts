@@ -5,6 +5,7 @@ import { encodeFileHeader } from '../format/file-header.js';
 import { associatedData, encodeRecordHeader, stampChecksum, type RecordHeader } from '../format/segment-record.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { fsyncDir } from './durable-file.js';
+import { fromFsError } from '../errors.js';
 import { segmentPath } from './segment-file.js';
 
 /** Where a record landed. */
@@ -45,6 +46,8 @@ export class SegmentWriter {
   private syncing: Promise<void> | undefined;
   private waiters: Array<{ serial: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   private fdsToClose: number[] = [];
+  /** Where the open segment's durable records end (after its last fdatasync). */
+  private durableEnd = 0;
 
   constructor(
     private readonly dir: string,
@@ -65,6 +68,7 @@ export class SegmentWriter {
       fdatasyncSync(this.fd);
       this.id = open.id;
       this.end = open.end;
+      this.durableEnd = open.end;
       this.records = open.records;
     } else {
       this.nextId = nextId;
@@ -177,14 +181,18 @@ export class SegmentWriter {
         const serial = this.appended;
         this.flush();
         const fd = this.fd;
+        const segment = this.id;
+        const end = this.end;
         await new Promise<void>((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : res())));
         this.durable = Math.max(this.durable, serial);
+        if (this.id === segment) this.durableEnd = Math.max(this.durableEnd, end);
         for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
         const ready = this.waiters.filter((w) => w.serial <= this.durable);
         this.waiters = this.waiters.filter((w) => w.serial > this.durable);
         for (const w of ready) w.resolve();
       }
     } catch (e) {
+      if (this.fd >= 0) this.cutBackToDurable();
       for (const w of this.waiters.splice(0)) w.reject(e);
     } finally {
       this.syncing = undefined;
@@ -193,6 +201,33 @@ export class SegmentWriter {
 
   private flush(): void {
     if (this.pendingBytes === 0) return;
+    try {
+      this.writePending();
+    } catch (e) {
+      this.cutBackToDurable();
+      throw fromFsError(e, `segment ${this.id}`);
+    }
+  }
+
+  /**
+   * After a failed write (a full disk, an I/O error): drop everything after the last
+   * fdatasync. Only unacknowledged batches had records there, and the caller rejects
+   * them all, so the file, the index and the acknowledgements stay in step.
+   */
+  private cutBackToDurable(): void {
+    const lost = this.end - this.durableEnd;
+    this.pending = [];
+    this.pendingBytes = 0;
+    try {
+      ftruncateSync(this.fd, this.durableEnd);
+    } catch {
+      // the next open cuts the torn tail instead
+    }
+    this.end = this.durableEnd;
+    this.appended -= lost;
+  }
+
+  private writePending(): void {
     const bufs = this.pending;
     const position = this.end - this.pendingBytes;
     this.pending = [];
@@ -238,6 +273,7 @@ export class SegmentWriter {
     this.fd = fd;
     this.id = id;
     this.end = FILE_HEADER_SIZE;
+    this.durableEnd = FILE_HEADER_SIZE;
     this.records = 0;
   }
 }
