@@ -16,12 +16,13 @@ export async function readPartitionTable(src: BlockSource): Promise<Volume[]> {
   const gptSector = await findGptSectorSize(src);
   if (gptSector !== undefined) return readGpt(src, gptSector);
   if (hasProtectiveMbr(sector0)) throw damaged('partition table: a protective MBR announces a GPT, but there is no GPT header at LBA 1');
-  // A FAT or exFAT boot sector also ends in 0x55AA; a filesystem there means no table.
+  // A FAT, exFAT or NTFS boot sector also ends in 0x55AA; a filesystem there means no table.
   if (!looksLikeMbr(sector0) || isBootSector(sector0)) return whole;
   return readMbr(src, sector0);
 }
 
 function isBootSector(sector0: Buffer): boolean {
+  if (sector0.toString('latin1', 3, 11) === 'NTFS    ') return true;
   for (const parse of [parseFatBoot, parseExfatBoot]) {
     try {
       parse(sector0);
