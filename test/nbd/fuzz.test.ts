@@ -65,6 +65,16 @@ class BufferSource implements BlockSource {
     if (offset + length > this.data.length) throw new RangeError('outside');
     return Buffer.from(this.data.subarray(offset, offset + length));
   }
+  /** Claims alternate 4 KiB runs are holes: enough to drive BLOCK_STATUS encoding. */
+  async extents(offset: number, length: number) {
+    const out = [];
+    for (let at = offset; at < offset + length; ) {
+      const end = Math.min(offset + length, (Math.floor(at / 4096) + 1) * 4096);
+      out.push({ offset: at, length: end - at, zero: Math.floor(at / 4096) % 2 === 1 });
+      at = end;
+    }
+    return out;
+  }
 }
 
 /** Collects nothing but counts, and records how the session ended. */
@@ -102,6 +112,10 @@ const u32 = (n: number) => {
 };
 const u16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
 const option = (opt: number, data: Buffer = Buffer.alloc(0)) => Buffer.concat([P.IHAVEOPT, u32(opt), u32(data.length), data]);
+const metaData = (name: string, queries: string[]) => {
+  const n = Buffer.from(name);
+  return Buffer.concat([u32(n.length), n, u32(queries.length), ...queries.flatMap((q) => [u32(Buffer.byteLength(q)), Buffer.from(q)])]);
+};
 const goData = (name: string, infos: number[]) => {
   const n = Buffer.from(name);
   return Buffer.concat([u32(n.length), n, u16(infos.length), ...infos.map(u16)]);
@@ -124,6 +138,7 @@ function validRequests(rng: Rng): Buffer[] {
         () => req(rng, P.CMD_TRIM, off, len),
         () => req(rng, P.CMD_WRITE_ZEROES, off, len, rng.pick([0, P.CMD_FLAG_NO_HOLE, P.CMD_FLAG_FAST_ZERO])),
         () => req(rng, P.CMD_CACHE, off, len),
+        () => req(rng, P.CMD_BLOCK_STATUS, off, len, rng.pick([0, P.CMD_FLAG_REQ_ONE])),
       ])(),
     );
   }
@@ -144,6 +159,8 @@ function validTranscript(rng: Rng): Buffer {
       if (rng.int(2)) parts.push(option(P.OPT_LIST));
       if (rng.int(2)) parts.push(option(P.OPT_INFO, goData(name, [0, 1, 2, 3])));
       if (rng.int(2)) parts.push(option(P.OPT_STRUCTURED_REPLY));
+      if (rng.int(3) === 0) parts.push(option(P.OPT_LIST_META_CONTEXT, metaData(name, rng.pick([[], ['base:'], ['x:y', 'base:allocation']]))));
+      if (rng.int(2)) parts.push(option(P.OPT_SET_META_CONTEXT, metaData(name, rng.pick([['base:allocation'], [], ['base:']]))));
       if (rng.int(4) === 0) parts.push(option(rng.int(20), rng.bytes(rng.int(10))));
       parts.push(option(P.OPT_GO, goData(name, rng.pick([[], [3], [1, 2, 3]]))));
   }
@@ -230,6 +247,10 @@ describe('NBD fuzzing', () => {
       }
       const h = P.parseRequestHeader(Buffer.concat([input, Buffer.alloc(28)]).subarray(0, 28));
       if (h) expect(P.encodeRequestHeader(h).subarray(0, 16).equals(Buffer.concat([input, Buffer.alloc(28)]).subarray(0, 16))).toBe(true);
+      const meta = metaData(rng.pick(['', 'disk']), rng.pick([[], ['base:allocation'], ['base:', 'x-y:z']]));
+      const metaInput = [meta, mutate(rng, meta), input][rng.int(3)];
+      const m = P.parseMetaContextRequest(metaInput);
+      if (m) expect(metaData(m.name, m.queries).equals(metaInput)).toBe(true);
       P.parseClientFlags(Buffer.concat([input, Buffer.alloc(4)]));
       P.parseOptionHeader(Buffer.concat([input, Buffer.alloc(16)]));
     }

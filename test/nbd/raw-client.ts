@@ -78,12 +78,33 @@ export class RawClient {
   }
 
   /** Full handshake with NBD_OPT_GO; returns the export size and transmission flags. */
-  async open(name: string, structured = false): Promise<{ size: number; flags: number }> {
+  async open(name: string, structured = false, metaContexts?: string[]): Promise<{ size: number; flags: number; contexts: Map<string, number> }> {
     await this.hello();
     if (structured) {
       this.sendOption(P.OPT_STRUCTURED_REPLY);
       const r = await this.optionReply();
       if (r.type !== P.REP_ACK) throw new Error('structured replies refused');
+    }
+    const contexts = new Map<string, number>();
+    if (metaContexts) {
+      const n = Buffer.from(name);
+      const qs = metaContexts.map((q) => Buffer.from(q));
+      const head = Buffer.alloc(8 + n.length);
+      head.writeUInt32BE(n.length, 0);
+      n.copy(head, 4);
+      head.writeUInt32BE(qs.length, 4 + n.length);
+      const body = qs.flatMap((q) => {
+        const l = Buffer.alloc(4);
+        l.writeUInt32BE(q.length);
+        return [l, q];
+      });
+      this.sendOption(P.OPT_SET_META_CONTEXT, Buffer.concat([head, ...body]));
+      for (;;) {
+        const r = await this.optionReply();
+        if (r.type === P.REP_META_CONTEXT) contexts.set(r.data.subarray(4).toString(), r.data.readUInt32BE(0));
+        else if (r.type === P.REP_ACK) break;
+        else throw new Error(`SET_META_CONTEXT refused: ${r.type.toString(16)}`);
+      }
     }
     const n = Buffer.from(name);
     const d = Buffer.alloc(4 + n.length + 2);
@@ -98,7 +119,7 @@ export class RawClient {
         size = Number(r.data.readBigUInt64BE(2));
         flags = r.data.readUInt16BE(10);
       } else if (r.type === P.REP_ACK) {
-        return { size, flags };
+        return { size, flags, contexts };
       } else if (r.type !== P.REP_INFO) {
         throw new Error(`GO refused: ${r.type.toString(16)} ${r.data.toString()}`);
       }

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReadExtent } from '../../electron/engine/nbd/export.js';
+import type { AllocationExtent, ReadExtent } from '../../electron/engine/nbd/export.js';
 import { ExportTable } from '../../electron/engine/nbd/export.js';
 import { FileExport } from '../../electron/engine/nbd/file-export.js';
 import * as P from '../../electron/engine/nbd/protocol.js';
@@ -26,6 +26,9 @@ class StripedSource implements SparseBlockSource {
   }
   async read(offset: number, length: number) {
     return Buffer.from(this.bytes.subarray(offset, offset + length));
+  }
+  async extents(offset: number, length: number): Promise<AllocationExtent[]> {
+    return (await this.readExtents(offset, length)).map((x) => ({ offset: x.offset, length: x.length, zero: !x.data }));
   }
   async readExtents(offset: number, length: number): Promise<ReadExtent[]> {
     const out: ReadExtent[] = [];
@@ -87,6 +90,37 @@ describe('NBD structured replies and shutdown', () => {
     expect(one.payload.subarray(8).equals(striped.bytes.subarray(off, off + len))).toBe(true);
     c.request(P.CMD_DISC, 0, 0);
     await c.closed;
+  });
+
+  it('answers BLOCK_STATUS for base:allocation: nbdinfo --map and qemu-img map see the holes', async () => {
+    const map = JSON.parse(await runOk('nbdinfo', ['--map', '--json', at.uri('striped')])) as Array<{ offset: number; length: number; type: number }>;
+    expect(map.length).toBe(SIZE / RUN);
+    map.forEach((e, i) => expect([e.offset, e.length, e.type]).toEqual([i * RUN, RUN, i % 2 ? 3 : 0]));
+    const qmap = JSON.parse(await runOk('qemu-img', ['map', '--output=json', '-f', 'raw', at.uri('striped')])) as Array<{ start: number; data: boolean; zero: boolean }>;
+    expect(qmap.filter((e) => !e.data && e.zero).length).toBe(SIZE / RUN / 2);
+    // A file export cannot tell: everything is data.
+    const rwMap = JSON.parse(await runOk('nbdinfo', ['--map', '--json', at.uri('rw')]));
+    expect(rwMap).toEqual([{ offset: 0, length: SIZE, type: 0, description: 'data' }]);
+  });
+
+  it('refuses BLOCK_STATUS without a selected context, and honours REQ_ONE', async () => {
+    const plain = await RawClient.connect(at.socket!);
+    await plain.open('striped', true);
+    plain.request(P.CMD_BLOCK_STATUS, 0, RUN);
+    expect((await plain.chunk()).payload.readUInt32BE(0)).toBe(P.NBD_EINVAL);
+    plain.destroy();
+    const other = await RawClient.connect(at.socket!);
+    const { contexts } = await other.open('striped', true, ['base:allocation', 'qemu:dirty-bitmap:x', 'nonsense']);
+    expect([...contexts.keys()]).toEqual(['base:allocation']);
+    other.request(P.CMD_BLOCK_STATUS, RUN + 100, 3 * RUN, P.CMD_FLAG_REQ_ONE);
+    const one = await other.chunk();
+    expect(one.type).toBe(P.REPLY_TYPE_BLOCK_STATUS);
+    expect(one.payload.readUInt32BE(0)).toBe(contexts.get('base:allocation'));
+    expect(one.payload.length).toBe(12);
+    expect([one.payload.readUInt32BE(4), one.payload.readUInt32BE(8)]).toEqual([RUN - 100, P.STATE_HOLE | P.STATE_ZERO]);
+    other.request(P.CMD_BLOCK_STATUS, SIZE - 512, 1024);
+    expect((await other.chunk()).payload.readUInt32BE(0)).toBe(P.NBD_EINVAL);
+    other.destroy();
   });
 
   it('real clients read the sparse export byte for byte', async () => {

@@ -11,6 +11,13 @@ export interface ReadExtent {
   data?: Buffer;
 }
 
+/** A run of an export as far as allocation goes: `zero` when it is unallocated and reads as zeroes. */
+export interface AllocationExtent {
+  offset: number;
+  length: number;
+  zero: boolean;
+}
+
 export interface ZeroOptions {
   fua: boolean;
   /** The client forbids leaving a hole (NBD_CMD_FLAG_NO_HOLE): allocate real zeroes. */
@@ -34,6 +41,11 @@ export interface NbdExport {
   readonly canMultiConn?: boolean;
   /** Reads exactly `length` bytes at `offset` (the server has range-checked them). */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: which runs from `offset` are unallocated zeroes (NBD base:allocation), so
+   * clients can skip them without reading. May cover less than asked, never nothing.
+   */
+  extents?(offset: number, length: number): Promise<AllocationExtent[]>;
   /** Optional: reads into a buffer the server recycles (no allocation per request). */
   readInto?(offset: number, into: Buffer): Promise<void>;
   /** Optional: the same bytes as extents, so zero runs can go out as holes. */

@@ -11,9 +11,14 @@ export interface Transmission {
   name: string;
   flags: number;
   structured: boolean;
+  /** The id of base:allocation when the client selected it for this export (BLOCK_STATUS allowed). */
+  allocationContext?: number;
   minBlock: number;
   maxPayload: number;
 }
+
+/** The id we give base:allocation (any nonzero value would do). */
+export const ALLOCATION_CONTEXT_ID = 1;
 
 export type OptionOutcome =
   | { kind: 'continue'; replies: Buffer[] }
@@ -39,6 +44,8 @@ export class Negotiation {
   noZeroes = false;
   /** Set when the server is closing: every option but ABORT gets NBD_REP_ERR_SHUTDOWN. */
   shuttingDown = false;
+  /** The export name the client last selected base:allocation for (NBD_OPT_SET_META_CONTEXT). */
+  private allocationFor?: string;
 
   constructor(
     private readonly provider: ExportProvider,
@@ -66,6 +73,9 @@ export class Negotiation {
       case P.OPT_INFO:
       case P.OPT_GO:
         return this.infoOrGo(option, data);
+      case P.OPT_LIST_META_CONTEXT:
+      case P.OPT_SET_META_CONTEXT:
+        return this.metaContext(option, data);
       case P.OPT_STRUCTURED_REPLY:
         if (data.length !== 0) return err(P.REP_ERR_INVALID, 'NBD_OPT_STRUCTURED_REPLY takes no data');
         if (this.structured) return err(P.REP_ERR_INVALID, 'structured replies are already negotiated');
@@ -74,6 +84,26 @@ export class Negotiation {
       default:
         return err(P.REP_ERR_UNSUP, `option ${option} is not supported by this server`);
     }
+  }
+
+  /** base:allocation is the only context: listed for "base:" or itself, selected by its name. */
+  private metaContext(option: number, data: Buffer): OptionOutcome {
+    const err = (type: number, message: string): OptionOutcome => ({ kind: 'continue', replies: [P.encodeOptionError(option, type, message)] });
+    const set = option === P.OPT_SET_META_CONTEXT;
+    if (set) this.allocationFor = undefined; // SET replaces the selection even when it fails
+    if (set && !this.structured) return err(P.REP_ERR_INVALID, 'negotiate structured replies before metadata contexts');
+    const req = P.parseMetaContextRequest(data);
+    if (!req) return err(P.REP_ERR_INVALID, 'malformed metadata context request');
+    const wanted = set
+      ? req.queries.includes(P.ALLOCATION_CONTEXT)
+      : req.queries.length === 0 || req.queries.some((q) => q === 'base:' || q === P.ALLOCATION_CONTEXT);
+    const replies: Buffer[] = [];
+    if (wanted) {
+      if (set) this.allocationFor = req.name;
+      replies.push(P.encodeMetaContextReply(option, set ? ALLOCATION_CONTEXT_ID : 0, P.ALLOCATION_CONTEXT));
+    }
+    replies.push(P.encodeOptionReply(option, P.REP_ACK));
+    return { kind: 'continue', replies };
   }
 
   private async list(): Promise<OptionOutcome> {
@@ -89,7 +119,7 @@ export class Negotiation {
     if (name === null) return { kind: 'close', replies: [] };
     const opened = await this.openQuietly(name);
     if (!opened) return { kind: 'close', replies: [] };
-    const t = this.transmission(opened.export, opened.name);
+    const t = this.transmission(opened.export, opened.name, name);
     return { kind: 'transmit', replies: [P.encodeExportNameReply(opened.export.size, t.flags, this.noZeroes)], transmission: t };
   }
 
@@ -107,7 +137,7 @@ export class Negotiation {
       return { kind: 'continue', replies: [P.encodeOptionError(option, P.REP_ERR_UNKNOWN, `no export named "${req.name}" (NBD_OPT_LIST shows them)`)] };
     }
     const exp = opened.export;
-    const t = this.transmission(exp, opened.name);
+    const t = this.transmission(exp, opened.name, req.name);
     const replies = [P.encodeInfoExport(option, exp.size, t.flags)];
     if (req.infos.includes(P.INFO_NAME)) replies.push(P.encodeInfoString(option, P.INFO_NAME, opened.name));
     if (req.infos.includes(P.INFO_DESCRIPTION) && opened.description) {
@@ -129,12 +159,14 @@ export class Negotiation {
     }
   }
 
-  private transmission(exp: NbdExport, name: string): Transmission {
+  /** `requested` is the name as the client spelled it: a meta context applies only to that name. */
+  private transmission(exp: NbdExport, name: string, requested: string): Transmission {
     return {
       export: exp,
       name,
       flags: transmissionFlags(exp, this.structured),
       structured: this.structured,
+      allocationContext: this.structured && this.allocationFor === requested ? ALLOCATION_CONTEXT_ID : undefined,
       minBlock: exp.blockSizes?.minimum ?? 1,
       maxPayload: this.maxPayload,
     };

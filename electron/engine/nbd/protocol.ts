@@ -37,11 +37,14 @@ export const OPT_STARTTLS = 5;
 export const OPT_INFO = 6;
 export const OPT_GO = 7;
 export const OPT_STRUCTURED_REPLY = 8;
+export const OPT_LIST_META_CONTEXT = 9;
+export const OPT_SET_META_CONTEXT = 10;
 
 // Option replies.
 export const REP_ACK = 1;
 export const REP_SERVER = 2;
 export const REP_INFO = 3;
+export const REP_META_CONTEXT = 4;
 export const REP_ERR_UNSUP = 0x80000001;
 export const REP_ERR_POLICY = 0x80000002;
 export const REP_ERR_INVALID = 0x80000003;
@@ -63,9 +66,11 @@ export const CMD_FLUSH = 3;
 export const CMD_TRIM = 4;
 export const CMD_CACHE = 5;
 export const CMD_WRITE_ZEROES = 6;
+export const CMD_BLOCK_STATUS = 7;
 export const CMD_FLAG_FUA = 1 << 0;
 export const CMD_FLAG_NO_HOLE = 1 << 1;
 export const CMD_FLAG_DF = 1 << 2;
+export const CMD_FLAG_REQ_ONE = 1 << 3;
 export const CMD_FLAG_FAST_ZERO = 1 << 4;
 
 // Structured reply chunks.
@@ -73,7 +78,13 @@ export const REPLY_FLAG_DONE = 1 << 0;
 export const REPLY_TYPE_NONE = 0;
 export const REPLY_TYPE_OFFSET_DATA = 1;
 export const REPLY_TYPE_OFFSET_HOLE = 2;
+export const REPLY_TYPE_BLOCK_STATUS = 5;
 export const REPLY_TYPE_ERROR = 0x8001;
+
+// The one metadata context we offer, and its flags.
+export const ALLOCATION_CONTEXT = 'base:allocation';
+export const STATE_HOLE = 1 << 0;
+export const STATE_ZERO = 1 << 1;
 
 // Errors on the wire (proto.md "Error values").
 export const NBD_EPERM = 1;
@@ -144,6 +155,55 @@ export function parseInfoRequest(data: Buffer): InfoRequest | null {
   const infos: number[] = [];
   for (let i = 0; i < count; i++) infos.push(data.readUInt16BE(6 + nameLength + 2 * i));
   return { name, infos };
+}
+
+export interface MetaContextRequest {
+  name: string;
+  queries: string[];
+}
+
+/** NBD_OPT_LIST/SET_META_CONTEXT data: null when malformed or holding too many queries. */
+export function parseMetaContextRequest(data: Buffer, maxQueries = 128): MetaContextRequest | null {
+  if (data.length < 8) return null;
+  const nameLength = data.readUInt32BE(0);
+  if (nameLength > data.length - 8) return null;
+  const name = decodeString(data.subarray(4, 4 + nameLength));
+  if (name === null) return null;
+  const count = data.readUInt32BE(4 + nameLength);
+  if (count > maxQueries) return null;
+  const queries: string[] = [];
+  let at = 8 + nameLength;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > data.length) return null;
+    const n = data.readUInt32BE(at);
+    if (n > data.length - at - 4) return null;
+    const q = decodeString(data.subarray(at + 4, at + 4 + n));
+    if (q === null) return null;
+    queries.push(q);
+    at += 4 + n;
+  }
+  return at === data.length ? { name, queries } : null;
+}
+
+export function encodeMetaContextReply(option: number, id: number, name: string): Buffer {
+  const n = truncatedString(name);
+  const data = Buffer.allocUnsafe(4 + n.length);
+  data.writeUInt32BE(id, 0);
+  n.copy(data, 4);
+  return encodeOptionReply(option, REP_META_CONTEXT, data);
+}
+
+/** A BLOCK_STATUS chunk: context id, then (length, flags) descriptors. */
+export function encodeBlockStatusChunk(cookie: Buffer, contextId: number, descriptors: Array<{ length: number; flags: number }>): Buffer {
+  const b = encodeChunkHeader(REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, cookie, 4 + 8 * descriptors.length, 4 + 8 * descriptors.length);
+  b.writeUInt32BE(contextId, 20);
+  let at = 24;
+  for (const d of descriptors) {
+    b.writeUInt32BE(d.length, at);
+    b.writeUInt32BE(d.flags, at + 4);
+    at += 8;
+  }
+  return b;
 }
 
 /** One fixed-newstyle option reply. */

@@ -22,7 +22,11 @@ const FLAGS_ALLOWED: Record<number, number> = {
   [P.CMD_TRIM]: P.CMD_FLAG_FUA,
   [P.CMD_CACHE]: P.CMD_FLAG_FUA,
   [P.CMD_WRITE_ZEROES]: P.CMD_FLAG_FUA | P.CMD_FLAG_NO_HOLE | P.CMD_FLAG_FAST_ZERO,
+  [P.CMD_BLOCK_STATUS]: P.CMD_FLAG_FUA | P.CMD_FLAG_REQ_ONE,
 };
+
+/** Servers SHOULD NOT send more descriptors than this in one chunk. */
+const MAX_DESCRIPTORS = 1 << 20;
 
 export interface Refusal {
   errno: number;
@@ -42,6 +46,10 @@ export function validateRequest(h: P.RequestHeader, t: Transmission): Refusal | 
     return h.offset === 0 && h.length === 0 ? null : { errno: P.NBD_EINVAL, message: 'FLUSH takes no offset or length' };
   }
   if (h.type === P.CMD_TRIM && !exp.trim) return { errno: P.NBD_EINVAL, message: 'this export does not support TRIM' };
+  if (h.type === P.CMD_BLOCK_STATUS) {
+    if (!t.allocationContext) return { errno: P.NBD_EINVAL, message: 'BLOCK_STATUS needs base:allocation selected for this export' };
+    if (h.length === 0) return { errno: P.NBD_EINVAL, message: 'BLOCK_STATUS of zero bytes' };
+  }
   if ((h.type === P.CMD_READ || h.type === P.CMD_WRITE) && h.length > t.maxPayload) {
     const errno = h.type === P.CMD_READ && t.structured ? P.NBD_EOVERFLOW : P.NBD_EINVAL;
     return { errno, message: `request of ${h.length} bytes exceeds the ${t.maxPayload}-byte maximum` };
@@ -99,6 +107,7 @@ export interface Reply {
 export async function runRequest(h: P.RequestHeader, payload: Buffer | Buffer[] | undefined, t: Transmission): Promise<Reply> {
   try {
     if (h.type === P.CMD_READ) return await read(h, t);
+    if (h.type === P.CMD_BLOCK_STATUS) return { chunks: [await blockStatus(h, t)] };
     return { chunks: await run(h, payload, t) };
   } catch (e) {
     return { chunks: errorReply(h, t, nbdErrno(e), e instanceof Error ? e.message : String(e)) };
@@ -153,6 +162,26 @@ async function read(h: P.RequestHeader, t: Transmission): Promise<Reply> {
     else out.push(P.encodeHoleChunk(h.cookie, x.offset, x.length, last));
   }
   return { chunks: out };
+}
+
+/** base:allocation for [offset, offset+length): the export's extents, or "all data" when it cannot say. */
+async function blockStatus(h: P.RequestHeader, t: Transmission): Promise<Buffer> {
+  const exp = t.export;
+  const extents = exp.extents ? await exp.extents(h.offset, h.length) : [{ offset: h.offset, length: h.length, zero: false }];
+  const descriptors: Array<{ length: number; flags: number }> = [];
+  let pos = h.offset;
+  for (const x of extents) {
+    if (x.offset !== pos || x.length <= 0 || x.length > 0xffff_ffff) throw new Error('export returned inconsistent extents');
+    const flags = x.zero ? P.STATE_HOLE | P.STATE_ZERO : 0;
+    const last = descriptors[descriptors.length - 1];
+    if (last && last.flags === flags && last.length + x.length <= 0xffff_ffff) last.length += x.length;
+    else descriptors.push({ length: x.length, flags });
+    pos += x.length;
+    if (pos >= h.offset + h.length || descriptors.length >= MAX_DESCRIPTORS) break;
+  }
+  if (descriptors.length === 0) throw new Error('export returned no extents');
+  const reply = (h.flags & P.CMD_FLAG_REQ_ONE) !== 0 ? [{ length: Math.min(descriptors[0].length, h.length), flags: descriptors[0].flags }] : descriptors;
+  return P.encodeBlockStatusChunk(h.cookie, t.allocationContext!, reply);
 }
 
 /** Reads into a recycled buffer when the export can, else takes what read() returns. */

@@ -3,11 +3,14 @@
  * The time-image export is exactly this once a TimeImage (a BlockSource) is handed in.
  */
 import type { BlockSource } from '../block-source.js';
-import type { BlockSizes, NbdExport, ReadExtent } from './export.js';
+import type { AllocationExtent, BlockSizes, NbdExport, ReadExtent } from './export.js';
 
 /** A BlockSource that can also say which runs read as zeroes (e.g. never-written extents). */
 export interface SparseBlockSource extends BlockSource {
-  readExtents(offset: number, length: number): Promise<ReadExtent[]>;
+  /** The bytes, with zero runs left out (sent as holes). */
+  readExtents?(offset: number, length: number): Promise<ReadExtent[]>;
+  /** Just the map: which runs are unallocated zeroes (base:allocation). */
+  extents?(offset: number, length: number): Promise<AllocationExtent[]>;
 }
 
 export interface SourceExportOptions {
@@ -22,6 +25,7 @@ export class SourceExport implements NbdExport {
   readonly size: number;
   readonly blockSizes?: BlockSizes;
   readonly readExtents?: (offset: number, length: number) => Promise<ReadExtent[]>;
+  readonly extents?: (offset: number, length: number) => Promise<AllocationExtent[]>;
 
   constructor(
     private readonly source: BlockSource | SparseBlockSource,
@@ -29,9 +33,9 @@ export class SourceExport implements NbdExport {
   ) {
     this.size = source.size;
     this.blockSizes = options.blockSizes;
-    if ('readExtents' in source && typeof source.readExtents === 'function') {
-      this.readExtents = (offset, length) => (source as SparseBlockSource).readExtents(offset, length);
-    }
+    const sparse = source as SparseBlockSource;
+    if (typeof sparse.readExtents === 'function') this.readExtents = (offset, length) => sparse.readExtents!(offset, length);
+    if (typeof sparse.extents === 'function') this.extents = (offset, length) => sparse.extents!(offset, length);
   }
 
   read(offset: number, length: number): Promise<Buffer> {
