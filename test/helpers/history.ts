@@ -18,8 +18,11 @@ export function prng(seed: number): () => number {
 export function makeData(rand: () => number, length: number): Buffer {
   const kind = rand();
   const b = Buffer.alloc(length);
-  if (kind < 0.4) {
-    for (let i = 0; i < length; i += 4) b.writeUInt32LE((rand() * 2 ** 32) >>> 0, i < length - 3 ? i : length - 4 >= 0 ? length - 4 : 0);
+  if (kind < 0.4 && length < 4) {
+    // Too short for a 32-bit word (writeUInt32LE would throw RangeError).
+    for (let i = 0; i < length; i++) b[i] = (rand() * 256) | 0;
+  } else if (kind < 0.4) {
+    for (let i = 0; i < length; i += 4) b.writeUInt32LE((rand() * 2 ** 32) >>> 0, i < length - 3 ? i : length - 4);
   } else if (kind < 0.85) {
     const word = Buffer.from(`chronodisk ${Math.floor(rand() * 1000)} line of text `);
     for (let i = 0; i < length; i++) b[i] = word[i % word.length]!;
