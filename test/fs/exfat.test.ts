@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { FileSource } from '../../electron/engine/block-source.js';
 import { ExfatReader } from '../../electron/engine/fs/exfat.js';
 import { detectFileSystem } from '../../electron/engine/fs/filesystem.js';
 import { makeExfatImage } from './exfat-image.js';
+import { PatchedSource } from './fuzz-images.js';
 import { expectSameTree, makeSourceTree } from './source-tree.js';
 
 let work: string;
@@ -33,6 +34,13 @@ describe('exFAT reader', () => {
       expect((await fs.stat('/MIXEDCASE.txt')).name).toBe('MixedCase.TXT');
       const extents = await fs.fileExtents('/large.bin');
       expect(extents.reduce((n, e) => n + e.length, 0)).toBe(6 * 1024 * 1024);
+      // One entry set with a broken checksum: listed as 'other', unusable, the rest still reads.
+      const bytes = readFileSync(img);
+      const entry = (await fs.stat('/hello.txt')).ino - 2 ** 32;
+      const broken = await detectFileSystem(new PatchedSource(bytes, bytes.length, new Map([[entry + 2, bytes[entry + 2]! ^ 0xff]])));
+      expect((await broken.list('/')).find((e) => e.name === 'hello.txt')?.type).toBe('other');
+      await expect(broken.readFile('/hello.txt')).rejects.toMatchObject({ code: 'damaged', message: expect.stringContaining('checksum') });
+      expect((await broken.readFile('/lower.txt')).toString()).toBe('lower');
     } finally {
       src.close();
     }

@@ -147,8 +147,13 @@ export class ExfatReader extends TreeReader<ExfatNode> {
     const validLength = Number(stream.readBigUInt64LE(8));
     const dataLength = Number(stream.readBigUInt64LE(24));
     const firstCluster = stream.readUInt32LE(20);
-    if (!Number.isSafeInteger(dataLength) || validLength > dataLength) throw damaged(`${what}: ${name} has valid length ${validLength} of ${dataLength}`);
-    if (dataLength > this.geo.clusterCount * this.geo.clusterSize) throw damaged(`${what}: ${name} is ${dataLength} bytes, more than the volume holds`);
+    let error: Error | undefined;
+    if (!Number.isSafeInteger(dataLength) || validLength > dataLength) error = damaged(`${what}: ${name} has valid length ${validLength} of ${dataLength}`);
+    else if (dataLength > this.geo.clusterCount * this.geo.clusterSize) error = damaged(`${what}: ${name} is ${dataLength} bytes, more than the volume holds`);
+    if (error) {
+      const stat = { name, type: 'other' as const, size: 0, mtimeUs: 0, mode: 0, uid: 0, gid: 0, ino: FILE_INO_BASE + entryOffset, nlink: 1 };
+      return { firstCluster: 0, contiguous: false, validLength: 0, allocated: 0, stat, error };
+    }
     return {
       firstCluster,
       contiguous: (stream[1]! & 0x2) !== 0,
