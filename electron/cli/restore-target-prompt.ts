@@ -17,11 +17,23 @@ export interface TargetPromptOptions {
  * for confirmation (--yes for scripts). Throws when refused or not confirmed.
  */
 export async function checkedTarget(app: Appliance, disk: DiskRecord, point: PointInfo, to: string, opts: TargetPromptOptions): Promise<TargetInspection> {
-  const t = await inspectTarget(app, disk, to);
-  if (t.problems.length) throw new ChronodiskError('refused', `cannot restore onto ${to}: ${t.problems[0]!.message}`);
+  const t = await inspectTarget(app.dir, disk, to);
+  refuseProblems(t, to);
   if (!opts.json || !opts.yes) for (const line of describeTarget(t)) process.stderr.write(`${line}\n`);
   await confirmDestructive(`Overwrite ${to} with ${disk.name} as it was at point ${point.seq} (${formatIsoMicros(point.timeUs)})?`, opts.yes);
   return t;
+}
+
+/**
+ * The rules that need no appliance open (system disk, the appliance's own, mounted, in use),
+ * checked before opening it: a refused target is refused before anything is touched.
+ */
+export async function precheckTarget(applianceDir: string, to: string): Promise<void> {
+  refuseProblems(await inspectTarget(applianceDir, undefined, to), to);
+}
+
+function refuseProblems(t: TargetInspection, to: string): void {
+  if (t.problems.length) throw new ChronodiskError('refused', `cannot restore onto ${to}: ${t.problems[0]!.message}`);
 }
 
 /** What the person is about to overwrite: model, size, current partitions. */

@@ -11,10 +11,10 @@ import type { RestoreResult } from '../engine/restore/restore-result.js';
 import { RestoreJournal } from '../engine/restore/restore-journal.js';
 import type { DiskRecord } from '../engine/store/catalog-state.js';
 import type { PointInfo } from '../engine/timeline.js';
-import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { applianceDir, applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { confirmDestructive, printJson, printLine, progressLine } from './output.js';
 import { runLiveRestore } from './live-restore-run.js';
-import { checkedTarget, type TargetPromptOptions } from './restore-target-prompt.js';
+import { checkedTarget, precheckTarget, type TargetPromptOptions } from './restore-target-prompt.js';
 
 interface RestoreOpts extends ApplianceOptions, TargetPromptOptions {
   at: string;
@@ -47,6 +47,7 @@ export const restoreVerb: Verb = {
         }
         if (opts.live && !opts.to) throw new ChronodiskError('usage', '--live needs --to TARGET: a live restore serves the point while it copies onto another disk');
         const writable = !opts.to;
+        if (opts.to) await precheckTarget(applianceDir(opts), opts.to);
         await withAppliance(opts, { writable, command: 'chronodisk restore' }, async (app) => {
           const disk = app.disk(diskName);
           const point = app.timeline.resolve(disk, spec);

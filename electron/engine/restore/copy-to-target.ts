@@ -31,32 +31,37 @@ export interface TargetInspection {
   problems: TargetProblem[];
 }
 
-/** Facts and safety rules for a restore target: the system disk, the appliance's, too small, mounted… */
-export async function inspectTarget(app: Appliance, disk: DiskRecord, path: string): Promise<TargetInspection> {
-  const appliance = applianceFacts(app.dir);
+/**
+ * Facts and safety rules for a restore target: the system disk, the appliance's, too small,
+ * mounted… Without `disk` (before the appliance is even opened) the rules that need the
+ * image — its size, its source — are left out.
+ */
+export async function inspectTarget(applianceDir: string, disk: DiskRecord | undefined, path: string): Promise<TargetInspection> {
+  const appliance = applianceFacts(applianceDir);
+  const imageSize = disk?.size ?? 0;
   if (!existsSync(path)) {
     const realPath = resolve(path);
     if (!existsSync(dirname(realPath)) || !statSync(dirname(realPath)).isDirectory()) {
       throw new ChronodiskError('not-found', `${path} does not exist and its directory does not either; name a disk, or an image file in an existing directory`);
     }
     const facts: DeviceFacts = { path: realPath, kind: 'file', size: 0, readOnly: false, disks: [] };
-    const problems = checkRestoreTarget({ target: facts, imageSize: disk.size, systemDisks: [], appliance, mounts: [] });
+    const problems = checkRestoreTarget({ target: facts, imageSize, systemDisks: [], appliance, mounts: [] });
     return { path, realPath, kind: 'new-file', size: 0, partitions: [], problems };
   }
   const info = await probeSource(path);
   const facts = factsOf(info);
   const mounts = info.kind === 'file' ? [] : mountsOf(info.realPath);
-  const sourceDisks = await sourceDisksOf(disk);
+  const sourceDisks = disk ? await sourceDisksOf(disk) : {};
   const problems = checkRestoreTarget({
     target: facts,
-    imageSize: disk.size,
+    imageSize,
     systemDisks: systemDisks(),
     appliance,
     mounts,
     holders: info.name ? holdersOf(info.name) : [],
     sourceDisks: sourceDisks.disks,
   });
-  if (sourceDisks.realPath === info.realPath && !problems.some((p) => p.rule === 'source-disk')) {
+  if (disk && sourceDisks.realPath === info.realPath && !problems.some((p) => p.rule === 'source-disk')) {
     problems.push({ rule: 'source-disk', message: `${path} is the source ${disk.name} was captured from: roll it back in place (restore without --to)` });
   }
   const partitions =
@@ -99,7 +104,7 @@ async function sourceDisksOf(disk: DiskRecord): Promise<{ disks?: string[]; real
  */
 export async function copyToTarget(app: Appliance, disk: DiskRecord, point: PointInfo, path: string, options: RestoreOptions = {}): Promise<RestoreResult> {
   const clock = new PhaseClock();
-  const t = await inspectTarget(app, disk, path);
+  const t = await inspectTarget(app.dir, disk, path);
   if (t.problems.length) throw new ChronodiskError('refused', `cannot restore onto ${path}: ${t.problems[0]!.message}`);
   const journal = new RestoreJournal(app.dir);
   let job = journal.forTarget(t.realPath);
