@@ -71,6 +71,38 @@ describe('copy-on-write overlay', () => {
     }
   });
 
+  it('reports allocation: zeroed blocks as holes, written ones as data, the rest as the base says', async () => {
+    const RUN = 64 * 1024;
+    const base = {
+      size: 16 * RUN,
+      read: async (_o: number, n: number) => Buffer.alloc(n),
+      // The base: odd 64 KiB runs are holes.
+      extents: async (o: number, n: number) => {
+        const out = [];
+        for (let at = o; at < o + n; ) {
+          const end = Math.min(o + n, (Math.floor(at / RUN) + 1) * RUN);
+          out.push({ offset: at, length: end - at, zero: Math.floor(at / RUN) % 2 === 1 });
+          at = end;
+        }
+        return out;
+      },
+    };
+    const overlay = OverlayExport.open(new SourceExport(base), tmp.dir);
+    try {
+      await overlay.write(1 * RUN, Buffer.alloc(RUN, 7)); // a hole becomes data
+      await overlay.zero(2 * RUN, 2 * RUN, { fua: false, noHole: false, fast: false }); // data becomes a hole
+      const map = (await overlay.extents(0, 6 * RUN)).map((x) => [x.offset / RUN, x.length / RUN, x.zero]);
+      expect(map).toEqual([
+        [0, 2, false],
+        [2, 2, true],
+        [4, 1, false],
+        [5, 1, true],
+      ]);
+    } finally {
+      await overlay.close();
+    }
+  });
+
   it('keeps two partial writes to one block when they race', async () => {
     const image = join(tmp.dir, 'race.img');
     const model = writeRandomImage(image, 1 << 20);

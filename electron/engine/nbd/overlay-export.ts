@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fromFsError } from '../errors.js';
-import type { ExportProvider, NbdExport, ZeroOptions } from './export.js';
+import type { AllocationExtent, ExportProvider, NbdExport, ZeroOptions } from './export.js';
 
 /** Copy-on-write granularity: small enough for cheap partial writes, large enough for a small map. */
 const BLOCK = 64 * 1024;
@@ -96,6 +96,36 @@ export class OverlayExport implements NbdExport {
     }
     writeRun(end);
     await Promise.all(jobs);
+  }
+
+  /** Zeroed blocks are holes, copied ones data, untouched ones whatever the base says. */
+  async extents(offset: number, length: number): Promise<AllocationExtent[]> {
+    const out: AllocationExtent[] = [];
+    const push = (x: AllocationExtent): void => {
+      const last = out[out.length - 1];
+      if (last && last.zero === x.zero) last.length += x.length;
+      else out.push({ ...x });
+    };
+    const end = offset + length;
+    for (let pos = offset; pos < end; ) {
+      const kind = this.state[Math.floor(pos / BLOCK)];
+      let runEnd = Math.min(end, (Math.floor(pos / BLOCK) + 1) * BLOCK);
+      while (runEnd < end && this.state[Math.floor(runEnd / BLOCK)] === kind) runEnd = Math.min(end, runEnd + BLOCK);
+      if (kind === BASE && this.base.extents) {
+        let covered = pos;
+        for (const x of await this.base.extents(pos, runEnd - pos)) {
+          const stop = Math.min(x.offset + x.length, runEnd);
+          if (x.offset !== covered || stop <= covered) break;
+          push({ offset: covered, length: stop - covered, zero: x.zero });
+          covered = stop;
+        }
+        if (covered < runEnd) push({ offset: covered, length: runEnd - covered, zero: false }); // the base said less: call it data
+      } else {
+        push({ offset: pos, length: runEnd - pos, zero: kind === ZEROED });
+      }
+      pos = runEnd;
+    }
+    return out;
   }
 
   async flush(): Promise<void> {
