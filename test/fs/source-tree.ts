@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chownSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, truncateSync, utimesSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { walkTree } from '../../electron/engine/fs/tree-walk.js';
 import type { FileSystemReader } from '../../electron/engine/fs/types.js';
 
 export interface TreeOptions {
@@ -131,4 +132,10 @@ export async function expectSameTree(fs: FileSystemReader, root: string, opts: C
   }
   const top = (await fs.list('/')).map((e) => e.name).filter((n) => n !== 'lost+found').sort();
   expect(top).toEqual(readdirSync(root).sort());
+  // walkTree visits every path exactly once, parents first.
+  const walked: string[] = [];
+  for await (const { path } of walkTree(fs)) if (!path.startsWith('/lost+found')) walked.push(path.slice(1));
+  expect(walked.slice().sort()).toEqual(walkSource(root).sort());
+  const position = new Map(walked.map((p, i) => [p, i]));
+  for (const p of walked) if (p.includes('/')) expect(position.get(p.slice(0, p.lastIndexOf('/')))!, p).toBeLessThan(position.get(p)!);
 }
