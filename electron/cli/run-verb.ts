@@ -33,6 +33,7 @@ export const runVerb: Verb = {
                 { event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), flags: flagNames(p.flags), bytes: p.bytes, how },
                 `${formatIsoMicros(p.timeUs)} ${p.disk}: point ${p.seq} (${how}, ${formatBytes(p.bytes)})`,
               ),
+            onStatus: (s) => say({ event: 'status', state: s.state, message: s.message }, `status: ${s.message}`),
             onError: (disk, e) => {
               const message = (e as Error)?.message ?? String(e);
               say({ event: 'error', disk: disk.name, message }, `${disk.name}: ${message}`);

@@ -166,14 +166,18 @@ export class Appliance {
   }
 
   /**
-   * Replaces all live segments by what `build` writes (thinning; see swapSegments), then
+   * Replaces the live segments `choose` picks by what `build` writes (thinning; see swapSegments), then
    * rebuilds the index from the new ones. Needs the writer with no capture batch open.
    */
-  async replaceSegments(build: (out: SegmentWriter) => Promise<void>): Promise<{ added: number[]; retired: number[]; bytesWritten: number }> {
+  async replaceSegments(
+    choose: () => number[],
+    build: (out: SegmentWriter, rewritten: Set<number>) => Promise<void>,
+  ): Promise<{ added: number[]; retired: number[]; bytesWritten: number }> {
     const pipeline = this.requireWriter();
     if (pipeline.busy) throw new ChronodiskError('busy', 'a capture batch is open; thinning waits for capture to pause');
     const r = await swapSegments(
       { dir: this.dir, applianceId: uuidBytes(this.header.id), codec: this.codec, catalog: this.catalog, files: this.files, writer: this.writer!, segmentTargetSize: this.segmentTargetSize },
+      choose,
       build,
     );
     this.records.clear();

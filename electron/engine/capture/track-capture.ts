@@ -14,6 +14,11 @@ const ALIGN = 4096;
 export interface TrackCaptureEvents {
   onPoint?: (p: PointInfo, how: 'scan' | 'track') => void;
   onError?: (e: unknown) => void;
+  /**
+   * Runs each capture step; resolves false when capture is paused (the appliance is full),
+   * in which case what was pending is dropped and a scan runs once capture resumes.
+   */
+  gate?: (step: () => Promise<void>) => Promise<boolean>;
 }
 
 /**
@@ -68,25 +73,34 @@ export class TrackCapture {
     }
   }
 
-  /** One step, never two at once: a scan pass when needed, else the pending ranges. */
+  /** One step at a time, through the gate; a failed step means a scan next time. */
   private cycle(): Promise<void> {
     this.busy = this.busy.then(async () => {
       if (this.stopped) return;
-      try {
-        if (this.needScan) {
-          this.needScan = false;
-          this.pending = [];
-          const r = await scanPass(this.app, this.disk, { freeze: false, commitUnchanged: false });
-          if (!r.unchanged) this.events.onPoint?.(r.point, 'scan');
-        } else {
-          await this.flushPending(0);
-        }
-      } catch (e) {
+      const gate = this.events.gate ?? (async (step: () => Promise<void>) => (await step(), true));
+      const ran = await gate(() => this.step()).catch((e) => {
         this.needScan = true;
         this.events.onError?.(e);
+        return true;
+      });
+      if (!ran) {
+        this.pending = [];
+        this.needScan = true;
       }
     });
     return this.busy;
+  }
+
+  /** A scan pass when needed (start, lost events, after a pause), else the pending ranges. */
+  private async step(): Promise<void> {
+    if (this.needScan) {
+      this.needScan = false;
+      this.pending = [];
+      const r = await scanPass(this.app, this.disk, { freeze: false, commitUnchanged: false });
+      if (!r.unchanged) this.events.onPoint?.(r.point, 'scan');
+    } else {
+      await this.flushPending(0);
+    }
   }
 
   private async flushPending(extraFlags: number): Promise<void> {

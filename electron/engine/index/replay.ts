@@ -4,7 +4,7 @@ import type { PayloadCodec } from '../format/payload-codec.js';
 import { associatedData } from '../format/segment-record.js';
 import type { CatalogState } from '../store/catalog-state.js';
 import { scanSegment, segmentPath, type ScanEnd, type SegmentFiles } from '../store/segment-file.js';
-import type { IndexDb } from './index-db.js';
+import type { CommitRow, IndexDb, Watermark } from './index-db.js';
 
 export interface ReplayProblem {
   segment: number;
@@ -34,6 +34,11 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
   const wm = index.watermark;
   const live = state.liveSegments();
   const BATCH = 20_000;
+  // Commits are applied in seq order once every segment is read: after a thinning, a
+  // segment with a higher id can hold older seqs than one it did not rewrite.
+  const commits: CommitRow[] = [];
+  let last: Watermark | undefined;
+  const db = index.db;
   for (const seg of live) {
     if (seg.id < wm.segment) continue;
     if (!existsSync(segmentPath(files.dir, seg.id))) {
@@ -44,7 +49,6 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
     let end: ScanEnd = { kind: 'end', at: from };
     let n = 0;
     let sealAt: number | undefined;
-    const db = index.db;
     db.exec('BEGIN');
     try {
       for (const r of scanSegment(files.fd(seg.id), from, { verifyPayloads: false }, (e) => (end = e))) {
@@ -55,34 +59,36 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
           index.noteSeq(h.seq);
         } else if (h.type === RecordType.Commit) {
           const label = r.payload && r.payload.length ? decodeCommitBody(r.payload, h.flags, r.headerBytes, codec) : null;
-          index.applyCommit(
-            { seq: h.seq, disk: h.diskId, time_us: h.timeUs, flags: h.b, label, batch_start: h.a, bytes: h.c, segment: seg.id, rec_offset: r.offset },
-            [],
-          );
+          commits.push({ seq: h.seq, disk: h.diskId, time_us: h.timeUs, flags: h.b, label, batch_start: h.a, bytes: h.c, segment: seg.id, rec_offset: r.offset });
           if (h.timeUs > result.maxTimeUs) result.maxTimeUs = h.timeUs;
         } else if (h.type === RecordType.Seal) {
           sealAt = r.offset;
         }
-        if (++n % BATCH === 0) {
-          index.setWatermark({ segment: seg.id, offset: r.offset + 64 + h.storedLength });
-          index.setMeta('max_time_us', result.maxTimeUs);
-          db.exec('COMMIT; BEGIN');
-        }
+        if (++n % BATCH === 0) db.exec('COMMIT; BEGIN');
       }
-      // Stop before a seal record, so the next replay sees it again (and still knows the
-      // segment is sealed should the catalog not say so yet).
-      const at = sealAt ?? (end as ScanEnd).at;
-      index.setWatermark({ segment: seg.id, offset: at });
-      index.setMeta('max_time_us', result.maxTimeUs);
       db.exec('COMMIT');
     } catch (e) {
       if (db.inTransaction) db.exec('ROLLBACK');
       throw e;
     }
+    // Stop before a seal record, so the next replay sees it again (and still knows the
+    // segment is sealed should the catalog not say so yet).
+    last = { segment: seg.id, offset: sealAt ?? (end as ScanEnd).at };
     const e = end as ScanEnd;
     if (seg.state === 'open') result.open = { id: seg.id, end: e.at, tail: e, sealed: sealAt !== undefined };
     else if (e.kind !== 'end') result.problems.push({ segment: seg.id, at: e.at, reason: e.reason });
   }
+  commits.sort((a, b) => a.seq - b.seq);
+  for (let i = 0; i < commits.length; i += BATCH) {
+    db.transaction(() => {
+      for (const c of commits.slice(i, i + BATCH)) index.applyCommit(c, []);
+    })();
+  }
+  // Only now may the watermark move: everything before it is applied or staged.
+  db.transaction(() => {
+    if (last) index.setWatermark(last);
+    index.setMeta('max_time_us', result.maxTimeUs);
+  })();
   return result;
 }
 

@@ -107,18 +107,40 @@ export async function executeThinning(app: Appliance, plan: ThinPlan, onProgress
     out.appendRaw(head, payload);
   };
 
-  const r = await app.replaceSegments(async (out) => {
+  const batchSegments = (b: CommitRow, into: Set<number>) => {
+    into.add(b.segment);
+    for (const w of writesOf.all(b.disk, b.batch_start, b.seq) as Array<{ segment: number }>) into.add(Math.abs(w.segment));
+  };
+  /** The segments holding a removed batch, the kept batch it merges into, or a dropped disk. */
+  const choose = () => {
+    const touched = new Set<number>();
+    const inRun = new Set<number>();
+    for (const c of commits) {
+      if (dropped.has(c.disk) || removed.has(c.seq)) {
+        batchSegments(c, touched);
+        inRun.add(c.disk);
+      } else if (inRun.delete(c.disk)) {
+        batchSegments(c, touched);
+      }
+    }
+    return app.catalog.state.liveSegments().map((s) => s.id).filter((id) => touched.has(id));
+  };
+
+  const r = await app.replaceSegments(choose, async (out, rewritten) => {
     const prevKept = new Map<number, number>();
     /** Per disk, the removed commits since its last kept point. */
     const pendingRun = new Map<number, CommitRow[]>();
+    /** Copies the batch's records that lie in rewritten segments; the others stay where they are. */
     const copyBatch = (b: CommitRow) => {
-      for (const w of writesOf.all(b.disk, b.batch_start, b.seq) as Array<{ seq: number; segment: number; rec_offset: number }>) copy(out, w.segment, w.rec_offset);
-      copy(out, b.segment, b.rec_offset);
+      for (const w of writesOf.all(b.disk, b.batch_start, b.seq) as Array<{ seq: number; segment: number; rec_offset: number }>) {
+        if (rewritten.has(Math.abs(w.segment))) copy(out, w.segment, w.rec_offset);
+      }
+      if (rewritten.has(b.segment)) copy(out, b.segment, b.rec_offset);
     };
     let done = 0;
     for (const c of commits) {
       onProgress?.({ done: ++done, total });
-      const disk = app.catalog.state.disks.get(c.disk);
+      const disk = app.catalog.state.disks.get(c.disk) ?? app.catalog.state.removedDisks.get(c.disk);
       if (!disk || dropped.has(c.disk)) continue;
       if (removed.has(c.seq)) {
         pendingRun.set(c.disk, [...(pendingRun.get(c.disk) ?? []), c]);
@@ -128,7 +150,7 @@ export async function executeThinning(app: Appliance, plan: ThinPlan, onProgress
       prevKept.set(c.disk, c.seq);
       const run = pendingRun.get(c.disk);
       pendingRun.delete(c.disk);
-      if (run && writeMerged(app, out, disk, from, c, seqsOf, run.map((r) => r.seq))) continue;
+      if (run && writeMerged(app, out, disk, from, c, seqsOf, run.map((x) => x.seq))) continue;
       // Nothing to merge, or too few seqs to renumber the merged writes: keep the run as it is.
       for (const b of run ?? []) copyBatch(b);
       copyBatch(c);

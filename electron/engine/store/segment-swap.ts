@@ -17,7 +17,8 @@ export interface SwapContext {
 }
 
 /**
- * Replaces every live segment by new ones that `build` writes (thinning), crash-safely:
+ * Replaces the live segments `choose` names by new ones that `build` writes (thinning),
+ * crash-safely:
  *  1. the live writer seals its segment and parks;
  *  2. `build` writes the new segments (ids above every existing one), each sealed and
  *     durable — none is live yet, so a crash here leaves them as strays, swept later;
@@ -26,10 +27,15 @@ export interface SwapContext {
  * The caller rebuilds the index afterwards (an index of an older generation is rebuilt
  * at open too, should a crash come first).
  */
-export async function swapSegments(ctx: SwapContext, build: (out: SegmentWriter) => Promise<void>): Promise<{ added: number[]; retired: number[]; bytesWritten: number }> {
+export async function swapSegments(
+  ctx: SwapContext,
+  choose: () => number[],
+  build: (out: SegmentWriter, rewritten: Set<number>) => Promise<void>,
+): Promise<{ added: number[]; retired: number[]; bytesWritten: number }> {
   const { catalog } = ctx;
   ctx.writer.sealNow();
-  const retired = catalog.state.liveSegments().map((s) => s.id);
+  // Only the segments that hold records to drop or merge are rewritten; the rest stay.
+  const retired = choose();
   const firstId = Math.max(catalog.state.nextSegmentId(), ...strayIds(ctx.dir).map((i) => i + 1));
   const sizes: Record<number, number> = {};
   const added: number[] = [];
@@ -44,7 +50,7 @@ export async function swapSegments(ctx: SwapContext, build: (out: SegmentWriter)
     ctx.segmentTargetSize,
   );
   out.resume(undefined, firstId);
-  await build(out);
+  await build(out, new Set(retired));
   const bytesWritten = out.serial;
   out.sealNow();
   out.close();
