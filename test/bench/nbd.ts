@@ -38,13 +38,16 @@ async function timedCopy(args: string[]): Promise<number> {
 async function startNbdkit(dir: string, name: string, file: string, readOnly: boolean): Promise<{ uri: string; stop(): Promise<void> }> {
   const sock = join(dir, `${name}.sock`);
   const pid = join(dir, `${name}.pid`);
-  const child: ChildProcess = spawn('nbdkit', ['-f', '-U', sock, '-P', pid, ...(readOnly ? ['-r'] : []), 'file', `file=${file}`], {
+  const child: ChildProcess = spawn('nbdkit', ['-f', '--exit-with-parent', '-U', sock, '-P', pid, ...(readOnly ? ['-r'] : []), 'file', `file=${file}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   for (let i = 0; !existsSync(pid); i++) {
-    if (i > 400 || child.exitCode !== null) throw new Error(`nbdkit did not start: ${err}`);
+    if (i > 400 || child.exitCode !== null) {
+      child.kill();
+      throw new Error(`nbdkit did not start: ${err}`);
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
   return {
@@ -92,13 +95,16 @@ export async function benchNbd(): Promise<void> {
       { name: 'file-rw', open: () => FileExport.open(target) },
     ]),
   });
-  const ours = await server.listen({ socket: join(dir.path, 'ours.sock') });
-  const kitRo = await startNbdkit(dir.path, 'kit-ro', image, true);
-  const kitRw = await startNbdkit(dir.path, 'kit-rw', target, false);
+  let kitRo: Awaited<ReturnType<typeof startNbdkit>> | undefined;
+  let kitRw: typeof kitRo;
   try {
+    const ours = await server.listen({ socket: join(dir.path, 'ours.sock') });
+    kitRo = await startNbdkit(dir.path, 'kit-ro', image, true);
+    kitRw = await startNbdkit(dir.path, 'kit-rw', target, false);
+    const [ro, rw] = [kitRo, kitRw];
     log(`  image: ${size / MiB} MiB of random bytes, page cache warm`);
     const reads = {
-      nbdkit: await best(RUNS, () => timedCopy([kitRo.uri, 'null:'])),
+      nbdkit: await best(RUNS, () => timedCopy([ro.uri, 'null:'])),
       fileRo: await best(RUNS, () => timedCopy([ours.uri('file-ro'), 'null:'])),
       source: await best(RUNS, () => timedCopy([ours.uri('source'), 'null:'])),
     };
@@ -107,7 +113,7 @@ export async function benchNbd(): Promise<void> {
       return timedCopy(['--flush', image, uri]);
     };
     const writes = {
-      nbdkit: await best(RUNS, writeRun(kitRw.uri)),
+      nbdkit: await best(RUNS, writeRun(rw.uri)),
       ours: await best(RUNS, writeRun(ours.uri('file-rw'))),
     };
     const r = (ms: number) => mbps(size, ms);
@@ -137,8 +143,8 @@ export async function benchNbd(): Promise<void> {
     });
   } finally {
     await server.close();
-    await kitRo.stop();
-    await kitRw.stop();
+    await kitRo?.stop();
+    await kitRw?.stop();
     source.close();
     dir.remove();
   }
