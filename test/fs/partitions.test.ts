@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSource } from '../../electron/engine/block-source.js';
-import { detectFileSystem } from '../../electron/engine/fs/filesystem.js';
+import { detectFileSystem, openFileSystem } from '../../electron/engine/fs/filesystem.js';
 import { openVolume, readPartitionTable } from '../../electron/engine/fs/partitions.js';
 import { makeFatImage } from './fat-image.js';
 import { expectSameTree, makeSourceTree } from './source-tree.js';
@@ -72,6 +72,7 @@ describe('partition tables', () => {
       const fat = await detectFileSystem(await openVolume(src, 2));
       expect(fat.kind).toBe('fat32');
       await expectSameTree(fat, fatTree, { mtimeResolutionUs: 2_000_000, unix: false, dirMtime: false });
+      expect((await openFileSystem(src, 2)).label).toBe('DATA');
       await expect(openVolume(src, 3)).rejects.toMatchObject({ code: 'not-found', message: expect.stringContaining('partition 3') });
       await expect(openVolume(src)).rejects.toMatchObject({ code: 'usage' });
     } finally {

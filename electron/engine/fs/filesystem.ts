@@ -4,6 +4,7 @@ import { Ext4Reader } from './ext4.js';
 import { EXT_MAGIC } from './ext4-superblock.js';
 import { ExfatReader } from './exfat.js';
 import { FatReader } from './fat.js';
+import { openVolume } from './partitions.js';
 import type { FileSystemReader } from './types.js';
 
 export type { ChunkSink, DirEntry, FileExtent, FileStat, FileSystemKind, FileSystemReader, FileType } from './types.js';
@@ -25,6 +26,11 @@ export async function detectFileSystem(src: BlockSource): Promise<FileSystemRead
   }
   const btrfs = src.size >= 0x10048 ? (await src.read(0x10040, 8)).toString('latin1') : '';
   throw notFound(`no ext2/3/4, FAT or exFAT filesystem found (${btrfs === '_BHRfS_M' ? 'a Btrfs superblock' : describe(head)})`);
+}
+
+/** The filesystem a user names as DISK (its only filesystem) or DISK:N (partition N). */
+export async function openFileSystem(disk: BlockSource, partition?: number): Promise<FileSystemReader> {
+  return detectFileSystem(await openVolume(disk, partition));
 }
 
 /** A few words about what the first sector holds, for the error message. */
