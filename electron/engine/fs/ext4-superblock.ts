@@ -4,6 +4,7 @@ import { readVolume } from './volume-read.js';
 
 export const EXT_MAGIC = 0xef53;
 const INCOMPAT_FILETYPE = 0x2;
+const INCOMPAT_RECOVER = 0x4;
 const INCOMPAT_JOURNAL_DEV = 0x8;
 const INCOMPAT_META_BG = 0x10;
 const INCOMPAT_EXTENTS = 0x40;
@@ -30,6 +31,9 @@ export interface ExtSuperblock {
   metaBg: boolean;
   firstMetaBg: number;
   sparseSuper: boolean;
+  /** The journal holds committed transactions not yet written home (not cleanly unmounted). */
+  needsRecovery: boolean;
+  journalInode: number;
   label?: string;
 }
 
@@ -86,6 +90,8 @@ export async function readExtSuperblock(src: BlockSource): Promise<ExtSuperblock
     metaBg: (incompat & INCOMPAT_META_BG) !== 0,
     firstMetaBg: sb.readUInt32LE(0x104),
     sparseSuper: (roCompat & RO_COMPAT_SPARSE_SUPER) !== 0,
+    needsRecovery: (incompat & INCOMPAT_RECOVER) !== 0 && (compat & COMPAT_HAS_JOURNAL) !== 0,
+    journalInode: sb.readUInt32LE(0xe0),
     label: label || undefined,
   };
 }

@@ -1,6 +1,7 @@
 import type { BlockSource } from '../block-source.js';
 import { ChronodiskError, damaged } from '../errors.js';
 import { BlockMapper } from './ext4-blockmap.js';
+import { journalReplay, ReplayedSource } from './ext4-journal.js';
 import { FLAG_EXTENTS, FLAG_INLINE_DATA, InodeTable, inlineDataAttr, type ExtInode } from './ext4-inode.js';
 import { GroupDescriptors, readExtSuperblock, type ExtSuperblock } from './ext4-superblock.js';
 import { TreeReader, type DataRun, type TreeNode } from './tree-reader.js';
@@ -24,8 +25,7 @@ const MAX_SYMLINK = 65536;
 /**
  * ext2, ext3 and ext4 read in-process: extent trees and indirect blocks, linear directory
  * reads (htree index blocks look like empty entries), inline data, fast and slow symlinks.
- * The journal is not replayed: a volume that was not cleanly unmounted reads as its
- * checkpointed metadata.
+ * A journal left with committed transactions is replayed in memory (see open).
  */
 export class Ext4Reader extends TreeReader<ExtNode> {
   readonly kind: FileSystemKind;
@@ -33,7 +33,12 @@ export class Ext4Reader extends TreeReader<ExtNode> {
   readonly blockSize: number;
   private readonly inodes: InodeTable;
 
-  private constructor(src: BlockSource, private readonly sb: ExtSuperblock) {
+  private constructor(
+    src: BlockSource,
+    private readonly sb: ExtSuperblock,
+    /** Whether committed journal transactions were applied (in memory) before reading. */
+    readonly journal: 'clean' | 'replayed' | 'unreadable',
+  ) {
     super(src);
     this.kind = sb.kind;
     this.label = sb.label;
@@ -41,8 +46,22 @@ export class Ext4Reader extends TreeReader<ExtNode> {
     this.inodes = new InodeTable(src, sb, new GroupDescriptors(src, sb));
   }
 
+  /**
+   * A volume that was not cleanly unmounted (any time image of a mounted filesystem) reads
+   * as the kernel would mount it: with the journal's committed transactions replayed in
+   * memory. A journal that cannot be read leaves the checkpointed state.
+   */
   static async open(src: BlockSource): Promise<Ext4Reader> {
-    return new Ext4Reader(src, await readExtSuperblock(src));
+    const sb = await readExtSuperblock(src);
+    if (!sb.needsRecovery || sb.journalInode === 0) return new Ext4Reader(src, sb, 'clean');
+    try {
+      const inodes = new InodeTable(src, sb, new GroupDescriptors(src, sb));
+      const replay = await journalReplay(src, sb, await inodes.read(sb.journalInode));
+      return new Ext4Reader(new ReplayedSource(src, sb.blockSize, replay), sb, 'replayed');
+    } catch (e) {
+      if (!(e instanceof ChronodiskError)) throw e;
+      return new Ext4Reader(src, sb, 'unreadable');
+    }
   }
 
   protected async rootNode(): Promise<ExtNode> {
