@@ -3,6 +3,7 @@ import { benchCommit } from './appliance.js';
 import { benchExport } from './appliance-export.js';
 import { benchImageRead } from './appliance-history.js';
 import { benchNbd } from './nbd.js';
+import { benchRestore } from './restore.js';
 import { calibrate, describe } from './calibrate.js';
 import { beginSuite, collected, fmtMs, log, now, printToStderr, setScale } from './measure.js';
 
@@ -23,6 +24,7 @@ const suites: Suite[] = [
   { name: 'image-read', about: 'time-image random 4 KiB read latency at 10k and 1M captured writes, beside pread', run: benchImageRead },
   { name: 'export', about: 'sequential time-image export, MB/s, cold and warm, beside a plain file read', run: benchExport },
   { name: 'nbd', about: 'NBD server read and write throughput with nbdcopy, beside nbdkit file', run: benchNbd },
+  { name: 'restore', about: 'whole-disk rollback of 10 and 100 MiB changed on a 4 GiB disk, beside a full dd copy', run: benchRestore },
 ];
 
 function usage(): string {

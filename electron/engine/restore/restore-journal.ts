@@ -40,8 +40,11 @@ export type NewJob = Omit<RestoreJob, 'version' | 'id' | 'watermark' | 'startedU
 
 const jobsDir = (appDir: string) => join(appDir, JOBS_DIR);
 
-/** Writes a file so that a crash leaves either the old content or the new: tmp, fsync, rename, fsync dir. */
-function writeAtomic(path: string, data: Buffer | string): void {
+/**
+ * Writes a file so that a crash leaves either the old content or the new: tmp, fsync,
+ * rename, and (unless `dirSync` is false) fsync of the directory.
+ */
+function writeAtomic(path: string, data: Buffer | string, dirSync = true): void {
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
@@ -51,7 +54,7 @@ function writeAtomic(path: string, data: Buffer | string): void {
     closeSync(fd);
   }
   renameSync(tmp, path);
-  fsyncDir(join(path, '..'));
+  if (dirSync) fsyncDir(join(path, '..'));
 }
 
 function encodeExtents(extents: Extent[]): Buffer {
@@ -83,7 +86,8 @@ export class RestoreJournal {
     const full: RestoreJob = { version: 1, id, ...job, watermark: 0, startedUs: now, updatedUs: now, pid: process.pid };
     if (extents) {
       const body = encodeExtents(extents);
-      writeAtomic(join(jobsDir(this.appDir), `${id}.extents`), body);
+      // The journal's own directory sync below makes both names durable.
+      writeAtomic(join(jobsDir(this.appDir), `${id}.extents`), body, false);
       full.extentsSha256 = sha256(body);
     }
     writeAtomic(this.pathOf(id), `${JSON.stringify(full)}\n`);
@@ -95,7 +99,9 @@ export class RestoreJournal {
     job.watermark = watermark;
     job.updatedUs = Date.now() * 1000;
     job.pid = process.pid;
-    writeAtomic(this.pathOf(job.id), `${JSON.stringify(job)}\n`);
+    // No directory sync: losing this rename to a power cut only means an older watermark,
+    // and rewriting from there is safe.
+    writeAtomic(this.pathOf(job.id), `${JSON.stringify(job)}\n`, false);
   }
 
   /** Unfinished jobs, oldest first; unreadable journals are skipped (and listed by `damaged`). */

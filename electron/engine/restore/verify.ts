@@ -5,6 +5,7 @@ import type { TimeImage } from '../time-image.js';
 import type { Extent } from '../timeline.js';
 import { chunksOf, CHUNK } from './extent-stream.js';
 import type { RestoreTarget } from './restore-target.js';
+import { DirectReader } from './direct-reader.js';
 
 export interface VerifyResult {
   bytesVerified: number;
@@ -23,20 +24,41 @@ export async function verifyExtents(
   target: RestoreTarget,
   opts: { chunkHashes?: Array<bigint | undefined>; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<VerifyResult> {
-  await target.dropCache();
   const total = extents.reduce((n, e) => n + e.length, 0);
-  const expected = Buffer.allocUnsafeSlow(CHUNK);
+  const direct = await DirectReader.open(target.path, image.size, CHUNK);
+  // Without O_DIRECT, drop the device's cache so the disk answers (an image file: the page cache does).
+  if (!direct) await target.dropCache();
   const got = [Buffer.allocUnsafeSlow(CHUNK), Buffer.allocUnsafeSlow(CHUNK)];
+  const readBack = (i: number, offset: number, length: number): Promise<Buffer> => {
+    if (direct) return direct.read(offset, length);
+    const into = got[i % 2]!.subarray(0, length);
+    return target.read(into, offset).then(() => into);
+  };
+  try {
+    return await compareChunks(image, extents, total, readBack, target.path, opts);
+  } finally {
+    direct?.close();
+  }
+}
+
+async function compareChunks(
+  image: TimeImage,
+  extents: Extent[],
+  total: number,
+  readBack: (i: number, offset: number, length: number) => Promise<Buffer>,
+  path: string,
+  opts: { chunkHashes?: Array<bigint | undefined>; onProgress?: (done: number, total: number) => void },
+): Promise<VerifyResult> {
+  const expected = Buffer.allocUnsafeSlow(CHUNK);
   const hash = createHash('sha256');
   const chunks = [...chunksOf(extents)];
   // The next read is in flight while this chunk is compared.
-  let next = chunks.length ? target.read(got[0]!.subarray(0, chunks[0]!.length), chunks[0]!.offset) : undefined;
+  let next = chunks.length ? readBack(0, chunks[0]!.offset, chunks[0]!.length) : undefined;
   for (let i = 0; i < chunks.length; i++) {
     const c = chunks[i]!;
-    await next;
-    const back = got[i % 2]!.subarray(0, c.length);
+    const back = (await next)!;
     const n = chunks[i + 1];
-    next = n ? target.read(got[(i + 1) % 2]!.subarray(0, n.length), n.offset) : undefined;
+    next = n ? readBack(i + 1, n.offset, n.length) : undefined;
     next?.catch(() => undefined);
     const want = expected.subarray(0, c.length);
     const known = opts.chunkHashes?.[i];
@@ -48,7 +70,7 @@ export async function verifyExtents(
       while (at < c.length && back[at] === want[at]) at++;
       throw new ChronodiskError(
         'damaged',
-        `verification failed: ${target.path} differs from point ${image.seq} at byte ${c.offset + at}; the disk may be failing — run the restore again, or restore onto another disk`,
+        `verification failed: ${path} differs from point ${image.seq} at byte ${c.offset + at}; the disk may be failing — run the restore again, or restore onto another disk`,
       );
     }
     hash.update(back);
