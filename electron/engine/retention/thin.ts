@@ -1,6 +1,6 @@
 import { readSync } from 'node:fs';
 import type { Appliance } from '../appliance.js';
-import { CommitFlag, MAX_RECORD_LENGTH, RECORD_HEADER_SIZE, RecordType } from '../format/constants.js';
+import { CommitFlag, RECORD_HEADER_SIZE, RecordType } from '../format/constants.js';
 import type { CommitRow } from '../index/index-db.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import type { SegmentWriter } from '../store/segment-writer.js';
@@ -82,9 +82,8 @@ export interface ThinProgress {
 
 /**
  * Carries out a plan: every kept batch is copied as it is; a kept point that follows
- * removed ones gets one merged batch — the bytes of its image over every range written
- * since the previous kept point (newest wins) — under its own seq, so its image and every
- * later one read exactly as before. The new segments replace the old ones through one
+ * removed ones gets one merged batch (see writeMerged), so its image and every later one
+ * read exactly as before. The new segments replace the old ones through one
  * catalog manifest record (see swapSegments), so a crash leaves the old state or the new.
  */
 export async function executeThinning(app: Appliance, plan: ThinPlan, onProgress?: (p: ThinProgress) => void): Promise<{ bytesRewritten: number; segmentsBefore: number; segmentsAfter: number }> {
@@ -93,7 +92,7 @@ export async function executeThinning(app: Appliance, plan: ThinPlan, onProgress
   const db = app.index.db;
   const commits = db.prepare('SELECT * FROM commits ORDER BY seq').all() as CommitRow[];
   const writesOf = db.prepare('SELECT seq, segment, rec_offset FROM writes WHERE disk = ? AND seq >= ? AND seq < ? ORDER BY seq');
-  const seqsOf = db.prepare('SELECT seq FROM writes WHERE disk = ? AND seq > ? AND seq < ? ORDER BY seq');
+  const runWrites = db.prepare('SELECT seq, segment, rec_offset, start, end FROM writes WHERE disk = ? AND seq > ? AND seq < ? ORDER BY seq');
   const total = commits.length;
   const segmentsBefore = app.catalog.state.liveSegments().length;
   const copy = (out: SegmentWriter, segment: number, offset: number) => {
@@ -150,44 +149,49 @@ export async function executeThinning(app: Appliance, plan: ThinPlan, onProgress
       prevKept.set(c.disk, c.seq);
       const run = pendingRun.get(c.disk);
       pendingRun.delete(c.disk);
-      if (run && writeMerged(app, out, disk, from, c, seqsOf, run.map((x) => x.seq))) continue;
-      // Nothing to merge, or too few seqs to renumber the merged writes: keep the run as it is.
-      for (const b of run ?? []) copyBatch(b);
-      copyBatch(c);
+      if (run) writeMerged(app, out, disk, from, c, runWrites, copy);
+      else copyBatch(c);
     }
   });
   return { bytesRewritten: r.bytesWritten, segmentsBefore, segmentsAfter: app.catalog.state.liveSegments().length };
 }
 
-/** Writes the merged batch of point `c` (all written since `from`); false when seqs run short. */
+/**
+ * Writes the merged batch of kept point `c`: of every write record since the previous kept
+ * point `from` (the removed batches' and c's own), the ones the image at `c` still reads
+ * from — found through the time map, no data read — copied as they are, in seq order,
+ * then c's commit record anew (first seq, flags | thinned). Records wholly overwritten
+ * within the run are dropped: that is the space thinning frees. Seqs stay as they were,
+ * so every later point reads exactly as before.
+ */
 function writeMerged(
   app: Appliance,
   out: SegmentWriter,
   disk: DiskRecord,
   from: number,
   c: CommitRow,
-  seqsOf: { all(...a: unknown[]): unknown[] },
-  removedOfDisk: number[],
-): boolean {
-  const extents = app.timeline.writtenBetween(disk, from, c.seq);
-  // Seqs to reuse: this disk's own writes and removed commits between the two kept points
-  // (never another disk's: two records may not share a seq).
-  const pool = (seqsOf.all(disk.id, from, c.seq) as Array<{ seq: number }>).map((r) => r.seq);
-  for (const s of removedOfDisk) if (s > from && s < c.seq) pool.push(s);
-  pool.sort((a, b) => a - b);
-  const needed = extents.reduce((n, e) => n + Math.ceil(e.length / MAX_RECORD_LENGTH), 0);
-  if (needed > pool.length) return false;
-  const image = app.image(disk, c.seq);
-  let i = 0;
-  let bytes = 0;
-  for (const e of extents) {
-    for (let at = e.offset; at < e.offset + e.length; at += MAX_RECORD_LENGTH) {
-      const len = Math.min(MAX_RECORD_LENGTH, e.offset + e.length - at);
-      out.append({ type: RecordType.Write, diskId: disk.id, seq: pool[i++]!, timeUs: c.time_us, a: at, b: len, c: 0 }, image.readSync(at, len), true);
-      bytes += len;
+  runWrites: { all(...a: unknown[]): unknown[] },
+  copy: (out: SegmentWriter, segment: number, offset: number) => void,
+): void {
+  const records = runWrites.all(disk.id, from, c.seq) as Array<{ seq: number; segment: number; rec_offset: number; start: number; end: number }>;
+  const key = (segment: number, offset: number) => `${Math.abs(segment)}:${offset}`;
+  const inRun = new Map(records.map((r) => [key(r.segment, r.rec_offset), r]));
+  const survivors = new Map<string, (typeof records)[number]>();
+  for (const e of app.timeline.writtenBetween(disk, from, c.seq)) {
+    for (let at = e.offset; at < e.offset + e.length; at += 1 << 20) {
+      for (const p of app.index.lookup(disk.id, c.seq, at, Math.min(e.offset + e.length, at + (1 << 20)))) {
+        const k = key(p.segment, p.rec_offset);
+        const r = inRun.get(k);
+        if (r) survivors.set(k, r);
+      }
     }
   }
+  const kept = [...survivors.values()].sort((a, b) => a.seq - b.seq);
+  let bytes = 0;
+  for (const r of kept) {
+    copy(out, r.segment, r.rec_offset);
+    bytes += r.end - r.start;
+  }
   const body = c.label ? Buffer.from(JSON.stringify({ label: c.label })) : Buffer.alloc(0);
-  out.append({ type: RecordType.Commit, diskId: disk.id, seq: c.seq, timeUs: c.time_us, a: needed ? pool[0]! : c.seq, b: c.flags | CommitFlag.Thinned, c: bytes }, body, false);
-  return true;
+  out.append({ type: RecordType.Commit, diskId: disk.id, seq: c.seq, timeUs: c.time_us, a: kept.length ? kept[0]!.seq : c.seq, b: c.flags | CommitFlag.Thinned, c: bytes }, body, false);
 }

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
+import { cliPath, runCli, runCliJson } from '../helpers/cli.js';
+
+const MiB = 1024 * 1024;
+let fsDirOf = () => '/';
+
+/** Runs `chronodisk run --json` and collects its event lines. */
+function startRun(app: string): { child: ChildProcess; events: Array<Record<string, string>> } {
+  const child = spawn(process.execPath, [cliPath, 'run', '-a', app, '--json', '--interval', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const events: Array<Record<string, string>> = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    events.push(JSON.parse(l));
+    if (process.env.SPACE_DEBUG) console.log(l);
+  });
+  return { child, events };
+}
+
+async function until(pred: () => boolean, ms: number, what: string, tick: () => void = () => {}): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; free: ${spawnSync('df', ['-h', '--output=avail', fsDirOf()], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' ')}`);
+    tick();
+    await new Promise((r) => setTimeout(r, 700));
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const closed = new Promise((r) => child.once('close', r));
+  child.kill('SIGTERM');
+  await closed;
+}
+
+describe('an appliance on a small filesystem, filled by captures', () => {
+  const tmp = tempDir('chronodisk-space-');
+  const fsDir = join(tmp.dir, 'appfs');
+  const app = join(fsDir, 'appliance');
+  const source = join(tmp.dir, 'source.img');
+  let loop: Loop;
+  let round = 0;
+  /** Rewrites 12 MiB of the source with fresh random data: every pass stores it anew. */
+  const churn = () => {
+    const fd = openSync(source, 'r+');
+    try {
+      writeSync(fd, randomBytes(12 * MiB), 0, 12 * MiB, (round++ % 2) * 12 * MiB);
+    } finally {
+      closeSync(fd);
+    }
+  };
+
+  beforeAll(() => {
+    fsDirOf = () => fsDir;
+    mkdirSync(fsDir);
+    makeImage(join(tmp.dir, 'appfs.img'), 256 * MiB);
+    loop = attachLoop(join(tmp.dir, 'appfs.img'));
+    sh('mkfs.ext4', ['-q', '-F', '-m', '0', loop.device]);
+    sh('mount', [loop.device, fsDir]);
+    makeImage(source, 24 * MiB);
+    churn();
+    expect(runCli(['init', app]).status).toBe(0);
+    expect(runCli(['protect', source, '-a', app, '--name', 'src']).status).toBe(0);
+    expect(runCli(['retention', 'src', '-a', app, '--min-free', '64M']).status).toBe(0);
+  });
+  afterAll(() => {
+    spawnSync('umount', [fsDir]);
+    loop?.detach();
+    tmp.remove();
+  });
+
+  it('thins early when space runs low, pauses when nothing can go, and stays intact', async () => {
+    // 1. Capture until the floor is reached: thinning must run early, by itself.
+    let w = startRun(app);
+    try {
+      await until(() => w.events.some((e) => e.event === 'status' && e.state === 'thinned'), 120_000, 'early thinning', churn);
+    } finally {
+      await stop(w.child);
+    }
+    expect(runCli(['check', '-a', app, '--read-data']).status).toBe(0);
+
+    // 2. Bookmark every point: nothing may be thinned, so capture has to pause.
+    for (const p of runCliJson<{ points: Array<{ seq: number }> }>(['timeline', 'src', '--all', '-a', app]).points) {
+      expect(runCli(['mark', 'src', `keep ${p.seq}`, '--at', String(p.seq), '-a', app]).status).toBe(0);
+    }
+    w = startRun(app);
+    try {
+      await until(() => w.events.some((e) => e.event === 'status' && e.state === 'paused'), 120_000, 'a pause', churn);
+    } finally {
+      await stop(w.child);
+    }
+    const paused = w.events.find((e) => e.state === 'paused')!;
+    expect(paused.message).toMatch(/appliance is full .* capture is paused/);
+    expect(runCli(['check', '-a', app, '--read-data']).status).toBe(0);
+
+    // 3. Give the bookmarks up: the next start thins and capture resumes.
+    const marks = runCliJson<{ bookmarks: Array<{ label: string }> }>(['timeline', 'src', '--all', '-a', app]).bookmarks;
+    for (const b of marks) expect(runCli(['unmark', 'src', b.label, '-a', app]).status).toBe(0);
+    w = startRun(app);
+    try {
+      await until(() => w.events.some((e) => e.event === 'point'), 60_000, 'capture to resume', churn);
+    } finally {
+      await stop(w.child);
+    }
+    expect(runCli(['check', '-a', app, '--read-data']).status).toBe(0);
+    const latest = runCliJson<{ seq: number }>(['point', 'src', '--at', 'now', '-a', app]);
+    const out = join(tmp.dir, 'latest.img');
+    expect(runCli(['image', 'src', '--at', String(latest.seq), '--out', out, '-a', app]).status).toBe(0);
+  }, 420_000);
+});
