@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlockSource } from '../../electron/engine/block-source.js';
 import { makeExfatImage } from './exfat-image.js';
@@ -37,6 +37,32 @@ export interface FuzzImage {
   bytes: Buffer;
 }
 
+/**
+ * An ext4 image as a crash would leave it while mounted: the files fsynced (their metadata
+ * committed to the journal) but not written home, so reading it means replaying the journal.
+ */
+function crashImage(img: string, tree: string): Buffer {
+  blank(img, 24 * 1024 * 1024);
+  execFileSync('mkfs.ext4', ['-q', '-F', img], { stdio: 'pipe' });
+  const mnt = `${img}.mnt`;
+  mkdirSync(mnt);
+  const loop = execFileSync('losetup', ['-f', '--show', img]).toString().trim();
+  try {
+    execFileSync('mount', [loop, mnt]);
+    try {
+      execFileSync('cp', ['-a', ...readdirSync(tree).map((n) => join(tree, n)), mnt]);
+      const files = execFileSync('find', [mnt, '-type', 'f']).toString().trim().split('\n');
+      for (let i = 0; i < files.length; i += 200) execFileSync('sync', files.slice(i, i + 200));
+      return readFileSync(img);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  } finally {
+    execFileSync('losetup', ['-d', loop]);
+    rmdirSync(mnt);
+  }
+}
+
 function blank(path: string, bytes: number): void {
   writeFileSync(path, '');
   truncateSync(path, bytes);
@@ -53,6 +79,7 @@ export function buildFuzzImages(work: string, tree: string, fatTree: string): Fu
     out.push({ name, bytes: readFileSync(img) });
   };
   ext('ext4', ['-b', '4096']);
+  out.push({ name: 'ext4-journal', bytes: crashImage(join(work, 'journal.img'), tree) });
   ext('ext2-1k', ['-t', 'ext2', '-b', '1024']);
   ext('ext4-inline', ['-O', 'inline_data,^has_journal', '-b', '1024']);
   for (const [bits, size] of [[12, 4], [16, 16], [32, 34]] as const) {

@@ -68,7 +68,10 @@ async function planExt(src: PatchedSource, b: Buffer): Promise<FuzzPlan> {
     one('root directory: entry inode past the inode count', rootDir[0] + 24, 4, 0x7fffffff),
   ];
   if (aDir) targets.push(one('entry a/b points at a (a loop)', entryOf('b', aDir), 4, aIno));
-  return { hot: [[1024, 2048], [(sb.firstDataBlock + 1) * sb.blockSize, (sb.firstDataBlock + 2) * sb.blockSize], [table, table + 64 * 1024], ...dirs], targets: targets.filter((t) => ![...t.patch.keys()].some((k) => k < 0)) };
+  // Journal blocks (superblock, descriptors, commits, revokes) carry the jbd2 magic.
+  const journal: [number, number][] = [];
+  for (let at = 0; at + 4 <= b.length; at += sb.blockSize) if (b.readUInt32BE(at) === 0xc03b3998) journal.push([at, at + 64]);
+  return { hot: [...journal, [1024, 2048], [(sb.firstDataBlock + 1) * sb.blockSize, (sb.firstDataBlock + 2) * sb.blockSize], [table, table + 64 * 1024], ...dirs], targets: targets.filter((t) => ![...t.patch.keys()].some((k) => k < 0)) };
 }
 
 async function planFat(src: PatchedSource, b: Buffer): Promise<FuzzPlan> {

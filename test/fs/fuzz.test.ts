@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlockSource } from '../../electron/engine/block-source.js';
 import { ChronodiskError } from '../../electron/engine/errors.js';
+import type { Ext4Reader } from '../../electron/engine/fs/ext4.js';
 import { detectFileSystem } from '../../electron/engine/fs/filesystem.js';
 import { openVolume, readPartitionTable } from '../../electron/engine/fs/partitions.js';
 import { walkTree } from '../../electron/engine/fs/tree-walk.js';
@@ -137,6 +138,13 @@ describe('readers on damaged images', () => {
     expect(failures.map((f) => `${f.label}: ${f.error instanceof Error ? f.error.stack : String(f.error)}`).slice(0, 5)).toEqual([]);
     expect(cases).toBeGreaterThanOrEqual(1000);
     expect(peakRss).toBeLessThan(2 * 2 ** 30);
+  });
+
+  it('fuzzes the journal replay too: the crash image needs it', async () => {
+    const { img } = images.find((i) => i.img.name === 'ext4-journal')!;
+    const fs = await detectFileSystem(new PatchedSource(img.bytes, img.bytes.length, new Map()));
+    expect((fs as Ext4Reader).journal).toBe('replayed');
+    expect((await fs.list('/')).map((e) => e.name)).toContain('many');
   });
 
   it('reports a directory that contains itself as damaged, on every filesystem', async () => {
