@@ -31,13 +31,20 @@ function withMount(img: string, options: string[], body: (mnt: string, loop: str
   }
 }
 
+// ext4 (64-bit, checksummed v3 journal, extent-mapped journal inode) and ext3 with 1 KiB
+// blocks (32-bit tags, no journal checksums, a journal inode of indirect blocks).
+const variants: [string, string[]][] = [
+  ['ext4', []],
+  ['ext3-1k', ['-t', 'ext3', '-b', '1024']],
+];
+
 describe('ext4 journal replay', () => {
-  it('reads a crash image of a mounted ext4 (committed, not checkpointed) as the kernel mounts it', async () => {
-    const img = join(work, 'live.img');
+  for (const [name, args] of variants) it(`reads a crash image of a mounted ${name} (committed, not checkpointed) as the kernel mounts it`, async () => {
+    const img = join(work, `${name}-live.img`);
     writeFileSync(img, '');
     truncateSync(img, 128 * 1024 * 1024);
-    execFileSync('mkfs.ext4', ['-q', '-F', img], { stdio: 'pipe' });
-    const snapshot = join(work, 'snapshot.img');
+    execFileSync('mkfs.ext4', ['-q', '-F', ...args, img], { stdio: 'pipe' });
+    const snapshot = join(work, `${name}-snapshot.img`);
     withMount(img, [], (mnt, loop) => {
       makeSourceTree(join(mnt, 'tree'), { unix: true, manyFiles: 300, largeBytes: 2 * 1024 * 1024 });
       // fsync every file: their data and the metadata reach the journal (a commit), but
@@ -56,7 +63,7 @@ describe('ext4 journal replay', () => {
       const fs = await Ext4Reader.open(src);
       expect(fs.journal).toBe('replayed');
       // The kernel replays the journal when it mounts a copy; the two must agree on every byte and time.
-      const replayed = join(work, 'kernel-replayed.img');
+      const replayed = join(work, `${name}-kernel-replayed.img`);
       copyFileSync(snapshot, replayed);
       await compareWithKernel(fs, replayed);
     } finally {
