@@ -15,6 +15,8 @@ import { resolveVerb } from './resolve-verb.js';
 import { restoreVerb } from './restore-verb.js';
 import { jobsVerb } from './jobs-verb.js';
 import { runVerb } from './run-verb.js';
+import { serveVerb } from './serve-verb.js';
+import { splitVerb } from './split-verb.js';
 import { timelineVerb } from './timeline-verb.js';
 import { versionVerb } from './version-verb.js';
 
@@ -26,6 +28,8 @@ export const verbs: Verb[] = [
   unprotectVerb,
   captureVerb,
   runVerb,
+  splitVerb,
+  serveVerb,
   timelineVerb,
   resolveVerb,
   markVerb,

@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { ChronodiskError } from '../engine/errors.js';
+import type { ListenAddress } from '../engine/nbd/server.js';
+
+export interface AddressOptions {
+  socket?: string;
+  port?: string;
+  host?: string;
+}
+
+/** --socket PATH | --port N [--host 127.0.0.1|::1]: where an NBD listener goes. */
+export function addressOptions(cmd: Command): Command {
+  return cmd
+    .option('--socket <path>', 'listen on this unix socket (mode 0600)')
+    .option('--port <n>', 'listen on this TCP port of the loopback address instead')
+    .option('--host <address>', 'the loopback address for --port: 127.0.0.1 or ::1', '127.0.0.1');
+}
+
+export function listenAddress(opts: AddressOptions, defaultSocket: string): ListenAddress {
+  if (opts.socket && opts.port) throw new ChronodiskError('usage', 'give --socket or --port, not both');
+  if (opts.port !== undefined) {
+    const port = Number(opts.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ChronodiskError('usage', `--port ${opts.port} is not a port number (0-65535)`);
+    return { host: opts.host ?? '127.0.0.1', port };
+  }
+  const socket = opts.socket ?? defaultSocket;
+  mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
+  return { socket };
+}
+
+/** Resolves once SIGINT or SIGTERM arrives (handled: the caller shuts down cleanly). */
+export function untilStopped(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, on);
+      resolve(sig);
+    };
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, on);
+  });
+}

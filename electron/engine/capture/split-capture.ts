@@ -1,0 +1,167 @@
+import { readFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Appliance } from '../appliance.js';
+import { CommitFlag } from '../format/constants.js';
+import { ExportError, type NbdExport, type ZeroOptions } from '../nbd/export.js';
+import { FileExport } from '../nbd/file-export.js';
+import type { DiskRecord } from '../store/catalog-state.js';
+import type { PointInfo } from '../timeline.js';
+import { scanPass } from './scan-pass.js';
+import { probeProtectedSource } from './source-check.js';
+
+/**
+ * Split capture (exact CDP, the appliance patent's write splitter): an NBD export stands in
+ * front of the source. Each write is committed durably in the appliance, then applied to
+ * the source, then acknowledged — so every acknowledged write is a point. FLUSH and FUA
+ * also mark crash-consistent points; TRIM and WRITE_ZEROES are captured as zeroes.
+ *
+ * The source may lag the appliance after a crash (committed, not yet written through):
+ * start() re-applies every range written since the last point known to be on the source.
+ */
+export class SplitCapture {
+  /** Source writes in commit (seq) order, so overlapping writes land as the appliance says. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private lastSeq = 0;
+
+  private constructor(
+    readonly app: Appliance,
+    readonly disk: DiskRecord,
+    private readonly onPoint?: (p: PointInfo) => void,
+  ) {}
+
+  static async start(app: Appliance, disk: DiskRecord, onPoint?: (p: PointInfo) => void): Promise<SplitCapture> {
+    await probeProtectedSource(disk);
+    const s = new SplitCapture(app, disk, onPoint);
+    const latest = app.timeline.latest(disk);
+    if (!latest) {
+      // The baseline: what the source holds before the first write comes through us.
+      const r = await scanPass(app, disk, { freeze: false });
+      s.markApplied(r.point.seq);
+    } else {
+      await s.reapply(latest.seq);
+    }
+    return s;
+  }
+
+  /** One connection's view: reads from the source, writes through the appliance. */
+  open(): NbdExport {
+    const file = FileExport.open(this.disk.source);
+    if (file.size !== this.disk.size) {
+      void file.close();
+      throw new ExportError('EIO', `${this.disk.source} changed size; it is no longer ${this.disk.name}`);
+    }
+    return new SplitExport(this, file);
+  }
+
+  /** Commits a write (or zeroes) durably, then queues it for the source; resolves once applied. */
+  async capture(offset: number, data: Buffer | { zeroes: number }, crashConsistent: boolean, apply: () => Promise<void>): Promise<void> {
+    const batch = this.app.beginBatch(this.disk);
+    try {
+      if (Buffer.isBuffer(data)) batch.write(offset, data);
+      else batch.writeZeroes(offset, data.zeroes);
+    } catch (e) {
+      batch.abort();
+      throw e;
+    }
+    const point = await batch.commit({ flags: crashConsistent ? CommitFlag.CrashConsistent : 0 });
+    this.lastSeq = point.seq;
+    this.onPoint?.(point);
+    await this.inOrder(apply);
+  }
+
+  /** A flush: everything acknowledged is on the source; the point is crash-consistent. */
+  async flush(sourceFlush: () => Promise<void>): Promise<void> {
+    await this.inOrder(sourceFlush);
+    const point = await this.app.beginBatch(this.disk).commit({ flags: CommitFlag.CrashConsistent });
+    this.onPoint?.(point);
+    this.markApplied(point.seq);
+  }
+
+  private inOrder(step: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(step);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private appliedPath(): string {
+    return join(this.app.dir, 'cache', `split-${this.disk.id}.applied`);
+  }
+
+  /** Records that the source holds everything up to `seq` durably (a cache: losing it only costs a re-apply). */
+  private markApplied(seq: number): void {
+    mkdirSync(join(this.app.dir, 'cache'), { recursive: true });
+    writeFileSync(`${this.appliedPath()}.tmp`, `${seq}\n`);
+    renameSync(`${this.appliedPath()}.tmp`, this.appliedPath());
+  }
+
+  /** Writes to the source every range committed after the last point known to be applied. */
+  private async reapply(latest: number): Promise<void> {
+    let applied = 0;
+    try {
+      applied = Number(readFileSync(this.appliedPath(), 'utf8').trim()) || 0;
+    } catch {
+      // unknown: re-apply everything (idempotent, only slower)
+    }
+    if (applied < latest) {
+      const image = this.app.image(this.disk, latest);
+      const file = FileExport.open(this.disk.source);
+      try {
+        for (const e of this.app.timeline.writtenBetween(this.disk, applied, latest)) {
+          for (let at = e.offset; at < e.offset + e.length; at += 4 << 20) {
+            const n = Math.min(4 << 20, e.offset + e.length - at);
+            await file.write(at, image.readSync(at, n), false);
+          }
+        }
+        await file.flush();
+      } finally {
+        await file.close();
+      }
+    }
+    this.markApplied(latest);
+    this.lastSeq = latest;
+  }
+}
+
+/** The per-connection export of a split-mode disk. */
+class SplitExport implements NbdExport {
+  readonly readOnly = false;
+  readonly canMultiConn = true;
+
+  constructor(
+    private readonly capture: SplitCapture,
+    private readonly file: FileExport,
+  ) {}
+
+  get size(): number {
+    return this.file.size;
+  }
+
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.file.read(offset, length);
+  }
+
+  readInto(offset: number, into: Buffer): Promise<void> {
+    return this.file.readInto(offset, into);
+  }
+
+  write(offset: number, data: Buffer, fua: boolean): Promise<void> {
+    return this.capture.capture(offset, data, fua, () => this.file.write(offset, data, fua));
+  }
+
+  flush(): Promise<void> {
+    return this.capture.flush(() => this.file.flush());
+  }
+
+  trim(offset: number, length: number, fua: boolean): Promise<void> {
+    // A trimmed range reads back as zeroes from then on: capture it as zeroes.
+    return this.capture.capture(offset, { zeroes: length }, fua, () => this.file.zero(offset, length, { fua, noHole: false, fast: false }));
+  }
+
+  zero(offset: number, length: number, options: ZeroOptions): Promise<void> {
+    return this.capture.capture(offset, { zeroes: length }, options.fua, () => this.file.zero(offset, length, options));
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+}
