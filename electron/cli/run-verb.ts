@@ -2,6 +2,7 @@ import type { Verb } from './verb.js';
 import { formatIsoMicros } from '../../shared/time.js';
 import { formatBytes, parseSize } from '../../shared/units.js';
 import { CaptureLoop } from '../engine/capture/capture-loop.js';
+import { startSplitListeners } from '../engine/capture/split-listeners.js';
 import { setIdleIoPriority } from '../engine/devices/io-priority.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { flagNames } from '../engine/timeline.js';
@@ -16,8 +17,9 @@ export const runVerb: Verb = {
       .option('--interval <seconds>', 'seconds between scan passes of scan-mode disks', '300')
       .option('--rate-limit <size>', 'at most this many bytes per second of scan reads (e.g. 100M; 0 = no limit)', '0')
       .option('--no-idle', 'do not lower the I/O priority to idle')
+      .option('--split-dir <dir>', 'where split-mode disks listen (DIR/DISK.sock)', '/run/chronodisk')
       .option('--json', 'print one JSON object per line for each point and error')
-      .action(async (opts: ApplianceOptions & { interval: string; rateLimit: string; idle: boolean; json?: boolean }) => {
+      .action(async (opts: ApplianceOptions & { interval: string; rateLimit: string; idle: boolean; splitDir: string; json?: boolean }) => {
         const interval = Number(opts.interval);
         if (!(interval > 0)) throw new ChronodiskError('usage', `--interval ${opts.interval} is not a positive number of seconds`);
         const rate = parseSize(opts.rateLimit);
@@ -45,8 +47,13 @@ export const runVerb: Verb = {
           const stopped = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
           for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, onSignal);
           await loop.start();
+          const split = await startSplitListeners(app, opts.splitDir, (p) =>
+            say({ event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), flags: flagNames(p.flags), bytes: p.bytes, how: 'split' }, `${formatIsoMicros(p.timeUs)} ${p.disk}: point ${p.seq} (split)`),
+          );
+          for (const l of split.listeners) say({ event: 'listening', disk: l.disk, uri: l.listening.uri(l.disk), socket: l.listening.socket }, `${l.disk}: split capture at ${l.listening.uri(l.disk)}`);
           say({ event: 'started', disks: app.disks().map((d) => d.name) }, `Capturing ${app.disks().length} disks; stop with Ctrl-C.`);
           const sig = await stopped;
+          await split.close();
           await loop.stop();
           say({ event: 'stopped', signal: sig }, `Stopped (${sig}); every point is durable.`);
           for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, onSignal);
