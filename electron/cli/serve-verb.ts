@@ -17,7 +17,7 @@ export const serveVerb: Verb = {
       .option('--json', 'print JSON once listening')
       .action(async (specs: string[], opts: ApplianceOptions & AddressOptions & { overlay?: boolean; json?: boolean }) => {
         const wanted = specs.map((s) => {
-          const at = s.lastIndexOf('@');
+          const at = s.indexOf('@'); // disk names never hold '@'; a bookmark point may
           if (at <= 0) throw new ChronodiskError('usage', `"${s}" is not DISK@POINT (e.g. sda@now, sda@1234, sda@-1h)`);
           return { text: s, disk: s.slice(0, at), spec: parsePointSpec(s.slice(at + 1)) };
         });
