@@ -79,7 +79,9 @@ export async function journalReplay(src: BlockSource, sb: ExtSuperblock, journal
         j = next(j);
         steps++;
         if (target >= sb.blocksCount) throw damaged(`journal descriptor at block ${j}: target block ${target} is outside the volume`);
-        pending.writes.push({ block: target, copy: { diskOffset: where(j), escaped: (flags & TAG_ESCAPE) !== 0 } });
+        const copyAt = where(j);
+        if (copyAt + bs > src.size) throw damaged(`journal block ${j}: it lies past the end of the volume`);
+        pending.writes.push({ block: target, copy: { diskOffset: copyAt, escaped: (flags & TAG_ESCAPE) !== 0 } });
         at += tagBytes + (flags & TAG_SAME_UUID ? 0 : 16);
         if (flags & TAG_LAST) break;
       }
@@ -129,7 +131,7 @@ export class ReplayedSource implements BlockSource {
     for (let b = first; b <= last; b++) {
       const copy = this.blocks.get(b);
       if (!copy) continue;
-      let data = await this.base.read(copy.diskOffset, bs);
+      let data = await readVolume(this.base, copy.diskOffset, bs, `journal copy of block ${b}`);
       if (copy.escaped) {
         data = Buffer.from(data);
         data.writeUInt32BE(JBD2_MAGIC, 0);
