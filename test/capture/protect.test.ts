@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
+import { cliPath, runCli } from '../helpers/cli.js';
+
+const MiB = 1024 * 1024;
+
+/** sha256 of every truth file of an appliance (segments, catalog, header). */
+function applianceHash(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (!/^(index\.sqlite|writer\.)/.test(name)) h.update(name).update(readFileSync(p));
+    }
+  };
+  walk(dir);
+  return h.digest('hex');
+}
+
+describe('protect refuses what it must, with one clear line and nothing written', () => {
+  const tmp = tempDir('chronodisk-protect-');
+  const fsDir = join(tmp.dir, 'appfs');
+  const app = join(fsDir, 'appliance');
+  let appLoop: Loop;
+  let other: Loop;
+
+  beforeAll(() => {
+    // The appliance lives on a filesystem of its own loop device.
+    mkdirSync(fsDir);
+    makeImage(join(tmp.dir, 'appfs.img'), 64 * MiB);
+    appLoop = attachLoop(join(tmp.dir, 'appfs.img'));
+    sh('mkfs.ext4', ['-q', '-F', appLoop.device]);
+    sh('mount', [appLoop.device, fsDir]);
+    expect(runCli(['init', app]).status).toBe(0);
+    makeImage(join(tmp.dir, 'other.img'), 16 * MiB);
+    other = attachLoop(join(tmp.dir, 'other.img'));
+  });
+  afterAll(() => {
+    spawnSync('umount', [fsDir]);
+    appLoop?.detach();
+    other?.detach();
+    tmp.remove();
+  });
+
+  /** Usage errors (a directory, a bad name) exit 2; the rest 1. */
+  const refused = (args: string[], pattern: RegExp, status = 1) => {
+    const before = applianceHash(app);
+    const r = runCli(['protect', ...args, '-a', app]);
+    expect(r.status, r.stderr).toBe(status);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(pattern);
+    expect(applianceHash(app)).toBe(before);
+  };
+
+  it("refuses the appliance's own device", () => refused([appLoop.device], /holds the appliance .* cannot protect itself/));
+  it('refuses a missing path', () => refused([join(tmp.dir, 'nope.img')], /does not exist/));
+  it('refuses a directory', () => refused([tmp.dir], /is a directory, not a disk or image file/, 2));
+
+  it('refuses, as an unprivileged user, a device it cannot read', () => {
+    // The appliance must be writable by that user for the refusal to be about the device.
+    spawnSync('chown', ['-R', '65534:65534', app]);
+    chmodSync(tmp.dir, 0o755);
+    const before = applianceHash(app);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliPath, 'protect', other.device, '-a', app], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/permission denied|cannot be read/i);
+    expect(applianceHash(app)).toBe(before);
+    spawnSync('chown', ['-R', '0:0', app]);
+  });
+
+  it('protects a readable device, and refuses a second disk of the same name', () => {
+    expect(runCli(['protect', other.device, '-a', app, '--name', 'other']).status).toBe(0);
+    refused([other.device, '--name', 'other'], /already protected/);
+    refused([other.device, '--name', 'bad:name'], /cannot name a disk/, 2);
+  });
+});
