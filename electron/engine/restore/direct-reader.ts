@@ -5,6 +5,11 @@ const ALIGN = 4096;
 const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
 const WASM_PAGE = 64 * 1024;
 
+/** A page-aligned buffer (over WebAssembly memory), as O_DIRECT reads and writes need. */
+export function alignedBuffer(size: number): Buffer {
+  return Buffer.from(new wasm.Memory({ initial: Math.ceil(size / WASM_PAGE) }).buffer).subarray(0, size);
+}
+
 /**
  * Reads a disk or file with O_DIRECT, past the page cache: verification must ask the disk,
  * not our own just-written pages, and dropping a whole device's cache costs more than the
@@ -22,7 +27,7 @@ export class DirectReader {
     maxLength: number,
   ) {
     const bytes = maxLength + 2 * ALIGN;
-    this.slots = [0, 1].map(() => Buffer.from(new wasm.Memory({ initial: Math.ceil(bytes / WASM_PAGE) }).buffer));
+    this.slots = [alignedBuffer(bytes), alignedBuffer(bytes)];
   }
 
   /** Undefined where O_DIRECT is not supported (tmpfs, some FUSE filesystems). */

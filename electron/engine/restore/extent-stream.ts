@@ -3,6 +3,7 @@ import type { RateLimiter } from '../devices/io-priority.js';
 import { isAllZero } from '../format/payload-codec.js';
 import type { TimeImage } from '../time-image.js';
 import type { Extent } from '../timeline.js';
+import { alignedBuffer } from './direct-reader.js';
 import type { RestoreTarget } from './restore-target.js';
 
 export const CHUNK = 4 * 1024 * 1024;
@@ -49,7 +50,8 @@ export interface StreamResult {
 export async function streamExtents(image: TimeImage, extents: Extent[], target: RestoreTarget, options: StreamOptions = {}): Promise<StreamResult> {
   const total = extents.reduce((n, e) => n + e.length, 0);
   const startAt = options.startAt ?? 0;
-  const buffers = [Buffer.allocUnsafeSlow(CHUNK), Buffer.allocUnsafeSlow(CHUNK)];
+  // Page-aligned, so the target may write them with O_DIRECT.
+  const buffers = [alignedBuffer(CHUNK), alignedBuffer(CHUNK)];
   let pending: Promise<void> | undefined;
   let written = 0;
   let sinceSync = 0;
@@ -78,7 +80,7 @@ export async function streamExtents(image: TimeImage, extents: Extent[], target:
     if (!already && !(options.skipZeroChunks && isAllZero(buf))) {
       await options.limiter?.take(c.length);
       await pending; // the other buffer is free again once its write is done
-      pending = target.write(buf, c.offset);
+      pending = target.write(buf, c.offset, true);
       i++;
       pending.catch(() => undefined); // it is awaited below; until then a failure must not count as unhandled
       written += c.length;
