@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { FileSource } from '../../electron/engine/block-source.js';
 import { FatReader } from '../../electron/engine/fs/fat.js';
 import { detectFileSystem } from '../../electron/engine/fs/filesystem.js';
 import { makeFatImage } from './fat-image.js';
+import { PatchedSource } from './fuzz-images.js';
 import { expectSameTree, makeSourceTree } from './source-tree.js';
 
 let work: string;
@@ -38,6 +39,19 @@ describe('FAT reader', () => {
         expect((await fs.list('/many')).length).toBe(many);
         // Names match without regard to case, as on Windows.
         expect((await fs.stat('/mixedcase.txt')).name).toBe('MixedCase.TXT');
+        // A long-name chain whose checksum does not match its short entry is ignored: the 8.3 name stands.
+        const bytes = readFileSync(img);
+        const shortEntry = (await fs.stat('/MixedCase.TXT')).ino - 2 ** 32;
+        const patched = await detectFileSystem(new PatchedSource(bytes, bytes.length, new Map([[shortEntry - 32 + 13, bytes[shortEntry - 32 + 13]! ^ 1]])));
+        const names = (await patched.list('/')).map((e) => e.name);
+        expect(names).not.toContain('MixedCase.TXT');
+        const short = names.find((n) => /^MIXEDC~\d\.TXT$/.test(n));
+        expect(short, names.join(', ')).toBeDefined();
+        expect((await patched.readFile(`/${short}`)).toString()).toBe('mixed');
+        // 'lower.txt' is stored as a bare 8.3 entry with the NT lower-case flags, no long name.
+        const lowerEntry = (await fs.stat('/lower.txt')).ino - 2 ** 32;
+        expect([bytes.toString('latin1', lowerEntry, lowerEntry + 11), bytes[lowerEntry + 12]! & 0x18]).toEqual(['LOWER   TXT', 0x18]);
+        expect(bytes[lowerEntry - 32 + 11]).not.toBe(0x0f);
         const extents = await fs.fileExtents('/large.bin');
         expect(extents.reduce((n, e) => n + e.length, 0)).toBe((await fs.stat('/large.bin')).size);
       } finally {
