@@ -59,12 +59,29 @@ export const restoreVerb: Verb = {
   },
 };
 
+/** A progress line per phase, so speed and ETA are of the phase shown. */
+function phasedProgress() {
+  let phase = '';
+  let line = progressLine();
+  return {
+    update(p: { phase: string; done: number; total: number }) {
+      if (p.phase !== phase) {
+        if (phase) line.finish();
+        phase = p.phase;
+        line = progressLine();
+      }
+      line.update(p);
+    },
+    finish: () => line.finish(),
+  };
+}
+
 async function rollback(app: Appliance, disk: DiskRecord, point: PointInfo, opts: RestoreOpts, limiter?: RateLimiter): Promise<RestoreResult> {
   await probeRollbackDisk(app, disk);
   const pending = new RestoreJournal(app.dir).list().find((j) => j.kind === 'rollback' && j.diskId === disk.id);
   const what = pending ? ` (finishing the interrupted restore ${pending.id})` : '';
   await confirmDestructive(`Roll ${disk.name} (${disk.source}) back to point ${point.seq} of ${formatIsoMicros(point.timeUs)}${what}?`, opts.yes);
-  const progress = progressLine();
+  const progress = phasedProgress();
   try {
     return await rollbackInPlace(app, disk, point, { limiter, onProgress: (p) => progress.update(p) });
   } finally {
@@ -74,7 +91,7 @@ async function rollback(app: Appliance, disk: DiskRecord, point: PointInfo, opts
 
 async function copy(app: Appliance, disk: DiskRecord, point: PointInfo, to: string, opts: RestoreOpts, limiter?: RateLimiter): Promise<RestoreResult> {
   await checkedTarget(app, disk, point, to, opts);
-  const progress = progressLine();
+  const progress = phasedProgress();
   try {
     return await copyToTarget(app, disk, point, to, { limiter, onProgress: (p) => progress.update(p) });
   } finally {
