@@ -112,6 +112,23 @@ describe('partition tables', () => {
     }
   });
 
+  it('reads a GPT written with 4096-byte sectors', async () => {
+    const disk = blankDisk('gpt4k.img', 16);
+    const loop = execFileSync('losetup', ['-f', '--show', '-b', '4096', disk]).toString().trim();
+    try {
+      execFileSync('sgdisk', ['-n', '1:0:+4M', '-c', '1:four-k', loop], { stdio: 'pipe' });
+    } finally {
+      execFileSync('losetup', ['-d', loop]);
+    }
+    const src = new FileSource(disk);
+    try {
+      // sgdisk puts partition 1 at 1 MiB: sector 256 of 4096 bytes.
+      expect(await readPartitionTable(src)).toMatchObject([{ number: 1, table: 'gpt', label: 'four-k', offset: 1024 * 1024, size: 4 * MiB }]);
+    } finally {
+      src.close();
+    }
+  });
+
   it('treats a disk with a filesystem and no table as one volume', async () => {
     for (const img of [ext4Image('bare-ext4.img', 64 * MiB), join(work, 'bare-fat.img')]) {
       if (img.endsWith('bare-fat.img')) makeFatImage(img, fatTree, 16, 32, 'BARE');
