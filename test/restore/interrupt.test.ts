@@ -24,6 +24,8 @@ describe('interrupted restores finish when run again', () => {
   let dev = '';
   let point = 0;
   let pointSha = '';
+  let later = 0;
+  let laterSha = '';
 
   const loopOf = (name: string, bytes: number) => {
     const l = attachLoop(makeImage(join(tmp.dir, name), bytes));
@@ -51,12 +53,22 @@ describe('interrupted restores finish when run again', () => {
     sh('mount', [dev, mnt]);
     sh('dd', ['if=/dev/urandom', `of=${mnt}/big`, 'bs=1M', 'count=64', 'status=none']);
     sh('umount', [mnt]);
-    runCliJson(['capture', 'vol', '-a', app]);
+    later = runCliJson<{ seq: number }>(['capture', 'vol', '-a', app]).seq;
+    laterSha = sha256Of(dev);
   });
   afterAll(() => {
     spawnSync('umount', [mnt]);
     for (const l of loops.reverse()) l.detach();
     tmp.remove();
+  });
+
+  it('SIGKILL in the middle of a rollback, then a rollback to another point: the half-written ranges are rewritten too', async () => {
+    await killMidway(['restore', 'vol', '--at', String(point), '--rate-limit', '16M']);
+    expect(sha256Of(dev)).not.toBe(laterSha);
+    const r = runCliJson<RestoreJson>(['restore', 'vol', '--at', String(later), '--yes', '-a', app]);
+    expect(r.resumed).toBe(true);
+    expect(sha256Of(dev)).toBe(laterSha);
+    expect(journals(app)).toEqual([]);
   });
 
   it('SIGKILL in the middle of a rollback: jobs lists it, a rerun finishes it and the disk equals the point', async () => {
