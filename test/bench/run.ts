@@ -1,9 +1,11 @@
 import { cpus, totalmem } from 'node:os';
 import { benchCommit } from './appliance.js';
+import { benchCapture } from './capture.js';
 import { benchExport } from './appliance-export.js';
 import { benchImageRead } from './appliance-history.js';
 import { benchNbd } from './nbd.js';
 import { benchRestore } from './restore.js';
+import { benchRetention } from './retention.js';
 import { calibrate, describe } from './calibrate.js';
 import { beginSuite, collected, fmtMs, log, now, printToStderr, setScale } from './measure.js';
 
@@ -23,8 +25,10 @@ const suites: Suite[] = [
   { name: 'commit', about: 'appliance commit throughput, MB/s, beside pwrite+fdatasync of a plain file', run: benchCommit },
   { name: 'image-read', about: 'time-image random 4 KiB read latency at 10k and 1M captured writes, beside pread', run: benchImageRead },
   { name: 'export', about: 'sequential time-image export, MB/s, cold and warm, beside a plain file read', run: benchExport },
+  { name: 'capture', about: 'scan pass throughput (first, unchanged, 1% changed) beside restic and borg; track latency', run: benchCapture },
   { name: 'nbd', about: 'NBD server read and write throughput with nbdcopy, beside nbdkit file', run: benchNbd },
   { name: 'restore', about: 'whole-disk rollback of 10 and 100 MiB changed on a 4 GiB disk, beside a full dd copy', run: benchRestore },
+  { name: 'retention', about: 'thinning throughput, MB/s of segments rewritten, beside copying the same segment files', run: benchRetention },
 ];
 
 function usage(): string {
