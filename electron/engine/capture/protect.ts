@@ -18,7 +18,7 @@ export const DEFAULT_BLOCK_SIZE = 64 * 1024;
 /** Where the appliance lives, for the "an appliance cannot protect itself" rule. */
 export function applianceFacts(dir: string): ApplianceFacts {
   const d = deviceOfPath(resolve(dir));
-  return { dir: resolve(dir), ...(d?.device ? { device: d.device } : {}), disks: d?.disks ?? [] };
+  return { dir: resolve(dir), ...(d?.device ? { device: d.device } : {}), devices: d?.devices ?? [], disks: d?.disks ?? [] };
 }
 
 /**

@@ -115,7 +115,7 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
         frozen = true;
         // Frozen: the filesystem has written everything back. Read again what changed meanwhile.
         await SourceReader.dropDeviceCache(info.realPath);
-        const again = tracker && !trackerLost ? await settledRanges(tracked, blockSize, disk.size) : [{ offset: 0, length: disk.size }];
+        const again = tracker && !trackerLost ? await settledRanges(tracker, tracked, blockSize, disk.size) : [{ offset: 0, length: disk.size }];
         for await (const [at, buf] of reader.chunks(again, READ_CHUNK)) {
           for (let off = 0; off < buf.length; off += blockSize) {
             const block = buf.subarray(off, Math.min(buf.length, off + blockSize));
@@ -150,13 +150,9 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
   }
 }
 
-/** Waits until the tracker has delivered what the freeze flushed, then returns block-aligned ranges. */
-async function settledRanges(tracked: ByteRange[], blockSize: number, size: number): Promise<ByteRange[]> {
-  let seen = -1;
-  for (let i = 0; i < 40 && seen !== tracked.length; i++) {
-    seen = tracked.length;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Takes every write the kernel completed so far (the freeze flushed them), as block-aligned ranges. */
+async function settledRanges(tracker: WriteTracker, tracked: ByteRange[], blockSize: number, size: number): Promise<ByteRange[]> {
+  await tracker.drain();
   return coalesce(tracked, blockSize, size);
 }
 
