@@ -80,4 +80,18 @@ describe('protect refuses what it must, with one clear line and nothing written'
     refused([other.device, '--name', 'other'], /already protected/);
     refused([other.device, '--name', 'bad:name'], /cannot name a disk/, 2);
   });
+
+  it('reports a source that changed size instead of capturing it', () => {
+    const img = join(tmp.dir, 'grows.img');
+    makeImage(img, 8 * MiB);
+    expect(runCli(['protect', img, '-a', app, '--name', 'grows']).status).toBe(0);
+    expect(runCli(['capture', 'grows', '-a', app]).status).toBe(0);
+    makeImage(img, 16 * MiB);
+    const before = applianceHash(app);
+    const r = runCli(['capture', 'grows', '-a', app]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/changed size: it was 8388608 bytes and is now 16777216/);
+    expect(applianceHash(app)).toBe(before);
+  });
 });
