@@ -1,3 +1,4 @@
+import { prng } from '../helpers/prng.js';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -175,17 +176,7 @@ export function textPool(length: number, seed = 1): Buffer {
   return b;
 }
 
-/** A deterministic PRNG in [0, 1) (mulberry32), so runs pick the same offsets. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../helpers/prng.js';
 
 export type DataKind = 'text' | 'random';
 

@@ -1,3 +1,4 @@
+import { prng } from '../helpers/prng.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,17 +21,7 @@ export class PatchedSource implements BlockSource {
   }
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing case can be replayed from its number. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../helpers/prng.js';
 
 export interface FuzzImage {
   name: string;

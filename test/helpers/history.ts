@@ -1,18 +1,9 @@
+import { prng } from './prng.js';
 import { createHash } from 'node:crypto';
 import type { Appliance } from '../../electron/engine/appliance.js';
 import type { DiskRecord } from '../../electron/engine/store/catalog-state.js';
 
-/** A small deterministic PRNG (mulberry32), so a failing history can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from './prng.js';
 
 /** Bytes of three kinds, as disks hold them: random, text-like (compressible) and zeros. */
 export function makeData(rand: () => number, length: number): Buffer {
