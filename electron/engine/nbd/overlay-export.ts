@@ -1,10 +1,11 @@
+import { preadFully, pwriteFully } from '../positional-io.js';
 /**
  * A throwaway copy-on-write overlay over any export, one per connection: writes land in an
  * unlinked temp file and read back on that connection; the base is never written, and the
  * next connection sees the original. This is how a VM boots a past image without touching
  * history.
  */
-import { closeSync, openSync, read, unlinkSync, write } from 'node:fs';
+import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -183,33 +184,14 @@ export class OverlayExport implements NbdExport {
     return result;
   }
 
-  private pread(pos: number, n: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const buf = Buffer.alloc(n);
-      let done = 0;
-      const next = (): void =>
-        read(this.fd, buf, done, n - done, pos + done, (err, k) => {
-          if (err) return reject(err);
-          done += k;
-          if (k === 0 || done === n) resolve(buf); // a sparse tail past EOF reads as zeroes
-          else next();
-        });
-      next();
-    });
+  private async pread(pos: number, n: number): Promise<Buffer> {
+    const buf = Buffer.alloc(n);
+    await preadFully(this.fd, buf, pos);
+    return buf;
   }
 
   private pwrite(data: Buffer, pos: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let done = 0;
-      const next = (): void =>
-        write(this.fd, data, done, data.length - done, pos + done, (err, k) => {
-          if (err) return reject(err);
-          done += k;
-          if (done === data.length) resolve();
-          else next();
-        });
-      next();
-    });
+    return pwriteFully(this.fd, data, pos);
   }
 }
 

@@ -1,4 +1,5 @@
-import { closeSync, openSync, read, unlinkSync, write } from 'node:fs';
+import { preadFully, pwriteFully } from '../positional-io.js';
+import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,31 +171,10 @@ export class LiveExport implements NbdExport {
   }
 
   private pread(into: Buffer, pos: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let done = 0;
-      const next = (): void =>
-        read(this.overlayFd, into, done, into.length - done, pos + done, (err, n) => {
-          if (err) return reject(err);
-          done += n;
-          if (n === 0) into.fill(0, done);
-          if (n === 0 || done === into.length) resolve();
-          else next();
-        });
-      next();
-    });
+    return preadFully(this.overlayFd, into, pos);
   }
 
   private pwrite(data: Buffer, pos: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let done = 0;
-      const next = (): void =>
-        write(this.overlayFd, data, done, data.length - done, pos + done, (err, n) => {
-          if (err) return reject(err);
-          done += n;
-          if (done === data.length) resolve();
-          else next();
-        });
-      next();
-    });
+    return pwriteFully(this.overlayFd, data, pos);
   }
 }
