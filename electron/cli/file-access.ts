@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import type { FileSystemReader } from '../engine/fs/filesystem.js';
+import { imageFor, openAddressAt, parseDiskAddress } from '../engine/files/disk-address.js';
+import type { PointInfo } from '../engine/timeline.js';
+import { parsePointSpec } from '../../shared/point.js';
+import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
+
+/** The arguments every file verb shares: -a DIR, DISK[:N] and --at POINT. */
+export function fileVerbOptions(cmd: Command): Command {
+  return applianceOptions(cmd)
+    .argument('<disk>', 'DISK (its only filesystem) or DISK:N (partition N)')
+    .requiredOption('--at <point>', 'a seq, an ISO time, -10m/-2h/-3d, @bookmark or now');
+}
+
+/** Runs `fn` with the filesystem of DISK[:N] as it was at --at, the appliance closed after. */
+export async function withFileSystemAt<T>(
+  opts: ApplianceOptions,
+  addressText: string,
+  at: string,
+  fn: (fs: FileSystemReader, point: PointInfo) => Promise<T>,
+): Promise<T> {
+  const address = parseDiskAddress(addressText);
+  const spec = parsePointSpec(at);
+  return withAppliance(opts, {}, async (app) => {
+    const point = app.timeline.resolve(app.disk(address.disk), spec);
+    const fs = await openAddressAt(imageFor(app, address, point.seq), address);
+    return fn(fs, point);
+  });
+}
