@@ -2,3 +2,4 @@
 export { catVerb } from './cat-verb.js';
 export { lsVerb } from './ls-verb.js';
 export { restoreFilesVerb } from './restore-files-verb.js';
+export { versionsVerb } from './versions-verb.js';

@@ -19,7 +19,7 @@ import { serveVerb } from './serve-verb.js';
 import { splitVerb } from './split-verb.js';
 import { timelineVerb } from './timeline-verb.js';
 import { versionVerb } from './version-verb.js';
-import { catVerb, lsVerb, restoreFilesVerb } from './file-verbs.js';
+import { catVerb, lsVerb, restoreFilesVerb, versionsVerb } from './file-verbs.js';
 
 /** Every verb of the `chronodisk` command, in the order --help lists them. */
 export const verbs: Verb[] = [
@@ -37,7 +37,7 @@ export const verbs: Verb[] = [
   unmarkVerb,
   imageVerb,
   diffVerb,
-  lsVerb, catVerb, restoreFilesVerb,
+  lsVerb, catVerb, restoreFilesVerb, versionsVerb,
   restoreVerb,
   jobsVerb,
   checkVerb,
