@@ -76,6 +76,21 @@ describe('versions of a file', () => {
     }
   });
 
+  it('diff --files names the files added, removed and changed between two points', () => {
+    type D = { added: Array<{ path: string }>; removed: Array<{ path: string }>; changed: Array<{ path: string; what: string }> };
+    const diff = (x: number, y: number) => runCliJson<D>(['diff', '-a', app, 'vol', String(x), String(y), '--files']);
+    const all = diff(seqs[0]!, seqs[6]!);
+    expect(all.added.map((f) => f.path).sort()).toEqual(['/doc.txt', '/other.txt']);
+    expect(all.removed).toEqual([]);
+    const inPlace = diff(seqs[2]!, seqs[3]!);
+    expect(inPlace.added).toEqual([]);
+    expect(inPlace.changed.filter((f) => f.what === 'content').map((f) => f.path)).toEqual(['/doc.txt']);
+    const none = diff(seqs[3]!, seqs[4]!);
+    expect([none.added, none.removed, none.changed]).toEqual([[], [], []]);
+    const back = diff(seqs[6]!, seqs[1]!);
+    expect(back.removed.map((f) => f.path)).toEqual(['/other.txt']);
+  });
+
   it('a file that never existed has no versions', () => {
     expect(runCliJson<Version[]>(['versions', '-a', app, 'vol', '/nope'])).toEqual([]);
   });
