@@ -6,6 +6,7 @@ import { benchImageRead } from './appliance-history.js';
 import { benchNbd } from './nbd.js';
 import { benchRestore } from './restore.js';
 import { benchRetention } from './retention.js';
+import { benchSplit } from './split.js';
 import { calibrate, describe } from './calibrate.js';
 import { beginSuite, collected, fmtMs, log, now, printToStderr, setScale } from './measure.js';
 
@@ -28,6 +29,7 @@ const suites: Suite[] = [
   { name: 'capture', about: 'scan pass throughput (first, unchanged, 1% changed) beside restic and borg; track latency', run: benchCapture },
   { name: 'nbd', about: 'NBD server read and write throughput with nbdcopy, beside nbdkit file', run: benchNbd },
   { name: 'restore', about: 'whole-disk rollback of 10 and 100 MiB changed on a 4 GiB disk, beside a full dd copy', run: benchRestore },
+  { name: 'split', about: 'split capture durable write throughput with nbdcopy --flush, beside nbdkit file', run: benchSplit },
   { name: 'retention', about: 'thinning throughput, MB/s of segments rewritten, beside copying the same segment files', run: benchRetention },
 ];
 
