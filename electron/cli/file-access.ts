@@ -23,7 +23,11 @@ export async function withFileSystemAt<T>(
   const spec = parsePointSpec(at);
   return withAppliance(opts, {}, async (app) => {
     const point = app.timeline.resolve(app.disk(address.disk), spec);
-    const fs = await openAddressAt(imageFor(app, address, point.seq), address);
-    return fn(fs, point);
+    const opened = await openAddressAt(imageFor(app, address, point.seq), address);
+    try {
+      return await fn(opened.fs, point);
+    } finally {
+      await opened.close();
+    }
   });
 }
