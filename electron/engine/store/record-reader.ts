@@ -11,6 +11,8 @@ import type { SegmentFiles } from './segment-file.js';
  * Decoded records stay in a small LRU: a run of 4 KiB reads from one 64 KiB record
  * decompresses it once.
  */
+const FIRST_READ = 16 * 1024;
+
 export class RecordReader {
   private cache = new Map<string, Buffer>();
   private cacheBytes = 0;
@@ -43,8 +45,14 @@ export class RecordReader {
   private load(segment: number, offset: number): Buffer {
     const where = () => `segment ${segment} at byte ${offset}`;
     // A fresh buffer per load: a raw payload is returned as a view of it, without a copy.
+    // Most stored payloads are small (compressed): read 16 KiB first, the rest only when needed.
     const buf = Buffer.allocUnsafe(RECORD_HEADER_SIZE + MAX_RECORD_LENGTH + 1024);
-    const n = readSync(this.files.fd(segment), buf, 0, buf.length, offset);
+    const fd = this.files.fd(segment);
+    let n = readSync(fd, buf, 0, FIRST_READ, offset);
+    if (n >= RECORD_HEADER_SIZE) {
+      const want = Math.min(buf.length, RECORD_HEADER_SIZE + buf.readUInt32LE(12));
+      if (want > n && n === FIRST_READ) n += readSync(fd, buf, n, want - n, offset + n);
+    }
     const header = decodeRecordHeader(buf.subarray(0, Math.min(n, RECORD_HEADER_SIZE)));
     if (typeof header === 'string' || header.type !== RecordType.Write) {
       throw new ChronodiskError('damaged', `${where()} is damaged (${typeof header === 'string' ? header : 'not a write record'}); run chronodisk check`);
