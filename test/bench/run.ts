@@ -7,6 +7,7 @@ import { benchNbd } from './nbd.js';
 import { benchRestore } from './restore.js';
 import { benchRetention } from './retention.js';
 import { benchSplit } from './split.js';
+import { benchFiles } from './files.js';
 import { calibrate, describe } from './calibrate.js';
 import { beginSuite, collected, fmtMs, log, now, printToStderr, setScale } from './measure.js';
 
@@ -30,6 +31,7 @@ const suites: Suite[] = [
   { name: 'nbd', about: 'NBD server read and write throughput with nbdcopy, beside nbdkit file', run: benchNbd },
   { name: 'restore', about: 'whole-disk rollback of 10 and 100 MiB changed on a 4 GiB disk, beside a full dd copy', run: benchRestore },
   { name: 'split', about: 'split capture durable write throughput with nbdcopy --flush, beside nbdkit file', run: benchSplit },
+  { name: 'files', about: 'listing a 10,000-entry directory and restoring 1 GiB of files, beside the kernel on the loop-mounted image', run: benchFiles },
   { name: 'retention', about: 'thinning throughput, MB/s of segments rewritten, beside copying the same segment files', run: benchRetention },
 ];
 
