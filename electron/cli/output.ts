@@ -44,6 +44,8 @@ export interface ProgressReport {
   phase: string;
   done: number;
   total: number;
+  /** What done/total count (default bytes). */
+  unit?: string;
 }
 
 /**
@@ -64,9 +66,10 @@ export function progressLine(enabled = process.stderr.isTTY === true) {
       const rate = secs > 0 ? p.done / secs : 0;
       const eta = rate > 0 ? (p.total - p.done) / rate : Infinity;
       const pct = p.total > 0 ? ((100 * p.done) / p.total).toFixed(1) : '0.0';
-      process.stderr.write(
-        `\r${p.phase}: ${pct}%  ${formatBytes(p.done)} of ${formatBytes(p.total)}  ${formatRate(p.done, secs)}  ETA ${formatSeconds(eta)}\x1b[K`,
-      );
+      const amount = p.unit
+        ? `${p.done} of ${p.total} ${p.unit}  ${(rate || 0).toFixed(0)} ${p.unit}/s`
+        : `${formatBytes(p.done)} of ${formatBytes(p.total)}  ${formatRate(p.done, secs)}`;
+      process.stderr.write(`\r${p.phase}: ${pct}%  ${amount}  ETA ${formatSeconds(eta)}\x1b[K`);
       shown = true;
     },
     finish() {

@@ -37,7 +37,7 @@ export const pruneVerb: Verb = {
           await confirmDestructive(`Remove ${plan.removedPoints} points for good?`, opts.yes);
           const progress = progressLine();
           const started = performance.now();
-          const r = await executeThinning(app, plan, (p) => progress.update({ phase: 'thin', done: p.done, total: p.total })).finally(() => progress.finish());
+          const r = await executeThinning(app, plan, (p) => progress.update({ phase: 'thin', done: p.done, total: p.total, unit: 'points' })).finally(() => progress.finish());
           const seconds = (performance.now() - started) / 1000;
           if (opts.json) printJson({ ...summary, dryRun: false, done: true, bytesRewritten: r.bytesRewritten, segmentsBefore: r.segmentsBefore, segmentsAfter: r.segmentsAfter, seconds });
           else printLine(`Thinned: ${plan.removedPoints} points removed, ${formatBytes(r.bytesRewritten)} rewritten in ${seconds.toFixed(1)} s.`);
