@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { repoRoot } from './helpers/cli.js';
 
 const fixtures = join(repoRoot, 'test/fixtures/layering');
@@ -26,6 +26,9 @@ describe('layering lint', () => {
     const [, place, rule] = /place: (\S+) rule: (\S+)/.exec(header)!;
     it(`${rule === 'none' ? 'allows' : 'fires on'} ${name}`, () => {
       const target = join(repoRoot, place!);
+      // The folder may not exist yet in a fresh clone (git keeps no empty folders).
+      const madeDir = !existsSync(dirname(target));
+      mkdirSync(dirname(target), { recursive: true });
       copyFileSync(join(fixtures, name), target);
       try {
         const r = lint([place!]);
@@ -37,6 +40,7 @@ describe('layering lint', () => {
         }
       } finally {
         rmSync(target, { force: true });
+        if (madeDir) rmSync(dirname(target), { recursive: true, force: true });
       }
     });
   }
