@@ -82,10 +82,12 @@ describe('an appliance on a small filesystem, filled by captures', () => {
     }
     expect(runCli(['check', '-a', app, '--read-data']).status).toBe(0);
 
-    // 2. Bookmark every point: nothing may be thinned, so capture has to pause.
+    // 2. Bookmark every point and ask for more room than the filesystem has: nothing may be
+    // thinned, so capture has to pause (deterministically, at the first step).
     for (const p of runCliJson<{ points: Array<{ seq: number }> }>(['timeline', 'src', '--all', '-a', app]).points) {
       expect(runCli(['mark', 'src', `keep ${p.seq}`, '--at', String(p.seq), '-a', app]).status).toBe(0);
     }
+    expect(runCli(['retention', 'src', '-a', app, '--min-free', '1G']).status).toBe(0);
     w = startRun(app);
     try {
       await until(() => w.events.some((e) => e.event === 'status' && e.state === 'paused'), 120_000, 'a pause', churn);
@@ -96,7 +98,8 @@ describe('an appliance on a small filesystem, filled by captures', () => {
     expect(paused.message).toMatch(/appliance is full .* capture is paused/);
     expect(runCli(['check', '-a', app, '--read-data']).status).toBe(0);
 
-    // 3. Give the bookmarks up: the next start thins and capture resumes.
+    // 3. Give the bookmarks up and the floor back: the next start thins and capture resumes.
+    expect(runCli(['retention', 'src', '-a', app, '--min-free', '64M']).status).toBe(0);
     const marks = runCliJson<{ bookmarks: Array<{ label: string }> }>(['timeline', 'src', '--all', '-a', app]).bookmarks;
     for (const b of marks) expect(runCli(['unmark', 'src', b.label, '-a', app]).status).toBe(0);
     w = startRun(app);
