@@ -31,14 +31,8 @@ export interface OpenOptions {
   segmentTargetSize?: number;
 }
 
-export interface NewDisk {
-  name: string;
-  source: string;
-  size: number;
-  mode: CaptureMode;
-  blockSize: number;
-  identity: Record<string, string>;
-}
+/** What a caller gives to register a disk; the appliance assigns id and time. */
+export type NewDisk = Omit<DiskRecord, 'id' | 'createdUs'>;
 
 const diskNamePattern = /^[^@:/\s][^@:/]*$/;
 

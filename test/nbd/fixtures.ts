@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -56,4 +56,22 @@ export async function runOk(cmd: string, args: string[], options: { timeoutMs?: 
 /** nbdsh runs `python3` from PATH, which may lack the nbd module; Debian's python3 has it. */
 export function nbdsh(uri: string, script: string): Promise<RunResult> {
   return run('/usr/bin/python3', ['-m', 'nbd', '-u', uri, '-c', script]);
+}
+
+/** Polls `cond` every 50 ms; fails after `ms` naming `what`. */
+export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A directory tree of random files: `dirs` nested folders of `files` files, up to `maxBytes` each. */
+export function makeTree(dir: string, dirs: number, files: number, maxBytes: number): void {
+  for (let d = 0; d < dirs; d++) {
+    const sub = join(dir, `dir${d}`, `nested${d % 2}`);
+    mkdirSync(sub, { recursive: true });
+    for (let i = 0; i < files; i++) writeFileSync(join(sub, `file${i}.bin`), randomBytes(1 + ((d * files + i) * 7919) % maxBytes));
+  }
 }

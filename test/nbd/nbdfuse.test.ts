@@ -5,30 +5,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExportTable } from '../../electron/engine/nbd/export.js';
 import { FileExport } from '../../electron/engine/nbd/file-export.js';
 import { NbdServer } from '../../electron/engine/nbd/server.js';
-import { fileSha256, run, runOk, tempDir } from './fixtures.js';
+import { fileSha256, makeTree, run, runOk, tempDir, waitFor } from './fixtures.js';
 
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
-function makeTree(dir: string): void {
-  for (let d = 0; d < 6; d++) {
-    const sub = join(dir, `dir${d}`, `nested${d % 2}`);
-    mkdirSync(sub, { recursive: true });
-    for (let f = 0; f < 25; f++) writeFileSync(join(sub, `file${f}.bin`), randomBytes(1 + ((d * 25 + f) * 7919) % 300_000));
-  }
-  writeFileSync(join(dir, 'empty'), '');
-}
 
 describe('NBD server under a kernel filesystem (nbdfuse + loop)', () => {
   const tmp = tempDir();
@@ -38,7 +22,8 @@ describe('NBD server under a kernel filesystem (nbdfuse + loop)', () => {
     const image = join(tmp.dir, 'disk.img');
     await runOk('truncate', ['-s', '96M', image]);
     const tree = join(tmp.dir, 'tree');
-    makeTree(tree);
+    makeTree(tree, 6, 25, 300_000);
+    writeFileSync(join(tree, 'empty'), '');
     const fuseDir = join(tmp.dir, 'fuse');
     const mnt = join(tmp.dir, 'mnt');
     mkdirSync(fuseDir);

@@ -6,33 +6,18 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { prng } from '../helpers/prng.js';
 import { jsonLines, startCliServer } from './cli-server.js';
-import { fileSha256, run, runOk, tempDir } from './fixtures.js';
+import { fileSha256, makeTree, run, runOk, tempDir, waitFor } from './fixtures.js';
 
 interface Timeline {
   points: Array<{ seq: number; flags: string[] }>;
 }
 
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
-function makeTree(dir: string): void {
-  for (let d = 0; d < 4; d++) {
-    const sub = join(dir, `dir${d}`, `nested${d % 2}`);
-    mkdirSync(sub, { recursive: true });
-    for (let f = 0; f < 20; f++) writeFileSync(join(sub, `file${f}.bin`), randomBytes(1 + ((d * 20 + f) * 7919) % 200_000));
-  }
-}
 
 function startSplit(app: string, disk: string, socket: string) {
   return startCliServer(['split', '-a', app, disk, '--socket', socket], (o) => {
@@ -72,7 +57,7 @@ describe('chronodisk split with real clients', () => {
     await runOk('truncate', ['-s', '64M', source]);
     expect(runCli(['protect', source, '-a', app, '--mode', 'split', '--name', 'fs']).status).toBe(0);
     const tree = join(tmp.dir, 'tree');
-    makeTree(tree);
+    makeTree(tree, 4, 20, 200_000);
     const fuseDir = join(tmp.dir, 'fuse');
     const mnt = join(tmp.dir, 'mnt');
     mkdirSync(fuseDir);
