@@ -1,4 +1,3 @@
-import { xxh64 } from '@node-rs/xxhash';
 import type { Appliance } from '../appliance.js';
 import { withFrozen } from '../devices/freeze.js';
 import { mountsOf } from '../devices/mounts.js';
@@ -8,11 +7,14 @@ import { CommitFlag } from '../format/constants.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import type { PointInfo } from '../timeline.js';
 import { BlockHashes } from './block-hashes.js';
+import { blockHash, ChangedBlocks } from './changed-blocks.js';
 import { probeProtectedSource } from './source-check.js';
 import { SourceReader } from './source-reader.js';
 import { coalesce, type ByteRange } from './ranges.js';
 
-const READ_CHUNK = 4 * 1024 * 1024;
+/** Reads of 8 MiB (a multiple of every block size), two in flight while one is hashed. */
+const READ_CHUNK = 8 * 1024 * 1024;
+const READS_AHEAD = 2;
 
 export interface ScanProgress {
   phase: 'hash' | 'read' | 'catch-up' | 'commit';
@@ -87,27 +89,15 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
   let bytesChanged = 0;
   let frozen = false;
 
-  /** Hashes each block of a chunk; changed blocks go into the batch. */
-  const absorb = (at: number, buf: Buffer) => {
-    for (let off = 0; off < buf.length; off += blockSize) {
-      const block = buf.subarray(off, Math.min(buf.length, off + blockSize));
-      const i = (at + off) / blockSize;
-      const h = xxh64(block);
-      fresh[i] = h;
-      if (!old || old.hashes[i] !== h) {
-        batch.write(at + off, block);
-        bytesChanged += block.length;
-      }
-    }
-    bytesRead += buf.length;
-  };
-
+  const changes = new ChangedBlocks(blockSize, batch);
   try {
-    for await (const [at, buf] of reader.chunks([{ offset: 0, length: disk.size }], READ_CHUNK)) {
+    for await (const [at, buf] of reader.chunks([{ offset: 0, length: disk.size }], READ_CHUNK, READS_AHEAD)) {
       await options.limiter?.take(buf.length);
-      absorb(at, buf);
+      bytesChanged += changes.absorb(at, buf, fresh, old?.hashes);
+      bytesRead += buf.length;
       options.onProgress?.({ phase: 'read', done: at + buf.length, total: disk.size });
     }
+    changes.finish();
     let point: PointInfo;
     const commit = (flags: number) => batch.commit({ flags: CommitFlag.ScanPass | flags, label: options.label });
     if (canFreeze) {
@@ -116,20 +106,12 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
         // Frozen: the filesystem has written everything back. Read again what changed meanwhile.
         await SourceReader.dropDeviceCache(info.realPath);
         const again = tracker && !trackerLost ? await settledRanges(tracker, tracked, blockSize, disk.size) : [{ offset: 0, length: disk.size }];
-        for await (const [at, buf] of reader.chunks(again, READ_CHUNK)) {
-          for (let off = 0; off < buf.length; off += blockSize) {
-            const block = buf.subarray(off, Math.min(buf.length, off + blockSize));
-            const i = (at + off) / blockSize;
-            const h = xxh64(block);
-            if (fresh[i] !== h) {
-              fresh[i] = h;
-              batch.write(at + off, block);
-              bytesChanged += block.length;
-            }
-          }
+        for await (const [at, buf] of reader.chunks(again, READ_CHUNK, READS_AHEAD)) {
+          bytesChanged += changes.absorb(at, buf, fresh, fresh);
           bytesRead += buf.length;
           options.onProgress?.({ phase: 'catch-up', done: at + buf.length, total: disk.size });
         }
+        changes.finish();
         return commit(CommitFlag.CrashConsistent);
       });
     } else if (bytesChanged === 0 && latest && options.commitUnchanged === false) {
@@ -167,7 +149,7 @@ async function previousHashes(app: Appliance, disk: DiskRecord, seq: number | un
   for (let at = 0; at < disk.size; at += READ_CHUNK) {
     const part = buf.subarray(0, Math.min(READ_CHUNK, disk.size - at));
     image.readInto(part, at);
-    for (let off = 0; off < part.length; off += disk.blockSize) hashes[(at + off) / disk.blockSize] = xxh64(part.subarray(off, Math.min(part.length, off + disk.blockSize)));
+    for (let off = 0; off < part.length; off += disk.blockSize) hashes[(at + off) / disk.blockSize] = blockHash(part.subarray(off, Math.min(part.length, off + disk.blockSize)));
     options.onProgress?.({ phase: 'hash', done: at + part.length, total: disk.size });
   }
   return new BlockHashes(seq, disk.blockSize, hashes);

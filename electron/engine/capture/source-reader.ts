@@ -12,7 +12,7 @@ function readAsync(fd: number, buf: Buffer, position: number): Promise<number> {
 }
 
 /**
- * Reads a source (device or image file) in large chunks with the next read already in
+ * Reads a source (device or image file) in large chunks with the next reads already in
  * flight while the caller works on the current one, so hashing overlaps I/O.
  */
 export class SourceReader {
@@ -38,23 +38,40 @@ export class SourceReader {
     await run('blockdev', ['--flushbufs', device]).catch(() => undefined);
   }
 
-  /** Yields [offset, bytes] for the ranges, each split into chunks of `chunk` bytes. */
-  async *chunks(ranges: Array<{ offset: number; length: number }>, chunk: number): AsyncGenerator<[number, Buffer]> {
+  /**
+   * Yields [offset, bytes] for the ranges, each split into chunks of `chunk` bytes, with
+   * the next `ahead` reads already in flight while the caller works on the current chunk.
+   * A yielded buffer is reused once the caller asks for the next one.
+   */
+  async *chunks(ranges: Array<{ offset: number; length: number }>, chunk: number, ahead = 2): AsyncGenerator<[number, Buffer]> {
     const jobs: Array<[number, number]> = [];
     for (const r of ranges) {
       for (let at = r.offset; at < r.offset + r.length; at += chunk) jobs.push([at, Math.min(chunk, r.offset + r.length - at)]);
     }
-    const buffers = [Buffer.allocUnsafeSlow(chunk), Buffer.allocUnsafeSlow(chunk)];
-    const start = (i: number) => {
-      const [at, len] = jobs[i]!;
-      const buf = buffers[i % 2]!.subarray(0, len);
-      return this.readFully(buf, at).then(() => buf);
+    if (jobs.length === 0) return;
+    const longest = Math.max(...jobs.map((j) => j[1]));
+    // One buffer per read in flight plus the one the caller holds.
+    const buffers = Array.from({ length: Math.min(jobs.length, ahead + 1) }, () => Buffer.allocUnsafeSlow(longest));
+    const inFlight: Array<Promise<Buffer>> = [];
+    let started = 0;
+    const startReads = () => {
+      for (; started < jobs.length && inFlight.length < ahead; started++) {
+        const [at, len] = jobs[started]!;
+        const buf = buffers[started % buffers.length]!.subarray(0, len);
+        inFlight.push(this.readFully(buf, at).then(() => buf));
+      }
     };
-    let next = jobs.length ? start(0) : undefined;
-    for (let i = 0; i < jobs.length; i++) {
-      const buf = await next!;
-      next = i + 1 < jobs.length ? start(i + 1) : undefined;
-      yield [jobs[i]![0], buf];
+    try {
+      for (let i = 0; i < jobs.length; i++) {
+        startReads();
+        const buf = await inFlight.shift()!;
+        // The caller is done with chunk i-1: its buffer takes the read of chunk i+ahead.
+        startReads();
+        yield [jobs[i]![0], buf];
+      }
+    } finally {
+      // A caller that stops early must not close the fd under reads still running.
+      await Promise.allSettled(inFlight);
     }
   }
 
