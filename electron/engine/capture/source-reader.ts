@@ -1,6 +1,7 @@
-import { close, open, read } from 'node:fs';
+import { close, constants, open, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
+import { alignedBuffer, DIRECT_ALIGN } from '../devices/aligned-buffer.js';
 import { fromFsError } from '../errors.js';
 
 const openAsync = promisify(open);
@@ -11,23 +12,40 @@ function readAsync(fd: number, buf: Buffer, position: number): Promise<number> {
   return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
+const roundUp = (n: number) => Math.ceil(n / DIRECT_ALIGN) * DIRECT_ALIGN;
+
 /**
  * Reads a source (device or image file) in large chunks with the next reads already in
- * flight while the caller works on the current one, so hashing overlaps I/O.
+ * flight while the caller works on the current one, so hashing overlaps I/O. Where the
+ * source allows it, aligned chunks are read with O_DIRECT: the disk answers straight
+ * into our (page-aligned) buffers, with no copy out of the page cache, no stale cached
+ * pages of a device a filesystem writes through its own cache, and no eviction of the
+ * workstation's cache by a whole-disk pass. Kernel read-ahead is gone then, so the reads
+ * in flight keep the disk busy.
  */
 export class SourceReader {
   private constructor(
     private readonly fd: number,
+    /** An O_DIRECT descriptor, or -1 where the source refuses it (tmpfs, some FUSE). */
+    private readonly directFd: number,
     readonly path: string,
     readonly size: number,
   ) {}
 
-  static async open(path: string, size: number): Promise<SourceReader> {
+  static async open(path: string, size: number, options: { direct?: boolean } = {}): Promise<SourceReader> {
+    let fd: number;
     try {
-      return new SourceReader(await openAsync(path, 'r'), path, size);
+      fd = await openAsync(path, 'r');
     } catch (e) {
       throw fromFsError(e, path);
     }
+    const directFd = options.direct === false ? -1 : await openDirect(path);
+    return new SourceReader(fd, directFd, path, size);
+  }
+
+  /** True when aligned chunks bypass the page cache. */
+  get direct(): boolean {
+    return this.directFd >= 0;
   }
 
   /**
@@ -41,7 +59,8 @@ export class SourceReader {
   /**
    * Yields [offset, bytes] for the ranges, each split into chunks of `chunk` bytes, with
    * the next `ahead` reads already in flight while the caller works on the current chunk.
-   * A yielded buffer is reused once the caller asks for the next one.
+   * A yielded buffer is reused once the caller asks for the next one. Bytes past the end
+   * of the source read as zeros.
    */
   async *chunks(ranges: Array<{ offset: number; length: number }>, chunk: number, ahead = 2): AsyncGenerator<[number, Buffer]> {
     const jobs: Array<[number, number]> = [];
@@ -49,50 +68,78 @@ export class SourceReader {
       for (let at = r.offset; at < r.offset + r.length; at += chunk) jobs.push([at, Math.min(chunk, r.offset + r.length - at)]);
     }
     if (jobs.length === 0) return;
-    const longest = Math.max(...jobs.map((j) => j[1]));
-    // One buffer per read in flight plus the one the caller holds.
-    const buffers = Array.from({ length: Math.min(jobs.length, ahead + 1) }, () => Buffer.allocUnsafeSlow(longest));
+    // One slot per read in flight plus the one the caller holds, each whole 4 KiB units.
+    const slot = roundUp(Math.max(...jobs.map((j) => j[1])));
+    const slots = Math.min(jobs.length, ahead + 1);
+    const memory = this.direct ? alignedBuffer(slot * slots) : Buffer.allocUnsafeSlow(slot * slots);
     const inFlight: Array<Promise<Buffer>> = [];
     let started = 0;
     const startReads = () => {
       for (; started < jobs.length && inFlight.length < ahead; started++) {
         const [at, len] = jobs[started]!;
-        const buf = buffers[started % buffers.length]!.subarray(0, len);
-        inFlight.push(this.readFully(buf, at).then(() => buf));
+        const s = started % slots;
+        inFlight.push(this.readChunk(memory.subarray(s * slot, (s + 1) * slot), at, len));
       }
     };
     try {
       for (let i = 0; i < jobs.length; i++) {
         startReads();
         const buf = await inFlight.shift()!;
-        // The caller is done with chunk i-1: its buffer takes the read of chunk i+ahead.
+        // The caller is done with chunk i-1: its slot takes the read of chunk i+ahead.
         startReads();
         yield [jobs[i]![0], buf];
       }
     } finally {
-      // A caller that stops early must not close the fd under reads still running.
+      // A caller that stops early must not close the fds under reads still running.
       await Promise.allSettled(inFlight);
     }
   }
 
-  private async readFully(buf: Buffer, position: number): Promise<void> {
+  /** Reads `len` bytes at `at` into the start of `slot`; O_DIRECT when `at` is aligned. */
+  private async readChunk(slot: Buffer, at: number, len: number): Promise<Buffer> {
+    const buf = slot.subarray(0, len);
+    const direct = this.directFd >= 0 && at % DIRECT_ALIGN === 0;
+    // O_DIRECT reads whole units: past the source's end it simply stops short.
+    const got = direct ? await this.readFully(this.directFd, slot.subarray(0, roundUp(len)), at) : await this.readFully(this.fd, buf, at);
+    if (got < len) buf.fill(0, got);
+    return buf;
+  }
+
+  private async readFully(fd: number, buf: Buffer, position: number): Promise<number> {
     let done = 0;
     while (done < buf.length) {
       let n: number;
       try {
-        n = await readAsync(this.fd, buf.subarray(done), position + done);
+        n = await readAsync(fd, buf.subarray(done), position + done);
       } catch (e) {
         throw fromFsError(e, this.path);
       }
-      if (n === 0) {
-        buf.fill(0, done);
-        return;
-      }
       done += n;
+      // A direct read stops short only at the source's end (the next offset would be unaligned).
+      if (n === 0 || (fd === this.directFd && n % DIRECT_ALIGN !== 0)) break;
     }
+    return done;
   }
 
-  close(): Promise<void> {
-    return closeAsync(this.fd);
+  async close(): Promise<void> {
+    if (this.directFd >= 0) await closeAsync(this.directFd);
+    await closeAsync(this.fd);
+  }
+}
+
+/** An O_DIRECT descriptor that really reads (some filesystems accept the flag and refuse the read), or -1. */
+async function openDirect(path: string): Promise<number> {
+  let fd: number;
+  try {
+    fd = await openAsync(path, constants.O_RDONLY | constants.O_DIRECT);
+  } catch {
+    return -1;
+  }
+  try {
+    await readAsync(fd, alignedBuffer(DIRECT_ALIGN), 0);
+    return fd;
+  } catch {
+    await closeAsync(fd);
+    return -1;
   }
 }

@@ -109,7 +109,9 @@ export class TrackCapture {
     const flush = this.sawFlush;
     this.sawFlush = false;
     if (ranges.length === 0) return;
-    const reader = await SourceReader.open(this.disk.source, this.disk.size);
+    // Small reads every BATCH_MS: buffered (after dropping the device's stale pages) rather
+    // than a fresh aligned buffer each time.
+    const reader = await SourceReader.open(this.disk.source, this.disk.size, { direct: false });
     const batch = this.app.beginBatch(this.disk);
     try {
       // The filesystem wrote these blocks through its own cache: drop the device's stale copies.

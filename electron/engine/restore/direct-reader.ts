@@ -1,14 +1,5 @@
 import { closeSync, constants, openSync, read } from 'node:fs';
-
-const ALIGN = 4096;
-/** Node has WebAssembly; the project's type libraries do not declare it. */
-const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
-const WASM_PAGE = 64 * 1024;
-
-/** A page-aligned buffer (over WebAssembly memory), as O_DIRECT reads and writes need. */
-export function alignedBuffer(size: number): Buffer {
-  return Buffer.from(new wasm.Memory({ initial: Math.ceil(size / WASM_PAGE) }).buffer).subarray(0, size);
-}
+import { alignedBuffer, DIRECT_ALIGN as ALIGN } from '../devices/aligned-buffer.js';
 
 /**
  * Reads a disk or file with O_DIRECT, past the page cache: verification must ask the disk,

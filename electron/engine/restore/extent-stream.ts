@@ -3,7 +3,7 @@ import type { RateLimiter } from '../devices/io-priority.js';
 import { isAllZero } from '../format/payload-codec.js';
 import type { TimeImage } from '../time-image.js';
 import type { Extent } from '../timeline.js';
-import { alignedBuffer } from './direct-reader.js';
+import { alignedBuffer } from '../devices/aligned-buffer.js';
 import type { RestoreTarget } from './restore-target.js';
 
 export const CHUNK = 4 * 1024 * 1024;
