@@ -106,6 +106,7 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
     for await (const [at, buf] of reader.chunks([{ offset: 0, length: disk.size }], READ_CHUNK)) {
       await options.limiter?.take(buf.length);
       absorb(at, buf);
+      await batch.drained();
       options.onProgress?.({ phase: 'read', done: at + buf.length, total: disk.size });
     }
     let point: PointInfo;
