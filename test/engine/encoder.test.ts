@@ -94,50 +94,50 @@ describe('a full disk under the encoder threads', () => {
     await Appliance.init(dir);
     let app = await Appliance.open(dir, { writable: true });
     try {
-    const d = app.addDisk({ name: 'd', ...disk, size: 64 * MiB });
-    const shadow = Buffer.alloc(d.size);
-    const acked: Array<{ seq: number; hash: string }> = [];
-    const rand = prng(5);
-    let error: unknown;
-    for (let round = 0; round < 20 && !error; round++) {
-      const batch = app.beginBatch(d);
-      const pending = Buffer.from(shadow);
-      for (let i = 0; i < 16; i++) {
-        // Random bytes do not compress: 4 MiB a round fills 24 MiB within a few rounds.
-        const data = randomBytes(256 * KiB);
-        const offset = Math.floor(rand() * (d.size / (256 * KiB))) * 256 * KiB;
+      const d = app.addDisk({ name: 'd', ...disk, size: 64 * MiB });
+      const shadow = Buffer.alloc(d.size);
+      const acked: Array<{ seq: number; hash: string }> = [];
+      const rand = prng(5);
+      let error: unknown;
+      for (let round = 0; round < 20 && !error; round++) {
+        const batch = app.beginBatch(d);
+        const pending = Buffer.from(shadow);
+        for (let i = 0; i < 16; i++) {
+          // Random bytes do not compress: 4 MiB a round fills 24 MiB within a few rounds.
+          const data = randomBytes(256 * KiB);
+          const offset = Math.floor(rand() * (d.size / (256 * KiB))) * 256 * KiB;
+          try {
+            batch.write(offset, data);
+          } catch (e) {
+            error = e;
+            break;
+          }
+          data.copy(pending, offset);
+        }
+        if (error) break;
         try {
-          batch.write(offset, data);
+          const p = await batch.commit();
+          pending.copy(shadow);
+          acked.push({ seq: p.seq, hash: sha256(shadow) });
         } catch (e) {
           error = e;
-          break;
         }
-        data.copy(pending, offset);
       }
-      if (error) break;
-      try {
-        const p = await batch.commit();
-        pending.copy(shadow);
-        acked.push({ seq: p.seq, hash: sha256(shadow) });
-      } catch (e) {
-        error = e;
-      }
-    }
-    expect(error, 'the filesystem never filled up').toBeDefined();
-    expect({ code: (error as { code?: string }).code, message: String(error) }).toMatchObject({ code: 'no-space' });
-    expect(acked.length).toBeGreaterThan(0);
-    for (const k of acked) expect(imageHash(app, d, k.seq)).toBe(k.hash);
-    // The writer goes on: a small batch after the failure commits and reads back.
-    const small = app.beginBatch(d);
-    small.write(0, Buffer.alloc(4096, 7));
-    const p = await small.commit();
-    Buffer.alloc(4096, 7).copy(shadow, 0);
-    expect(imageHash(app, d, p.seq)).toBe(sha256(shadow));
-    app.close();
-    app = await Appliance.open(dir);
-    expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
-    for (const k of acked) expect(imageHash(app, d, k.seq)).toBe(k.hash);
-    expect(app.timeline.points(d).map((x) => x.seq)).toEqual([...acked.map((k) => k.seq), p.seq]);
+      expect(error, 'the filesystem never filled up').toBeDefined();
+      expect({ code: (error as { code?: string }).code, message: String(error) }).toMatchObject({ code: 'no-space' });
+      expect(acked.length).toBeGreaterThan(0);
+      for (const k of acked) expect(imageHash(app, d, k.seq)).toBe(k.hash);
+      // The writer goes on: a small batch after the failure commits and reads back.
+      const small = app.beginBatch(d);
+      small.write(0, Buffer.alloc(4096, 7));
+      const p = await small.commit();
+      Buffer.alloc(4096, 7).copy(shadow, 0);
+      expect(imageHash(app, d, p.seq)).toBe(sha256(shadow));
+      app.close();
+      app = await Appliance.open(dir);
+      expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
+      for (const k of acked) expect(imageHash(app, d, k.seq)).toBe(k.hash);
+      expect(app.timeline.points(d).map((x) => x.seq)).toEqual([...acked.map((k) => k.seq), p.seq]);
     } finally {
       app.close();
     }
