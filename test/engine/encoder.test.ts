@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { checkAppliance } from '../../electron/engine/check.js';
 import { IndexDb } from '../../electron/engine/index/index-db.js';
-import { imageHash, makeData, prng, sha256 } from '../helpers/history.js';
+import { imageHash, prng, sha256, writeRandom } from '../helpers/history.js';
 
 /**
  * The commit path with its encoder threads: large batches go to worker threads and come
@@ -50,14 +50,7 @@ describe.each([
         const length = run > 1 ? 4 * KiB : 1 + Math.floor(rand() * 200 * KiB);
         let offset = Math.floor(rand() * ((rand() < 0.5 ? MiB : size) - run * length));
         for (let k = 0; k < run; k++, offset += length) {
-          if (rand() < 0.05) {
-            batch.writeZeroes(offset, length);
-            shadow.fill(0, offset, offset + length);
-          } else {
-            const data = makeData(rand, length);
-            batch.write(offset, data);
-            data.copy(shadow, offset);
-          }
+          writeRandom(batch, shadow, rand, offset, length);
           unjoined += Math.ceil(length / (64 * KiB));
         }
         if (i % 200 === 0) await batch.drained();
