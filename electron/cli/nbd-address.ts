@@ -30,13 +30,29 @@ export function listenAddress(opts: AddressOptions, defaultSocket: string): List
   return { socket };
 }
 
-/** Resolves once SIGINT or SIGTERM arrives (handled: the caller shuts down cleanly). */
-export function untilStopped(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, on);
+export interface StopSignals {
+  /** Resolves with the first SIGINT or SIGTERM received since watchStopSignals(). */
+  stopped: Promise<NodeJS.Signals>;
+  /** Stops handling the signals (a later one kills the process as by default). */
+  release(): void;
+}
+
+/**
+ * Handles SIGINT and SIGTERM from now on, so that the caller shuts down cleanly. Call it
+ * BEFORE announcing readiness: a client that stops us as soon as we say "listening" would
+ * otherwise find the default disposition in place and kill us mid-way.
+ */
+export function watchStopSignals(): StopSignals {
+  let on!: (sig: NodeJS.Signals) => void;
+  const release = () => {
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, on);
+  };
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    on = (sig) => {
+      release();
       resolve(sig);
     };
-    for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, on);
   });
+  for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, on);
+  return { stopped, release };
 }

@@ -4,7 +4,7 @@ import { formatIsoMicros } from '../../shared/time.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { serveImages } from '../engine/nbd/serve-images.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
-import { addressOptions, listenAddress, untilStopped, type AddressOptions } from './nbd-address.js';
+import { addressOptions, listenAddress, watchStopSignals, type AddressOptions } from './nbd-address.js';
 import { printJson, printLine } from './output.js';
 
 export const serveVerb: Verb = {
@@ -29,12 +29,17 @@ export const serveVerb: Verb = {
             return { name: w.text, description: `${disk.name} at point ${p.seq} (${formatIsoMicros(p.timeUs)})`, source: app.image(disk, p.seq), seq: p.seq, time: p.timeUs };
           });
           const address = listenAddress(opts, `/run/chronodisk/serve-${process.pid}.sock`);
-          const { server, listening } = await serveImages(images, address, { overlay: opts.overlay, onError: (e) => process.stderr.write(`chronodisk: ${(e as Error).message}\n`) });
-          const exports = images.map((i) => ({ name: i.name, seq: i.seq, time: formatIsoMicros(i.time), uri: listening.uri(i.name) }));
-          if (opts.json) printJson({ ...('socket' in address ? { socket: address.socket } : { host: address.host, port: listening.port }), overlay: Boolean(opts.overlay), exports });
-          else for (const e of exports) printLine(`${e.name}: point ${e.seq} at ${e.time} — ${e.uri}`);
-          await untilStopped();
-          await server.close();
+          const signals = watchStopSignals();
+          try {
+            const { server, listening } = await serveImages(images, address, { overlay: opts.overlay, onError: (e) => process.stderr.write(`chronodisk: ${(e as Error).message}\n`) });
+            const exports = images.map((i) => ({ name: i.name, seq: i.seq, time: formatIsoMicros(i.time), uri: listening.uri(i.name) }));
+            if (opts.json) printJson({ ...('socket' in address ? { socket: address.socket } : { host: address.host, port: listening.port }), overlay: Boolean(opts.overlay), exports });
+            else for (const e of exports) printLine(`${e.name}: point ${e.seq} at ${e.time} — ${e.uri}`);
+            await signals.stopped;
+            await server.close();
+          } finally {
+            signals.release();
+          }
         });
       });
   },

@@ -5,7 +5,7 @@ import { ChronodiskError } from '../engine/errors.js';
 import { ExportTable } from '../engine/nbd/export.js';
 import { NbdServer } from '../engine/nbd/server.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
-import { addressOptions, listenAddress, untilStopped, type AddressOptions } from './nbd-address.js';
+import { addressOptions, listenAddress, watchStopSignals, type AddressOptions } from './nbd-address.js';
 import { printLine } from './output.js';
 
 export const splitVerb: Verb = {
@@ -26,11 +26,16 @@ export const splitVerb: Verb = {
             provider: new ExportTable([{ name: disk.name, description: `${disk.name} through split capture`, open: () => split.open() }], disk.name),
             onError: (e) => process.stderr.write(`chronodisk: ${(e as Error).message}\n`),
           });
-          const listening = await server.listen(listenAddress(opts, `/run/chronodisk/${disk.name}.sock`));
-          if (opts.json) printLine(JSON.stringify({ event: 'listening', disk: disk.name, uri: listening.uri(disk.name), socket: listening.socket, port: listening.port }));
-          else printLine(`Serving ${disk.name} through split capture at ${listening.uri(disk.name)}; stop with Ctrl-C.`);
-          await untilStopped();
-          await server.close();
+          const signals = watchStopSignals();
+          try {
+            const listening = await server.listen(listenAddress(opts, `/run/chronodisk/${disk.name}.sock`));
+            if (opts.json) printLine(JSON.stringify({ event: 'listening', disk: disk.name, uri: listening.uri(disk.name), socket: listening.socket, port: listening.port }));
+            else printLine(`Serving ${disk.name} through split capture at ${listening.uri(disk.name)}; stop with Ctrl-C.`);
+            await signals.stopped;
+          } finally {
+            signals.release();
+            await server.close();
+          }
           if (!opts.json) printLine('Stopped; every acknowledged write is a durable point.');
           else printLine(JSON.stringify({ event: 'stopped' }));
         });

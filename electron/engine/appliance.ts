@@ -9,6 +9,7 @@ import { replaySegments, type ReplayProblem } from './index/replay.js';
 import { Catalog } from './store/catalog.js';
 import type { BookmarkRecord, CaptureMode, DiskRecord } from './store/catalog-state.js';
 import { CommitPipeline } from './store/commit-pipeline.js';
+import { EncoderPool } from './store/encoder-pool.js';
 import { RecordReader } from './store/record-reader.js';
 import { SegmentFiles } from './store/segment-file.js';
 import { SegmentWriter } from './store/segment-writer.js';
@@ -48,6 +49,7 @@ export class Appliance {
   private pipeline: CommitPipeline | undefined;
   private segmentTargetSize: number | undefined;
   private writer: SegmentWriter | undefined;
+  private encoders: EncoderPool | undefined;
   private closed = false;
 
   private constructor(
@@ -213,7 +215,8 @@ export class Appliance {
       segmentTargetSize,
     );
     this.writer.resume(resume, this.catalog.state.nextSegmentId());
-    this.pipeline = new CommitPipeline(this.writer, this.index, Math.max(r.maxSeq, this.index.maxSeq), r.maxTimeUs);
+    this.encoders = new EncoderPool(this.codec.key);
+    this.pipeline = new CommitPipeline(this.writer, this.index, this.encoders, Math.max(r.maxSeq, this.index.maxSeq), r.maxTimeUs);
   }
 
   /** Bytes appended to segments by this writer since it opened (for "bytes stored" reports). */
@@ -330,6 +333,8 @@ export class Appliance {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.pipeline?.close();
+    this.encoders?.close();
     this.writer?.close();
     this.files.close();
     this.catalog.close();

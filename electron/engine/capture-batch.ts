@@ -28,6 +28,14 @@ export class CaptureBatch {
     this.bytes += length;
   }
 
+  /**
+   * Resolves when the writer can take more: writes are encoded by worker threads, and a
+   * long capture awaits this between writes so the bytes in flight stay bounded.
+   */
+  drained(): Promise<void> {
+    return this.pipeline.drained();
+  }
+
   /** Makes the batch a durable, visible point; resolves once both hold. */
   async commit(options: CommitOptions = {}): Promise<PointInfo> {
     this.finish();

@@ -1,6 +1,7 @@
 import { prng } from './prng.js';
 import { createHash } from 'node:crypto';
 import type { Appliance } from '../../electron/engine/appliance.js';
+import type { CaptureBatch } from '../../electron/engine/capture-batch.js';
 import type { DiskRecord } from '../../electron/engine/store/catalog-state.js';
 
 export { prng } from './prng.js';
@@ -19,6 +20,18 @@ export function makeData(rand: () => number, length: number): Buffer {
     for (let i = 0; i < length; i++) b[i] = word[i % word.length]!;
   }
   return b;
+}
+
+/** Writes `length` random bytes (5% of the time: zeros) at `offset`, and mirrors them in `shadow`. */
+export function writeRandom(batch: CaptureBatch, shadow: Buffer, rand: () => number, offset: number, length: number): void {
+  if (rand() < 0.05) {
+    batch.writeZeroes(offset, length);
+    shadow.fill(0, offset, offset + length);
+  } else {
+    const data = makeData(rand, length);
+    batch.write(offset, data);
+    data.copy(shadow, offset);
+  }
 }
 
 export function sha256(buf: Buffer): string {
@@ -66,14 +79,7 @@ export async function randomHistory(
       const length = 1 + Math.floor(rand() * options.maxLength);
       const span = hot ? Math.floor(disk.size / 10) : disk.size;
       const offset = Math.floor(rand() * (span - length));
-      if (rand() < 0.05) {
-        batch.writeZeroes(offset, length);
-        shadow.fill(0, offset, offset + length);
-      } else {
-        const data = makeData(rand, length);
-        batch.write(offset, data);
-        data.copy(shadow, offset);
-      }
+      writeRandom(batch, shadow, rand, offset, length);
     }
     const p = await batch.commit();
     batches++;

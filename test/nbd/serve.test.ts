@@ -95,7 +95,7 @@ describe('chronodisk serve with real NBD clients', () => {
       await runOk('nbdcopy', [uri, after]);
       expect(fileSha256(after)).toBe(shas[0]);
     } finally {
-      expect(await server.stop()).toBe(0);
+      await server.stopCleanly();
     }
   });
 
@@ -117,7 +117,7 @@ describe('chronodisk serve with real NBD clients', () => {
       expect(runCli(['image', 'vm', '-a', app, '--at', String(seqs[1]), '--out', point]).status).toBe(0);
       expect(fileSha256(fresh)).toBe(fileSha256(point));
     } finally {
-      expect(await server.stop()).toBe(0);
+      await server.stopCleanly();
     }
     const check = runCli(['check', '-a', app]);
     expect(check.status, check.stdout + check.stderr).toBe(0);

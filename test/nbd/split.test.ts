@@ -95,7 +95,7 @@ describe('chronodisk split with real clients', () => {
       if (loop) await run('losetup', ['-d', loop]);
       if (fuseMounted) await run('umount', [fuseDir]);
       if (fuse && fuse.exitCode === null) fuse.kill();
-      expect(await split.stop()).toBe(0);
+      await split.stopCleanly();
     }
 
     const all = points(app, 'fs');
@@ -199,7 +199,7 @@ describe('chronodisk split with real clients', () => {
 
       // Restart: committed ranges go back to the source; then a clean stop.
       const again = await startSplit(app, 'load', socket);
-      expect(await again.stop()).toBe(0);
+      await again.stopCleanly();
       verify(source, 'source after restart');
       expect(fileSha256(source), `round ${round}: source equals the latest point`).toBe(fileSha256(latest));
       // The in-flight write, if it reached the appliance, is now the truth for its blocks.

@@ -95,6 +95,8 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
       await options.limiter?.take(buf.length);
       bytesChanged += changes.absorb(at, buf, fresh, old?.hashes);
       bytesRead += buf.length;
+      // The encoder threads take the writes; waiting here bounds the bytes in flight.
+      await batch.drained();
       options.onProgress?.({ phase: 'read', done: at + buf.length, total: disk.size });
     }
     changes.finish();
@@ -109,6 +111,7 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
         for await (const [at, buf] of reader.chunks(again, READ_CHUNK, READS_AHEAD)) {
           bytesChanged += changes.absorb(at, buf, fresh, fresh);
           bytesRead += buf.length;
+          await batch.drained();
           options.onProgress?.({ phase: 'catch-up', done: at + buf.length, total: disk.size });
         }
         changes.finish();

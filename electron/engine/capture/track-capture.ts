@@ -116,7 +116,10 @@ export class TrackCapture {
     try {
       // The filesystem wrote these blocks through its own cache: drop the device's stale copies.
       await SourceReader.dropDeviceCache(this.disk.source);
-      for await (const [at, buf] of reader.chunks(ranges, 1024 * 1024)) batch.write(at, buf);
+      for await (const [at, buf] of reader.chunks(ranges, 1024 * 1024)) {
+        batch.write(at, buf);
+        await batch.drained();
+      }
       const p = await batch.commit({ flags: (flush ? CommitFlag.CrashConsistent : 0) | extraFlags });
       this.events.onPoint?.(p, 'track');
     } catch (e) {

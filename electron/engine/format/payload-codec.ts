@@ -1,5 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { Compressor, Decompressor } from 'zstd-napi';
+import { Decompressor } from 'zstd-napi';
+import binding from 'zstd-napi/binding.js';
+
+const { compressBound } = binding;
 import { RecordFlag } from './constants.js';
 import { ChronodiskError } from '../errors.js';
 
@@ -15,11 +18,13 @@ const ZERO_PROBE = Buffer.alloc(64 * 1024);
  * data, so a header cannot be moved onto another payload unnoticed.
  */
 export class PayloadCodec {
-  private compressor = new Compressor();
+  private cctx = new binding.CCtx();
   private decompressor = new Decompressor();
+  /** Whether the last record packed was stored raw (see packInto). */
+  private lastRaw = false;
 
   constructor(readonly key: Buffer | undefined) {
-    this.compressor.setParameters({ compressionLevel: 1 });
+    this.cctx.setParameter(binding.CParameter.compressionLevel, 1);
   }
 
   get encrypted(): boolean {
@@ -31,28 +36,52 @@ export class PayloadCodec {
     return this.key ? plainLength + NONCE + TAG : plainLength;
   }
 
-  /** Picks zero / zstd / raw for `data`; returns the plain (pre-encryption) payload and flags. */
-  pack(data: Buffer): { plain: Buffer; flags: number } {
-    if (isAllZero(data)) return { plain: Buffer.alloc(0), flags: RecordFlag.Zero };
-    // Random data compresses at a tenth of the speed and not at all: a 4 KiB probe decides.
-    if (data.length > 8192) {
-      const probe = this.compressor.compress(data.subarray(0, 4096));
-      if (probe.length > 4096 * 0.97) return { plain: data, flags: 0 };
+  /** The most bytes packInto() and sealInto() can need for `length` logical bytes. */
+  maxStoredSize(length: number): number {
+    return compressBound(length) + NONCE + TAG;
+  }
+
+  /**
+   * Picks zero / zstd / raw for `data` and writes the plain (pre-encryption) payload into
+   * `dst` (room for maxStoredSize), compressing straight into it: no intermediate buffers.
+   */
+  packInto(data: Buffer, dst: Buffer): { length: number; flags: number } {
+    if (isAllZero(data)) return { length: 0, flags: RecordFlag.Zero };
+    // Incompressible data costs a full compression for nothing: after a record that did
+    // not compress, a 4 KiB probe decides first (runs of random data stay cheap).
+    if (this.lastRaw && data.length > 8192) {
+      const probe = this.cctx.compress2(dst, data.subarray(0, 4096));
+      if (probe > 4096 * 0.97) return this.raw(data, dst);
     }
-    const z = this.compressor.compress(data);
-    if (z.length < data.length * 0.95) return { plain: z, flags: RecordFlag.Zstd };
-    return { plain: data, flags: 0 };
+    const n = this.cctx.compress2(dst, data);
+    if (n >= data.length * 0.95) return this.raw(data, dst);
+    this.lastRaw = false;
+    return { length: n, flags: RecordFlag.Zstd };
+  }
+
+  private raw(data: Buffer, dst: Buffer): { length: number; flags: number } {
+    this.lastRaw = true;
+    data.copy(dst);
+    return { length: data.length, flags: 0 };
   }
 
   /** Encrypts the plain payload with the header as associated data (no-op when plain). */
   seal(plain: Buffer, aad: Buffer): Buffer {
     if (!this.key) return plain;
+    const out = Buffer.allocUnsafe(plain.length + NONCE + TAG);
+    this.sealInto(plain, aad, out);
+    return out;
+  }
+
+  /** seal() into `dst` (which may not overlap `plain`): nonce ‖ ciphertext ‖ GCM tag. */
+  sealInto(plain: Buffer, aad: Buffer, dst: Buffer): number {
     const nonce = randomBytes(NONCE);
-    const c = createCipheriv('aes-256-gcm', this.key, nonce);
+    nonce.copy(dst);
+    const c = createCipheriv('aes-256-gcm', this.key!, nonce);
     c.setAAD(aad);
-    const body = c.update(plain);
-    c.final();
-    return Buffer.concat([nonce, body, c.getAuthTag()]);
+    let at = NONCE + c.update(plain).copy(dst, NONCE);
+    at += c.final().copy(dst, at);
+    return at + c.getAuthTag().copy(dst, at);
   }
 
   /** Reverses seal(): decrypts and authenticates, or throws 'auth'/'damaged'. */

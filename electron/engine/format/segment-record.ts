@@ -32,7 +32,12 @@ export interface RecordHeader {
 }
 
 export function encodeRecordHeader(h: RecordHeader): Buffer {
-  const buf = Buffer.alloc(RECORD_HEADER_SIZE);
+  return encodeRecordHeaderInto(Buffer.allocUnsafe(RECORD_HEADER_SIZE), h);
+}
+
+/** Writes the header fields into `buf` (64 bytes; reserved bytes zeroed, checksum left 0). */
+export function encodeRecordHeaderInto(buf: Buffer, h: RecordHeader): Buffer {
+  buf.fill(0, 0, RECORD_HEADER_SIZE);
   buf.writeUInt32LE(RECORD_MAGIC, 0);
   buf.writeUInt8(h.type, 4);
   buf.writeUInt8(h.flags, 5);

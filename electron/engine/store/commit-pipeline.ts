@@ -1,7 +1,9 @@
 import { MAX_RECORD_LENGTH, RecordFlag, RecordType } from '../format/constants.js';
 import type { CommitRow, IndexDb, StagedWrite, Watermark } from '../index/index-db.js';
 import { ChronodiskError } from '../errors.js';
-import type { SegmentWriter } from './segment-writer.js';
+import type { EncodedRun, EncoderPool } from './encoder-pool.js';
+import { WRITE_FIELDS } from './record-encoder.js';
+import type { RecordLocation, SegmentWriter } from './segment-writer.js';
 
 /** What the pipeline knows of one batch still open (not yet committed). */
 interface OpenBatch {
@@ -29,23 +31,62 @@ export interface CommitResult {
 }
 
 const STAGE_THRESHOLD = 50_000;
+/** A batch this small while nothing is in flight is encoded on the spot (one split write: latency). */
+const INLINE_LIMIT = 64 * 1024;
+/** Bytes of writes gathered into one request for an encoder thread. */
+const RUN_BYTES = 1024 * 1024;
+/** In-flight bytes above which drained() makes capture wait for the encoders. */
+const HIGH_WATER = 48 * 1024 * 1024;
+
+/** A commit record in the segment, waiting for its fdatasync and then the index. */
+interface PlacedCommit {
+  row: CommitRow;
+  batch: OpenBatch;
+  end: Watermark;
+  /** Set when a failure cut the record off before it was applied. */
+  lost?: unknown;
+}
+
+/** Writes gathered for the next encoder request, and the batches they belong to. */
+interface PendingRun {
+  data: Buffer;
+  used: number;
+  fields: number[];
+  batches: OpenBatch[];
+}
 
 /**
  * The writer's path from captured bytes to a durable, visible point. Writes get sequence
- * numbers and go into the open segment as they arrive; a commit appends its record, waits
- * for the shared fdatasync (group commit), then applies every durable batch to the index
- * in one transaction. Only then is the commit acknowledged, so an acknowledged point is
- * both durable and readable.
+ * numbers as they arrive and are encoded — by the encoder threads for large batches, on
+ * the spot for a small one — then placed in the open segment strictly in sequence order.
+ * A commit's record follows its writes; the commit waits for the shared fdatasync (group
+ * commit), then applies every durable batch to the index in one transaction. Only then is
+ * it acknowledged, so an acknowledged point is both durable and readable.
  */
 export class CommitPipeline {
   private nextSeq: number;
   private lastTimeUs: number;
   private open = new Map<number, OpenBatch>();
-  private toApply: Array<{ row: CommitRow; batch: OpenBatch; end: Watermark }> = [];
+  /** Batches whose commit() runs but whose commit record is not yet placed. */
+  private committing = new Set<OpenBatch>();
+  private toApply: PlacedCommit[] = [];
+  private run: PendingRun | undefined;
+  /** The last placement step: every step waits for the one before (sequence order). */
+  private tail: Promise<void> = Promise.resolve();
+  private steps = 0;
+  private bytesInFlight = 0;
+  private drainWaiters: Array<() => void> = [];
+  /** Bumped by a failure: steps from before it are dropped, not placed. */
+  private epoch = 0;
+  /** What ended the batches at the last failure (the epoch bump). */
+  private lastFailure: unknown;
+  /** Why the batches of each disk ended, until the disk begins a new one. */
+  private failures = new Map<number, unknown>();
 
   constructor(
     private readonly writer: SegmentWriter,
     private readonly index: IndexDb,
+    private readonly encoders: EncoderPool,
     maxSeq: number,
     maxTimeUs: number,
   ) {
@@ -55,32 +96,15 @@ export class CommitPipeline {
 
   begin(diskId: number): void {
     if (this.open.has(diskId)) throw new ChronodiskError('busy', `disk ${diskId} already has a capture batch open; finish it first`);
+    this.failures.delete(diskId);
     this.open.set(diskId, { diskId, firstSeq: undefined, firstUnstaged: undefined, writes: [], bytes: 0 });
   }
 
   /** Appends `data` at `offset` of the disk to the batch (split into 64 KiB records). */
   write(diskId: number, offset: number, data: Buffer): void {
     const b = this.batch(diskId);
-    this.guard(() => {
-      for (let at = 0; at < data.length; at += MAX_RECORD_LENGTH) {
-        const part = data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH));
-        this.appendWrite(b, offset + at, part.length, part);
-      }
-    });
-  }
-
-  /**
-   * A failed segment write cut the segment back to its last durable record (see
-   * SegmentWriter), so every batch not yet acknowledged lost records: all of them end here,
-   * and their callers see the error. The next batches start clean.
-   */
-  private guard<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (e) {
-      this.open.clear();
-      this.toApply = [];
-      throw e;
+    for (let at = 0; at < data.length; at += MAX_RECORD_LENGTH) {
+      this.appendWrite(b, offset + at, data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH)));
     }
   }
 
@@ -88,12 +112,23 @@ export class CommitPipeline {
   zero(diskId: number, offset: number, length: number): void {
     const b = this.batch(diskId);
     const zeros = Buffer.alloc(Math.min(length, MAX_RECORD_LENGTH));
-    this.guard(() => {
-      for (let at = 0; at < length; at += MAX_RECORD_LENGTH) {
-        const n = Math.min(length - at, MAX_RECORD_LENGTH);
-        this.appendWrite(b, offset + at, n, zeros.subarray(0, n));
-      }
-    });
+    for (let at = 0; at < length; at += MAX_RECORD_LENGTH) {
+      this.appendWrite(b, offset + at, zeros.subarray(0, Math.min(length - at, MAX_RECORD_LENGTH)));
+    }
+  }
+
+  /**
+   * Resolves once the writes in flight to the encoders are few enough to take more: a
+   * long capture awaits it between writes so memory stays bounded.
+   */
+  async drained(): Promise<void> {
+    this.dispatch();
+    while (this.bytesInFlight > HIGH_WATER) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Ends the batches in flight (the appliance is closing): nothing more is placed. */
+  close(): void {
+    this.fail(new ChronodiskError('busy', 'the appliance was closed before this capture batch was committed'));
   }
 
   abort(diskId: number): void {
@@ -104,29 +139,39 @@ export class CommitPipeline {
   async commit(diskId: number, options: CommitOptions = {}): Promise<CommitResult> {
     const b = this.batch(diskId);
     this.open.delete(diskId);
+    this.committing.add(b);
+    this.dispatch();
     const seq = this.nextSeq++;
     const timeUs = this.tick(true);
     const flags = options.flags ?? 0;
     const label = options.label ?? null;
     const body = label ? Buffer.from(JSON.stringify({ label })) : Buffer.alloc(0);
-    const at = this.guard(() => this.writer.append({ type: RecordType.Commit, diskId, seq, timeUs, a: b.firstSeq ?? seq, b: flags, c: b.bytes }, body, false));
-    const row: CommitRow = { seq, disk: diskId, time_us: timeUs, flags, label, batch_start: b.firstSeq ?? seq, bytes: b.bytes, segment: at.segmentId, rec_offset: at.offset };
-    const entry = { row, batch: b, end: { segment: at.segmentId, offset: at.end } };
-    this.toApply.push(entry);
+    let entry!: PlacedCommit;
+    try {
+      await this.schedule(0, undefined, () => {
+        const at = this.writer.append({ type: RecordType.Commit, diskId, seq, timeUs, a: b.firstSeq ?? seq, b: flags, c: b.bytes }, body, false);
+        const row: CommitRow = { seq, disk: diskId, time_us: timeUs, flags, label, batch_start: b.firstSeq ?? seq, bytes: b.bytes, segment: at.segmentId, rec_offset: at.offset };
+        entry = { row, batch: b, end: { segment: at.segmentId, offset: at.end } };
+        this.toApply.push(entry);
+      });
+    } finally {
+      this.committing.delete(b);
+    }
     try {
       await this.writer.sync();
     } catch (e) {
-      this.open.clear();
-      this.toApply = [];
+      this.fail(e);
       throw e;
     }
+    // A write failure after the record was placed cut it off again (see fail()).
+    if (entry.lost !== undefined) throw entry.lost;
     this.applyDurable(entry);
     return { seq, diskId, timeUs, flags, label, bytes: b.bytes };
   }
 
-  /** Batches open or commits not yet applied: the segments may not be swapped now. */
+  /** Batches open, commits or encodings in flight: the segments may not be swapped now. */
   get busy(): boolean {
-    return this.open.size > 0 || this.toApply.length > 0;
+    return this.open.size > 0 || this.committing.size > 0 || this.toApply.length > 0 || this.steps > 0 || this.run !== undefined;
   }
 
   hasOpenBatch(diskId: number): boolean {
@@ -135,20 +180,121 @@ export class CommitPipeline {
 
   private batch(diskId: number): OpenBatch {
     const b = this.open.get(diskId);
-    if (!b) throw new Error(`no capture batch open for disk ${diskId}`);
-    return b;
+    if (b) return b;
+    if (this.failures.has(diskId)) throw this.failures.get(diskId);
+    throw new Error(`no capture batch open for disk ${diskId}`);
   }
 
-  private appendWrite(b: OpenBatch, offset: number, length: number, data: Buffer): void {
+  private appendWrite(b: OpenBatch, offset: number, data: Buffer): void {
+    b.bytes += data.length;
+    if (this.extendLast(b, offset, data)) return;
     const seq = this.nextSeq++;
-    const loc = this.writer.append({ type: RecordType.Write, diskId: b.diskId, seq, timeUs: this.tick(false), a: offset, b: length, c: 0 }, data, true);
+    const timeUs = this.tick(false);
     b.firstSeq ??= seq;
+    if (this.steps === 0 && this.run === undefined && b.bytes <= INLINE_LIMIT) {
+      try {
+        const loc = this.writer.append({ type: RecordType.Write, diskId: b.diskId, seq, timeUs, a: offset, b: data.length, c: 0 }, data, true);
+        this.placed(b, seq, offset, data.length, loc);
+      } catch (e) {
+        this.fail(e);
+        throw e;
+      }
+      return;
+    }
+    if (this.run && this.run.used + data.length > this.run.data.length) this.dispatch();
+    this.run ??= { data: this.encoders.buffer(Math.max(RUN_BYTES, data.length)), used: 0, fields: [], batches: [] };
+    const r = this.run;
+    data.copy(r.data, r.used);
+    r.used += data.length;
+    r.fields.push(b.diskId, seq, timeUs, offset, data.length);
+    r.batches.push(b);
+    if (r.used >= RUN_BYTES) this.dispatch();
+  }
+
+  /**
+   * Grows the last gathered write by `data` when it continues it on the disk: sequential
+   * small writes become one record (one compression call, one index row). Only the very
+   * last write numbered may grow, so no other write's sequence number falls between the
+   * two halves and newest-wins still holds.
+   */
+  private extendLast(b: OpenBatch, offset: number, data: Buffer): boolean {
+    const r = this.run;
+    if (!r || r.batches[r.batches.length - 1] !== b) return false;
+    const f = r.fields.length - WRITE_FIELDS;
+    const length = r.fields[f + 4]!;
+    if (r.fields[f + 1] !== this.nextSeq - 1 || r.fields[f + 3]! + length !== offset) return false;
+    if (length + data.length > MAX_RECORD_LENGTH || r.used + data.length > r.data.length) return false;
+    data.copy(r.data, r.used);
+    r.used += data.length;
+    r.fields[f + 4] = length + data.length;
+    if (r.used >= RUN_BYTES) this.dispatch();
+    return true;
+  }
+
+  /** Sends the gathered writes to an encoder thread and schedules their placement. */
+  private dispatch(): void {
+    const r = this.run;
+    if (!r) return;
+    this.run = undefined;
+    const encoded = this.encoders.encode({ data: r.data.buffer as ArrayBuffer, writes: Float64Array.from(r.fields) });
+    this.schedule(r.used, encoded, (run) => {
+      this.writer.appendRun(run!).forEach((loc, i) => {
+        const f = i * WRITE_FIELDS;
+        this.placed(r.batches[i]!, r.fields[f + 1]!, r.fields[f + 3]!, r.fields[f + 4]!, loc);
+      });
+    }).catch(() => {
+      // fail() has recorded it for the batches' later write() and commit() calls.
+    });
+  }
+
+  /**
+   * Runs `place` after every earlier step, once `encoded` is ready. A step that throws (a
+   * full disk, a dead encoder thread) fails every batch not yet acknowledged: the segment
+   * was cut back to its last durable record, so they all lost records.
+   */
+  private schedule(bytes: number, encoded: Promise<EncodedRun> | undefined, place: (run: EncodedRun | undefined) => void): Promise<void> {
+    const epoch = this.epoch;
+    encoded?.catch(() => {}); // awaited below, in turn; this only marks it handled
+    this.steps++;
+    this.bytesInFlight += bytes;
+    const step = this.tail.then(async () => {
+      const run = await encoded;
+      if (epoch !== this.epoch) throw this.lastFailure;
+      place(run);
+    });
+    this.tail = step
+      .then(
+        () => {},
+        (e) => {
+          if (epoch === this.epoch) this.fail(e);
+        },
+      )
+      .finally(() => {
+        this.steps--;
+        this.bytesInFlight -= bytes;
+        if (this.bytesInFlight <= HIGH_WATER) for (const w of this.drainWaiters.splice(0)) w();
+      });
+    return step;
+  }
+
+  /** Records where a write landed; a long batch's list moves into the staging table. */
+  private placed(b: OpenBatch, seq: number, offset: number, length: number, loc: RecordLocation): void {
     b.firstUnstaged ??= { segment: loc.segmentId, offset: loc.offset };
     // A zero record is filed under the negated segment id: reads skip it without any I/O.
     const segment = loc.flags & RecordFlag.Zero ? -loc.segmentId : loc.segmentId;
     b.writes.push({ seq, disk: b.diskId, start: offset, end: offset + length, segment, recOffset: loc.offset });
-    b.bytes += length;
     if (b.writes.length >= STAGE_THRESHOLD) this.stage(b);
+  }
+
+  /** Ends every batch not yet acknowledged with `e` (see schedule()). */
+  private fail(e: unknown): void {
+    this.epoch++;
+    this.lastFailure = e;
+    for (const b of [...this.open.values(), ...this.committing, ...this.toApply.map((x) => x.batch)]) this.failures.set(b.diskId, e);
+    for (const c of this.toApply) c.lost = e;
+    this.open.clear();
+    this.toApply = [];
+    this.run = undefined;
   }
 
   /** Moves a long batch's write list into the index's staging table, bounding memory. */
@@ -178,7 +324,7 @@ export class CommitPipeline {
   private safeWatermark(candidate: Watermark): Watermark {
     let w = candidate;
     const earlier = (a: Watermark, b: Watermark) => a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
-    const holders = [...this.open.values(), ...this.toApply.map((e) => e.batch)];
+    const holders = [...this.open.values(), ...this.committing, ...this.toApply.map((e) => e.batch)];
     for (const b of holders) if (b.firstUnstaged && earlier(b.firstUnstaged, w)) w = b.firstUnstaged;
     return w;
   }

@@ -1,12 +1,13 @@
 import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
-import { FILE_HEADER_SIZE, FORMAT_VERSION, RECORD_HEADER_SIZE, RecordFlag, RecordType, SEGMENT_MAGIC, SEGMENT_TARGET_SIZE, SEGMENTS_DIR } from '../format/constants.js';
+import { FILE_HEADER_SIZE, FORMAT_VERSION, RecordType, SEGMENT_MAGIC, SEGMENT_TARGET_SIZE, SEGMENTS_DIR } from '../format/constants.js';
 import { encodeFileHeader } from '../format/file-header.js';
-import { associatedData, encodeRecordHeader, stampChecksum, type RecordHeader } from '../format/segment-record.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { fsyncDir } from './durable-file.js';
 import { fromFsError } from '../errors.js';
 import { segmentPath } from './segment-file.js';
+import type { EncodedRun } from './encoder-pool.js';
+import { encodeRecord, type RecordFields } from './record-encoder.js';
 
 /** Where a record landed. */
 export interface RecordLocation {
@@ -87,9 +88,25 @@ export class SegmentWriter {
    * Encodes and appends one record; `data` is the logical payload (writes) or the plain
    * payload (commits). Returns where it went. May seal and rotate the segment first.
    */
-  append(fields: Omit<RecordHeader, 'flags' | 'storedLength'>, data: Buffer, packData: boolean): RecordLocation {
+  append(fields: RecordFields, data: Buffer, packData: boolean): RecordLocation {
     this.ensureRoom();
     return this.appendHere(fields, data, packData);
+  }
+
+  /**
+   * Appends records a worker encoded (EncoderPool), in order and without copying them.
+   * Each may start a new segment, like append().
+   */
+  appendRun(run: EncodedRun): RecordLocation[] {
+    const out: RecordLocation[] = [];
+    let pos = 0;
+    for (let i = 0; i < run.sizes.length; i++) {
+      const size = run.sizes[i]!;
+      this.ensureRoom();
+      out.push(this.place(run.bytes.subarray(pos, pos + size), run.flags[i]!));
+      pos += size;
+    }
+    return out;
   }
 
   /** Opens the next segment when none is open, or seals a full one and opens the next. */
@@ -98,20 +115,17 @@ export class SegmentWriter {
     else if (this.end >= this.targetSize) this.rotate();
   }
 
-  private appendHere(fields: Omit<RecordHeader, 'flags' | 'storedLength'>, data: Buffer, packData: boolean): RecordLocation {
-    const packed = packData ? this.codec.pack(data) : { plain: data, flags: 0 };
-    const encrypt = this.codec.encrypted && packed.plain.length > 0;
-    const flags = packed.flags | (encrypt ? RecordFlag.Encrypted : 0);
-    const storedLength = encrypt ? this.codec.encryptedSize(packed.plain.length) : packed.plain.length;
-    const header = encodeRecordHeader({ ...fields, flags, storedLength });
-    let payload = encrypt ? this.codec.seal(packed.plain, associatedData(header)) : packed.plain;
-    // Raw payloads are the caller's buffer; it may be reused before the buffered write happens.
-    if (payload.length && payload.buffer === data.buffer) payload = Buffer.from(payload);
-    stampChecksum(header, payload);
-    const at = { segmentId: this.id, offset: this.end, end: this.end + RECORD_HEADER_SIZE + payload.length, flags };
-    this.pending.push(header);
-    if (payload.length) this.pending.push(payload);
-    const n = RECORD_HEADER_SIZE + payload.length;
+  private appendHere(fields: RecordFields, data: Buffer, packData: boolean): RecordLocation {
+    const r = encodeRecord(this.codec, fields, data, packData);
+    return this.place(r.bytes, r.flags);
+  }
+
+  /** Queues encoded record bytes (one buffer, or header and payload) at the segment's end. */
+  private place(bytes: Buffer | Buffer[], flags: number): RecordLocation {
+    const n = Array.isArray(bytes) ? bytes[0]!.length + bytes[1]!.length : bytes.length;
+    const at = { segmentId: this.id, offset: this.end, end: this.end + n, flags };
+    if (Array.isArray(bytes)) this.pending.push(...bytes);
+    else this.pending.push(bytes);
     this.pendingBytes += n;
     this.end += n;
     this.appended += n;
@@ -136,15 +150,7 @@ export class SegmentWriter {
    */
   appendRaw(header: Buffer, payload: Buffer): RecordLocation {
     this.ensureRoom();
-    const at = { segmentId: this.id, offset: this.end, end: this.end + header.length + payload.length, flags: header.readUInt8(5) };
-    this.pending.push(Buffer.from(header));
-    if (payload.length) this.pending.push(Buffer.from(payload));
-    this.pendingBytes += header.length + payload.length;
-    this.end = at.end;
-    this.appended += header.length + payload.length;
-    this.records++;
-    if (this.pendingBytes >= 4 * 1024 * 1024) this.flush();
-    return at;
+    return this.place(payload.length ? [Buffer.from(header), Buffer.from(payload)] : Buffer.from(header), header.readUInt8(5));
   }
 
   /** Seals the open segment and opens no other: the writer is parked until restartAt(). */

@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, relative } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ChronodiskError } from '../errors.js';
+import type { EncodeReply, EncodeRequest } from './record-encoder.js';
+
+/** The encoded records of one request, back to back, with each one's size and flags. */
+export interface EncodedRun {
+  bytes: Buffer;
+  sizes: Uint32Array;
+  flags: Uint8Array;
+}
+
+const SPARE_PER_THREAD = 8;
+
+interface Thread {
+  worker: Worker;
+  /** Requests sent and not yet answered. */
+  outstanding: Map<number, { resolve: (r: EncodedRun) => void; reject: (e: Error) => void }>;
+}
+
+/**
+ * Worker threads that encode write records (zstd, AES-GCM, xxh64), one per core, so a
+ * commit uses every core while the writer's event loop only places records and syncs.
+ * Threads start at the first request; they keep the process alive only while they have
+ * work (an idle pool never holds a CLI open).
+ */
+export class EncoderPool {
+  private threads: Thread[] = [];
+  /** Request buffers handed back by the threads: reused, since fresh memory costs page faults. */
+  private spare: ArrayBuffer[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly key: Buffer | undefined,
+    readonly size = Math.max(1, Math.min(4, availableParallelism())),
+  ) {}
+
+  /** A buffer of at least `size` bytes to gather a request in (a returned one when it fits). */
+  buffer(size: number): Buffer {
+    const i = this.spare.findIndex((b) => b.byteLength >= size);
+    return Buffer.from(i >= 0 ? this.spare.splice(i, 1)[0]! : new ArrayBuffer(size));
+  }
+
+  /** Encodes the writes of `req` on the least busy thread; `req.data` is transferred. */
+  encode(req: Omit<EncodeRequest, 'id'>): Promise<EncodedRun> {
+    if (this.closed) return Promise.reject(new Error('the record encoder pool is closed'));
+    const t = this.pick();
+    const id = this.nextId++;
+    return new Promise<EncodedRun>((resolve, reject) => {
+      t.outstanding.set(id, { resolve, reject });
+      if (t.outstanding.size === 1) t.worker.ref();
+      t.worker.postMessage({ id, ...req } satisfies EncodeRequest, [req.data]);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.threads.splice(0)) {
+      this.failAll(t, new Error('the record encoder pool was closed'));
+      void t.worker.terminate();
+    }
+  }
+
+  private pick(): Thread {
+    if (this.threads.length < this.size) {
+      const idle = this.threads.find((t) => t.outstanding.size === 0);
+      if (idle) return idle;
+      return this.start();
+    }
+    return this.threads.reduce((a, b) => (b.outstanding.size < a.outstanding.size ? b : a));
+  }
+
+  private start(): Thread {
+    const worker = new Worker(workerScript(), { workerData: { key: this.key ? new Uint8Array(this.key) : null } });
+    const t: Thread = { worker, outstanding: new Map() };
+    worker.unref();
+    worker.on('message', (r: EncodeReply) => {
+      const job = t.outstanding.get(r.id);
+      if (!job) return;
+      t.outstanding.delete(r.id);
+      if (t.outstanding.size === 0) worker.unref();
+      if (this.spare.length < 2 * SPARE_PER_THREAD * this.size) this.spare.push(r.data);
+      if (r.error !== undefined) job.reject(new ChronodiskError('internal', `encoding records failed: ${r.error}`));
+      else job.resolve({ bytes: Buffer.from(r.bytes!), sizes: r.sizes!, flags: r.flags! });
+    });
+    const lost = (why: string) => {
+      this.threads = this.threads.filter((x) => x !== t);
+      this.failAll(t, new ChronodiskError('internal', `a record encoder thread ${why}; the capture batches in flight were not committed`));
+    };
+    worker.on('error', (e) => lost(`failed: ${e.message}`));
+    worker.on('exit', (code) => {
+      if (!this.closed) lost(`exited with code ${code}`);
+    });
+    this.threads.push(t);
+    return t;
+  }
+
+  private failAll(t: Thread, e: Error): void {
+    const jobs = [...t.outstanding.values()];
+    t.outstanding.clear();
+    for (const j of jobs) j.reject(e);
+  }
+}
+
+/**
+ * The built worker script beside this module. Under vitest the engine runs from its
+ * TypeScript sources, which a worker thread cannot load: it runs the built copy in dist/.
+ */
+function workerScript(): URL {
+  const here = fileURLToPath(import.meta.url);
+  const sibling = new URL('./record-encoder-worker.js', import.meta.url);
+  if (!here.endsWith('.ts')) return sibling;
+  const root = join(here, '..', '..', '..', '..');
+  const built = join(root, 'dist', relative(root, join(here, '..')), 'record-encoder-worker.js');
+  if (!existsSync(built)) throw new ChronodiskError('internal', `the record encoder worker is not built (${built} is missing); run npm run build`);
+  return pathToFileURL(built);
+}

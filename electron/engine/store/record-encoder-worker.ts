@@ -1,0 +1,22 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { PayloadCodec } from '../format/payload-codec.js';
+import { encodeWrites, type EncodeReply, type EncodeRequest } from './record-encoder.js';
+
+/**
+ * A record encoder thread (see EncoderPool): zstd, AES-GCM and checksums of write records
+ * off the writer's event loop. It holds the data key in memory, like the writer does.
+ */
+const key = (workerData as { key: Uint8Array | null }).key;
+const codec = new PayloadCodec(key ? Buffer.from(key) : undefined);
+const port = parentPort!;
+
+port.on('message', (req: EncodeRequest) => {
+  let reply: EncodeReply;
+  try {
+    reply = encodeWrites(codec, req);
+  } catch (e) {
+    port.postMessage({ id: req.id, data: req.data, error: e instanceof Error ? e.message : String(e) } satisfies EncodeReply, [req.data]);
+    return;
+  }
+  port.postMessage(reply, [reply.bytes!, reply.data]);
+});
