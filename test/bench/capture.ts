@@ -38,11 +38,7 @@ export async function benchCapture(): Promise<void> {
     const image = join(tmp.path, 'disk.img');
     makeImage(image, size);
     const tools = [restic(tmp.path, image), borg(tmp.path, image)];
-    const makers: Array<() => Promise<Contender> | Contender | undefined> = [
-      () => ours(tmp.path, image, undefined),
-      () => ours(tmp.path, image, 'bench passphrase'),
-      ...tools.map((t) => () => (t ? tool(t) : undefined)),
-    ];
+    const contenders: Contender[] = [];
     const ms: Record<string, number | undefined> = {};
     const rows: Array<Array<string | number>> = [];
     const data: Record<string, Record<string, number>> = {};
@@ -52,26 +48,27 @@ export async function benchCapture(): Promise<void> {
       return readWhole(image);
     };
     const rawBefore = rawRead();
-    for (const make of makers) {
-      const c = await make();
-      if (!c) continue;
-      try {
-        for (const { kind, label } of PASSES) {
-          const undo = kind === 'changed' ? changeBlocks(image, size, 0.01) : undefined;
-          try {
+    try {
+      contenders.push(await ours(tmp.path, image, undefined), await ours(tmp.path, image, 'bench passphrase'));
+      for (const t of tools) if (t) contenders.push(tool(t));
+      // Pass by pass, every contender in turn: a slow minute on the shared VM hits them all.
+      for (const { kind, label } of PASSES) {
+        const undo = kind === 'changed' ? changeBlocks(image, size, 0.01) : undefined;
+        try {
+          for (const c of contenders) {
             cold = settle() && cold;
             const r = await c.pass(kind);
             const key = `${c.name} ${label}`;
             ms[key] = r?.ms;
             log(`  … ${key}: ${r ? `${fmtMs(r.ms)}, ${fmtMBps(mbps(size, r.ms))}` : 'failed'}`);
             if (r) data[key] = { ms: r.ms, mbps: mbps(size, r.ms), bytesStored: r.stored };
-          } finally {
-            undo?.();
           }
+        } finally {
+          undo?.();
         }
-      } finally {
-        c.close();
       }
+    } finally {
+      for (const c of contenders) c.close();
     }
     const rawAfter = rawRead();
     const raw = Math.min(rawBefore.ms, rawAfter.ms);
