@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { log, now } from './measure.js';
 
@@ -10,8 +10,8 @@ export type PassKind = 'first' | 'unchanged' | 'changed';
 export interface BackupTool {
   name: string;
   version: string;
-  /** One backup of the image; milliseconds, or undefined when it failed (said in the log). */
-  backup(pass: PassKind): number | undefined;
+  /** One backup of the image: wall and CPU milliseconds, or undefined when it failed (said in the log). */
+  backup(pass: PassKind): Timing | undefined;
   /** Bytes of its repository. */
   repoBytes(): number;
 }
@@ -22,14 +22,27 @@ function installed(cmd: string): boolean {
   return spawnSync('which', [cmd]).status === 0;
 }
 
-function timedRun(cmd: string, args: string[], env: Record<string, string>): number | undefined {
+export interface Timing {
+  ms: number;
+  /** User + system CPU time of every thread; NaN where it could not be measured. */
+  cpuMs: number;
+}
+
+/** Runs the tool; its CPU time comes from /usr/bin/time where that is installed. */
+function timedRun(cmd: string, args: string[], env: Record<string, string>, dir: string): Timing | undefined {
+  const cpuFile = join(dir, 'cpu-time');
+  const wrap = existsSync('/usr/bin/time');
   const t0 = now();
-  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = wrap
+    ? spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+    : spawnSync(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const ms = now() - t0;
   if (r.status !== 0) {
     log(`  ${cmd} ${args[0]} failed: ${r.stderr.split('\n')[0]}`);
     return undefined;
   }
-  return now() - t0;
+  const [user, system] = wrap ? readFileSync(cpuFile, 'utf8').trim().split(/\s+/).map(Number) : [NaN, NaN];
+  return { ms, cpuMs: (user! + system!) * 1000 };
 }
 
 function duBytes(path: string): number {
@@ -49,7 +62,7 @@ export function restic(dir: string, image: string): BackupTool | undefined {
   return {
     name: 'restic backup (encrypted)',
     version: execFileSync('restic', ['version'], { encoding: 'utf8' }).split(' ').slice(0, 2).join(' '),
-    backup: (pass) => timedRun('restic', ['backup', '--quiet', ...(pass === 'first' ? [] : ['--force']), image], env),
+    backup: (pass) => timedRun('restic', ['backup', '--quiet', ...(pass === 'first' ? [] : ['--force']), image], env, dir),
     repoBytes: () => duBytes(repo),
   };
 }
@@ -64,7 +77,7 @@ export function borg(dir: string, image: string): BackupTool | undefined {
   return {
     name: 'borg create (lz4, unencrypted)',
     version: execFileSync('borg', ['--version'], { encoding: 'utf8' }).trim(),
-    backup: (pass) => timedRun('borg', ['create', '--compression', 'lz4', ...(pass === 'first' ? [] : ['--files-cache', 'disabled']), `${repo}::${pass}`, image], env),
+    backup: (pass) => timedRun('borg', ['create', '--compression', 'lz4', ...(pass === 'first' ? [] : ['--files-cache', 'disabled']), `${repo}::${pass}`, image], env, dir),
     repoBytes: () => duBytes(repo),
   };
 }

@@ -5,15 +5,15 @@ import { Appliance } from '../../electron/engine/appliance.js';
 import { scanPass } from '../../electron/engine/capture/scan-pass.js';
 import { TrackCapture } from '../../electron/engine/capture/track-capture.js';
 import { protectSource } from '../../electron/engine/capture/protect.js';
-import { borg, INSTALL_HINT, restic, type BackupTool, type PassKind } from './backup-tools.js';
+import { borg, INSTALL_HINT, restic, type BackupTool, type PassKind, type Timing } from './backup-tools.js';
 import { changeBlocks, makeImage } from './capture-image.js';
 import { dropCaches, fmtMBps, fmtMs, fmtRatio, GiB, log, MiB, mbps, now, percentile, report, scaled, tempDir, verdict } from './measure.js';
 
 /** One contender of the scan bench: ours (plain or encrypted), restic or borg. */
 interface Contender {
   name: string;
-  /** Milliseconds and bytes added to the repository, or undefined when the tool failed. */
-  pass(kind: PassKind): Promise<{ ms: number; stored: number } | undefined>;
+  /** Wall and CPU milliseconds and bytes added to the repository, or undefined when the tool failed. */
+  pass(kind: PassKind): Promise<(Timing & { stored: number }) | undefined>;
   close(): void;
 }
 
@@ -60,8 +60,8 @@ export async function benchCapture(): Promise<void> {
             const r = await c.pass(kind);
             const key = `${c.name} ${label}`;
             ms[key] = r?.ms;
-            log(`  … ${key}: ${r ? `${fmtMs(r.ms)}, ${fmtMBps(mbps(size, r.ms))}` : 'failed'}`);
-            if (r) data[key] = { ms: r.ms, mbps: mbps(size, r.ms), bytesStored: r.stored };
+            log(`  … ${key}: ${r ? `${fmtMs(r.ms)}, ${fmtMBps(mbps(size, r.ms))}, CPU ${fmtMs(r.cpuMs)}` : 'failed'}`);
+            if (r) data[key] = { ms: r.ms, mbps: mbps(size, r.ms), cpuMs: r.cpuMs, bytesStored: r.stored };
           }
         } finally {
           undo?.();
@@ -74,7 +74,7 @@ export async function benchCapture(): Promise<void> {
     const raw = Math.min(rawBefore.ms, rawAfter.ms);
     log(`  … raw read of the image: ${fmtMs(raw)}, ${fmtMBps(mbps(size, raw))}`);
     data['raw read'] = { ms: raw, mbps: mbps(size, raw) };
-    rows.push(['disk speed', `raw read (best of before/after: ${rawAfter.how})`, fmtMs(raw), fmtMBps(mbps(size, raw)), '', '']);
+    rows.push(['disk speed', `raw read (best of before/after: ${rawAfter.how})`, fmtMs(raw), fmtMBps(mbps(size, raw)), '', '', '']);
     const resticName = tools[0]?.name;
     for (const { label } of PASSES) {
       for (const name of [OURS_PLAIN, OURS_ENC, ...tools.map((t) => t?.name)]) {
@@ -82,13 +82,13 @@ export async function benchCapture(): Promise<void> {
         const key = `${name} ${label}`;
         const t = ms[key];
         const vsRestic = resticName ? ms[`${resticName} ${label}`] : undefined;
-        if (t === undefined) rows.push([label, name, 'failed', '', '', '']);
-        else rows.push([label, name, fmtMs(t), fmtMBps(mbps(size, t)), `${(data[key]!.bytesStored! / MiB).toFixed(1)} MiB`, vsRestic ? fmtRatio(vsRestic, t) : '']);
+        if (t === undefined) rows.push([label, name, 'failed', '', '', '', '']);
+        else rows.push([label, name, fmtMs(t), fmtMBps(mbps(size, t)), Number.isNaN(data[key]!.cpuMs) ? '' : fmtMs(data[key]!.cpuMs!), `${(data[key]!.bytesStored! / MiB).toFixed(1)} MiB`, vsRestic ? fmtRatio(vsRestic, t) : '']);
       }
     }
     report({
       title: `Scan pass over a ${(size / MiB).toFixed(0)} MiB image (40% random, 30% zeros, 30% text/binaries)`,
-      columns: ['pass', 'who', 'time', 'throughput', 'stored', 'speed vs restic'],
+      columns: ['pass', 'who', 'time', 'throughput', 'CPU (all threads)', 'stored', 'speed vs restic'],
       rows,
       data,
       notes: targetNotes(ms, size, resticName, cold, tools, raw),
@@ -110,9 +110,12 @@ async function ours(dir: string, image: string, passphrase: string | undefined):
   return {
     name: passphrase ? OURS_ENC : OURS_PLAIN,
     pass: async () => {
+      const c0 = process.cpuUsage();
       const t0 = now();
       const r = await scanPass(app, disk, { freeze: false });
-      return { ms: now() - t0, stored: r.bytesStored };
+      const ms = now() - t0;
+      const cpu = process.cpuUsage(c0); // the whole process: the encoder threads too
+      return { ms, cpuMs: (cpu.user + cpu.system) / 1000, stored: r.bytesStored };
     },
     close: () => app.close(),
   };
@@ -123,8 +126,8 @@ function tool(t: BackupTool): Contender {
     name: t.name,
     pass: async (kind) => {
       const before = t.repoBytes();
-      const ms = t.backup(kind);
-      return ms === undefined ? undefined : { ms, stored: t.repoBytes() - before };
+      const r = t.backup(kind);
+      return r === undefined ? undefined : { ...r, stored: t.repoBytes() - before };
     },
     close: () => undefined,
   };
