@@ -138,9 +138,9 @@ export class CommitPipeline {
 
   async commit(diskId: number, options: CommitOptions = {}): Promise<CommitResult> {
     const b = this.batch(diskId);
+    this.dispatch();
     this.open.delete(diskId);
     this.committing.add(b);
-    this.dispatch();
     const seq = this.nextSeq++;
     const timeUs = this.tick(true);
     const flags = options.flags ?? 0;
