@@ -138,9 +138,9 @@ export class CommitPipeline {
 
   async commit(diskId: number, options: CommitOptions = {}): Promise<CommitResult> {
     const b = this.batch(diskId);
+    this.dispatch();
     this.open.delete(diskId);
     this.committing.add(b);
-    this.dispatch();
     const seq = this.nextSeq++;
     const timeUs = this.tick(true);
     const flags = options.flags ?? 0;
@@ -236,7 +236,13 @@ export class CommitPipeline {
     const r = this.run;
     if (!r) return;
     this.run = undefined;
-    const encoded = this.encoders.encode({ data: r.data.buffer as ArrayBuffer, writes: Float64Array.from(r.fields) });
+    let encoded: Promise<EncodedRun>;
+    try {
+      encoded = this.encoders.encode({ data: r.data.buffer as ArrayBuffer, writes: Float64Array.from(r.fields) });
+    } catch (e) {
+      this.fail(e); // the run's writes are gone: no batch of theirs may commit
+      throw e;
+    }
     this.schedule(r.used, encoded, (run) => {
       this.writer.appendRun(run!).forEach((loc, i) => {
         const f = i * WRITE_FIELDS;
