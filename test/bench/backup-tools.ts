@@ -17,6 +17,8 @@ export interface BackupTool {
 }
 
 export const INSTALL_HINT = 'apt-get install restic borgbackup';
+export const RESTIC_NAME = 'restic backup (encrypted)';
+export const BORG_NAME = 'borg create (lz4, unencrypted)';
 
 function installed(cmd: string): boolean {
   return spawnSync('which', [cmd]).status === 0;
@@ -60,7 +62,7 @@ export function restic(dir: string, image: string): BackupTool | undefined {
   const env = { RESTIC_PASSWORD: 'bench passphrase', RESTIC_REPOSITORY: repo, RESTIC_CACHE_DIR: join(dir, 'restic-cache') };
   execFileSync('restic', ['init', '--quiet'], { env: { ...process.env, ...env } });
   return {
-    name: 'restic backup (encrypted)',
+    name: RESTIC_NAME,
     version: execFileSync('restic', ['version'], { encoding: 'utf8' }).split(' ').slice(0, 2).join(' '),
     backup: (pass) => timedRun('restic', ['backup', '--quiet', ...(pass === 'first' ? [] : ['--force']), image], env, dir),
     repoBytes: () => duBytes(repo),
@@ -75,7 +77,7 @@ export function borg(dir: string, image: string): BackupTool | undefined {
   mkdirSync(env.BORG_BASE_DIR, { recursive: true });
   execFileSync('borg', ['init', '--encryption=none', repo], { env: { ...process.env, ...env } });
   return {
-    name: 'borg create (lz4, unencrypted)',
+    name: BORG_NAME,
     version: execFileSync('borg', ['--version'], { encoding: 'utf8' }).trim(),
     backup: (pass) => timedRun('borg', ['create', '--compression', 'lz4', ...(pass === 'first' ? [] : ['--files-cache', 'disabled']), `${repo}::${pass}`, image], env, dir),
     repoBytes: () => duBytes(repo),
