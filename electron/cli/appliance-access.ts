@@ -75,6 +75,16 @@ export async function readHidden(prompt: string): Promise<string> {
 
 /** Opens the appliance the options name, asking for a passphrase only when it is encrypted. */
 export async function openAppliance(opts: ApplianceOptions, mode: { writable?: boolean; command?: string } = {}): Promise<Appliance> {
+  return (await openWithAccess(opts, mode)).app;
+}
+
+/** What opened the appliance: a verb that opens it again elsewhere (worker threads) needs it. */
+export interface ApplianceAccess {
+  dir: string;
+  passphrase?: string;
+}
+
+async function openWithAccess(opts: ApplianceOptions, mode: { writable?: boolean; command?: string }): Promise<{ app: Appliance; access: ApplianceAccess }> {
   const dir = applianceDir(opts);
   let passphrase: string | undefined;
   try {
@@ -83,14 +93,19 @@ export async function openAppliance(opts: ApplianceOptions, mode: { writable?: b
     // Appliance.open names a missing directory or a non-appliance best; let it.
     if (!(e instanceof ChronodiskError)) throw e;
   }
-  return Appliance.open(dir, { writable: mode.writable, passphrase, command: mode.command });
+  const app = await Appliance.open(dir, { writable: mode.writable, passphrase, command: mode.command });
+  return { app, access: { dir, passphrase } };
 }
 
 /** Runs `fn` with the appliance open, closing it however `fn` ends. */
-export async function withAppliance<T>(opts: ApplianceOptions, mode: { writable?: boolean; command?: string }, fn: (app: Appliance) => Promise<T> | T): Promise<T> {
-  const app = await openAppliance(opts, mode);
+export async function withAppliance<T>(
+  opts: ApplianceOptions,
+  mode: { writable?: boolean; command?: string },
+  fn: (app: Appliance, access: ApplianceAccess) => Promise<T> | T,
+): Promise<T> {
+  const { app, access } = await openWithAccess(opts, mode);
   try {
-    return await fn(app);
+    return await fn(app, access);
   } finally {
     app.close();
   }

@@ -2,6 +2,7 @@ import type { Verb } from './verb.js';
 import { parsePointSpec } from '../../shared/point.js';
 import { formatIsoMicros } from '../../shared/time.js';
 import { ChronodiskError } from '../engine/errors.js';
+import { ImageReadPool } from '../engine/nbd/image-read-pool.js';
 import { serveImages } from '../engine/nbd/serve-images.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { addressOptions, listenAddress, watchStopSignals, type AddressOptions } from './nbd-address.js';
@@ -21,14 +22,22 @@ export const serveVerb: Verb = {
           if (at <= 0) throw new ChronodiskError('usage', `"${s}" is not DISK@POINT (e.g. sda@now, sda@1234, sda@-1h)`);
           return { text: s, disk: s.slice(0, at), spec: parsePointSpec(s.slice(at + 1)) };
         });
-        await withAppliance(opts, {}, async (app) => {
+        await withAppliance(opts, {}, async (app, access) => {
           const list = wanted.length ? wanted : app.disks().map((d) => ({ text: `${d.name}@now`, disk: d.name, spec: parsePointSpec('now') }));
-          const images = list.map((w) => {
+          const points = list.map((w) => {
             const disk = app.disk(w.disk);
-            const p = app.timeline.resolve(disk, w.spec);
-            return { name: w.text, description: `${disk.name} at point ${p.seq} (${formatIsoMicros(p.timeUs)})`, source: app.image(disk, p.seq), seq: p.seq, time: p.timeUs };
+            return { name: w.text, disk, point: app.timeline.resolve(disk, w.spec) };
           });
           const address = listenAddress(opts, `/run/chronodisk/serve-${process.pid}.sock`);
+          // Reads on worker threads when they can run (a built engine), else in-process.
+          const readers = await ImageReadPool.start(access);
+          const images = points.map(({ name, disk, point: p }) => ({
+            name,
+            description: `${disk.name} at point ${p.seq} (${formatIsoMicros(p.timeUs)})`,
+            source: readers ? readers.image(disk, p.seq) : app.image(disk, p.seq),
+            seq: p.seq,
+            time: p.timeUs,
+          }));
           const signals = watchStopSignals();
           try {
             const { server, listening } = await serveImages(images, address, { overlay: opts.overlay, onError: (e) => process.stderr.write(`chronodisk: ${(e as Error).message}\n`) });
@@ -39,6 +48,7 @@ export const serveVerb: Verb = {
             await server.close();
           } finally {
             signals.release();
+            await readers?.close();
           }
         });
       });

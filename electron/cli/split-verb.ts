@@ -35,6 +35,7 @@ export const splitVerb: Verb = {
           } finally {
             signals.release();
             await server.close();
+            await split.close();
           }
           if (!opts.json) printLine('Stopped; every acknowledged write is a durable point.');
           else printLine(JSON.stringify({ event: 'stopped' }));

@@ -7,6 +7,7 @@ import { FileExport } from '../nbd/file-export.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import type { PointInfo } from '../timeline.js';
 import { scanPass } from './scan-pass.js';
+import { SplitApplyOrder } from './split-apply-order.js';
 import { probeProtectedSource } from './source-check.js';
 
 /**
@@ -15,13 +16,17 @@ import { probeProtectedSource } from './source-check.js';
  * the source, then acknowledged — so every acknowledged write is a point. FLUSH and FUA
  * also mark crash-consistent points; TRIM and WRITE_ZEROES are captured as zeroes.
  *
+ * Writes in flight at once (pipelined clients, several connections) are separate batches,
+ * so each is its own point, but their commits share one fdatasync (the segment writer's
+ * group commit), and their source writes run side by side unless they overlap.
+ *
  * The source may lag the appliance after a crash (committed, not yet written through):
  * start() re-applies every range written since the last point known to be on the source.
  */
 export class SplitCapture {
-  /** Source writes in commit (seq) order, so overlapping writes land as the appliance says. */
-  private chain: Promise<unknown> = Promise.resolve();
-  private lastSeq = 0;
+  private order = new SplitApplyOrder(0);
+  /** The seq last recorded in the applied marker. */
+  private markedSeq = 0;
 
   private constructor(
     readonly app: Appliance,
@@ -37,6 +42,7 @@ export class SplitCapture {
       // The baseline: what the source holds before the first write comes through us.
       const r = await scanPass(app, disk, { freeze: false });
       s.markApplied(r.point.seq);
+      s.order = new SplitApplyOrder(r.point.seq);
     } else {
       await s.reapply(latest.seq);
     }
@@ -53,34 +59,58 @@ export class SplitCapture {
     return new SplitExport(this, file);
   }
 
-  /** Commits a write (or zeroes) durably, then queues it for the source; resolves once applied. */
-  async capture(offset: number, data: Buffer | { zeroes: number }, crashConsistent: boolean, apply: () => Promise<void>): Promise<void> {
+  /** Commits a write (or zeroes) durably, then writes it to the source; resolves once applied. */
+  async capture(offset: number, data: Buffer | Buffer[] | { zeroes: number }, crashConsistent: boolean, apply: () => Promise<void>): Promise<void> {
     const batch = this.app.beginBatch(this.disk);
+    let length = 0;
     try {
-      if (Buffer.isBuffer(data)) batch.write(offset, data);
-      else batch.writeZeroes(offset, data.zeroes);
+      if (Buffer.isBuffer(data)) data = [data];
+      if (Array.isArray(data)) {
+        for (const piece of data) {
+          batch.write(offset + length, piece);
+          length += piece.length;
+        }
+      } else {
+        batch.writeZeroes(offset, data.zeroes);
+        length = data.zeroes;
+      }
     } catch (e) {
       batch.abort();
       throw e;
     }
     const point = await batch.commit({ flags: crashConsistent ? CommitFlag.CrashConsistent : 0 });
-    this.lastSeq = point.seq;
     this.onPoint?.(point);
-    await this.inOrder(apply);
+    await this.order.run(point.seq, offset, offset + length, apply);
   }
 
-  /** A flush: everything acknowledged is on the source; the point is crash-consistent. */
+  /**
+   * A flush: every acknowledged write is already durable (in the appliance) and on the
+   * source; the source's fdatasync lets the applied marker move up, and the point is
+   * crash-consistent.
+   */
   async flush(sourceFlush: () => Promise<void>): Promise<void> {
-    await this.inOrder(sourceFlush);
+    const through = this.order.appliedThrough(); // taken first: only what the fdatasync covers
+    await sourceFlush();
     const point = await this.app.beginBatch(this.disk).commit({ flags: CommitFlag.CrashConsistent });
     this.onPoint?.(point);
-    this.markApplied(point.seq);
+    if (through > this.markedSeq) this.markApplied(through);
   }
 
-  private inOrder(step: () => Promise<void>): Promise<void> {
-    const run = this.chain.then(step);
-    this.chain = run.catch(() => undefined);
-    return run;
+  /**
+   * After the server has closed: waits for source writes still going, makes the source
+   * durable and records how far it is applied, so the next start re-applies nothing.
+   */
+  async close(): Promise<void> {
+    await this.order.settled();
+    const through = this.order.appliedThrough();
+    if (through <= this.markedSeq) return;
+    const file = FileExport.open(this.disk.source);
+    try {
+      await file.flush();
+    } finally {
+      await file.close();
+    }
+    this.markApplied(through);
   }
 
   private appliedPath(): string {
@@ -92,6 +122,7 @@ export class SplitCapture {
     mkdirSync(join(this.app.dir, 'cache'), { recursive: true });
     writeFileSync(`${this.appliedPath()}.tmp`, `${seq}\n`);
     renameSync(`${this.appliedPath()}.tmp`, this.appliedPath());
+    this.markedSeq = seq;
   }
 
   /** Writes to the source every range committed after the last point known to be applied. */
@@ -118,7 +149,7 @@ export class SplitCapture {
       }
     }
     this.markApplied(latest);
-    this.lastSeq = latest;
+    this.order = new SplitApplyOrder(latest);
   }
 }
 
@@ -146,6 +177,11 @@ class SplitExport implements NbdExport {
 
   write(offset: number, data: Buffer, fua: boolean): Promise<void> {
     return this.capture.capture(offset, data, fua, () => this.file.write(offset, data, fua));
+  }
+
+  /** A payload as the socket delivered it: committed piece by piece and written with one pwritev, no copy. */
+  writev(offset: number, chunks: Buffer[], fua: boolean): Promise<void> {
+    return this.capture.capture(offset, chunks, fua, () => this.file.writev(offset, chunks, fua));
   }
 
   flush(): Promise<void> {

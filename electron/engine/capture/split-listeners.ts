@@ -22,13 +22,16 @@ export async function startSplitListeners(
   onError?: (e: unknown) => void,
 ): Promise<{ listeners: SplitListener[]; close(): Promise<void> }> {
   const servers: NbdServer[] = [];
+  const splits: SplitCapture[] = [];
   const listeners: SplitListener[] = [];
   const close = async () => {
     await Promise.allSettled(servers.map((s) => s.close()));
+    await Promise.allSettled(splits.map((s) => s.close()));
   };
   try {
     for (const disk of app.disks().filter((d) => d.mode === 'split')) {
       const split = await SplitCapture.start(app, disk, onPoint);
+      splits.push(split);
       const server = new NbdServer({
         provider: new ExportTable([{ name: disk.name, description: `${disk.name} through split capture`, open: () => split.open() }], disk.name),
         onError,

@@ -10,6 +10,9 @@ import { defaultLimits, NbdSession, type SessionLimits, type SessionTransport } 
 
 export type { ListenAddress } from './listen-address.js';
 
+/** A reply piece this large (READ data) is sent at once instead of waiting for the turn's end. */
+const LARGE_REPLY = 64 * 1024;
+
 export interface NbdServerOptions {
   provider: ExportProvider;
   limits?: Partial<SessionLimits>;
@@ -103,9 +106,13 @@ export class NbdServer {
       return;
     }
     if (socket.remoteFamily) socket.setNoDelay(true);
-    // Replies finished in the same event-loop turn leave in one writev rather than one each.
+    // Small replies finished in the same event-loop turn leave in one writev rather than one
+    // each; a large one (READ data) leaves at once, with any small ones queued before it.
     let corked = false;
+    let uncorkScheduled = false;
     const uncork = (): void => {
+      uncorkScheduled = false;
+      if (!corked) return;
       corked = false;
       if (!socket.destroyed) socket.uncork();
     };
@@ -118,10 +125,15 @@ export class NbdServer {
         if (!corked) {
           corked = true;
           socket.cork();
-          setImmediate(uncork);
+          if (!uncorkScheduled) {
+            uncorkScheduled = true;
+            setImmediate(uncork);
+          }
         }
         for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]);
-        socket.write(chunks[chunks.length - 1], sent && (() => sent()));
+        const last = chunks[chunks.length - 1];
+        socket.write(last, sent && (() => sent()));
+        if (last.length >= LARGE_REPLY) uncork();
       },
       backlog: () => socket.writableLength,
       end() {

@@ -51,6 +51,13 @@ export const defaultLimits: SessionLimits = {
   maxDiscard: 64 * 1024 * 1024,
 };
 
+/**
+ * READ/WRITE bytes dispatched in one go before the session yields to the event loop: an
+ * export that answers synchronously (a time image) would otherwise serve a whole window
+ * of pipelined requests before the first reply could leave.
+ */
+const TURN_BYTES = 1024 * 1024;
+
 type State = 'flags' | 'option' | 'option-data' | 'option-skip' | 'busy' | 'request' | 'payload' | 'payload-skip' | 'done';
 
 export class NbdSession {
@@ -65,6 +72,8 @@ export class NbdSession {
   private inFlight = 0;
   private inFlightBytes = 0;
   private pumping = false;
+  private turnBytes = 0;
+  private yieldScheduled = false;
   private paused = false;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
@@ -219,6 +228,17 @@ export class NbdSession {
 
   private readRequest(): boolean {
     const q = this.queue;
+    if (this.turnBytes >= TURN_BYTES) {
+      if (!this.yieldScheduled) {
+        this.yieldScheduled = true;
+        setImmediate(() => {
+          this.yieldScheduled = false;
+          this.turnBytes = 0;
+          this.pump();
+        });
+      }
+      return false;
+    }
     if (this.overLimits()) {
       if (!this.paused) {
         this.paused = true;
@@ -254,6 +274,7 @@ export class NbdSession {
 
   private dispatch(h: P.RequestHeader, payload: Buffer | Buffer[] | undefined, payloadDone?: () => void): void {
     const cost = h.type === P.CMD_READ || h.type === P.CMD_WRITE ? h.length : 0;
+    this.turnBytes += cost;
     this.inFlight++;
     this.inFlightBytes += cost;
     void runRequest(h, payload, this.transmission!).then((reply) => {

@@ -5,8 +5,10 @@
 import type { BlockSource } from '../block-source.js';
 import type { AllocationExtent, BlockSizes, NbdExport, ReadExtent } from './export.js';
 
-/** A BlockSource that can also say which runs read as zeroes (e.g. never-written extents). */
+/** A BlockSource that can also fill a caller's buffer, or say which runs read as zeroes (e.g. never-written extents). */
 export interface SparseBlockSource extends BlockSource {
+  /** Fills `out` with the bytes at `offset` (a TimeImage does): the server reads into recycled buffers. */
+  readInto?(out: Buffer, offset: number): void | Promise<void>;
   /** The bytes, with zero runs left out (sent as holes). */
   readExtents?(offset: number, length: number): Promise<ReadExtent[]>;
   /** Just the map: which runs are unallocated zeroes (base:allocation). */
@@ -24,6 +26,7 @@ export class SourceExport implements NbdExport {
   readonly canMultiConn = true; // read-only: every connection sees the same bytes
   readonly size: number;
   readonly blockSizes?: BlockSizes;
+  readonly readInto?: (offset: number, into: Buffer) => Promise<void>;
   readonly readExtents?: (offset: number, length: number) => Promise<ReadExtent[]>;
   readonly extents?: (offset: number, length: number) => Promise<AllocationExtent[]>;
 
@@ -34,6 +37,7 @@ export class SourceExport implements NbdExport {
     this.size = source.size;
     this.blockSizes = options.blockSizes;
     const sparse = source as SparseBlockSource;
+    if (typeof sparse.readInto === 'function') this.readInto = async (offset, into) => sparse.readInto!(into, offset);
     if (typeof sparse.readExtents === 'function') this.readExtents = (offset, length) => sparse.readExtents!(offset, length);
     if (typeof sparse.extents === 'function') this.extents = (offset, length) => sparse.extents!(offset, length);
   }
