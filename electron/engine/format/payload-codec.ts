@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { Compressor, Decompressor } from 'zstd-napi';
+import { Compressor } from 'zstd-napi';
+import zstd from 'zstd-napi/binding.js';
 import { RecordFlag } from './constants.js';
 import { ChronodiskError } from '../errors.js';
 
@@ -16,7 +17,8 @@ const ZERO_PROBE = Buffer.alloc(64 * 1024);
  */
 export class PayloadCodec {
   private compressor = new Compressor();
-  private decompressor = new Decompressor();
+  /** The raw context: it decompresses into a buffer we give (Decompressor always allocates). */
+  private dctx = new zstd.DCtx();
 
   constructor(readonly key: Buffer | undefined) {
     this.compressor.setParameters({ compressionLevel: 1 });
@@ -63,27 +65,43 @@ export class PayloadCodec {
     d.setAAD(aad);
     d.setAuthTag(stored.subarray(stored.length - TAG));
     try {
-      return Buffer.concat([d.update(stored.subarray(NONCE, stored.length - TAG)), d.final()]);
+      const body = d.update(stored.subarray(NONCE, stored.length - TAG));
+      const tail = d.final(); // GCM has no block padding: empty, so no concat copy
+      return tail.length ? Buffer.concat([body, tail]) : body;
     } catch {
       throw new ChronodiskError('damaged', `${where()}: authentication failed (damaged data or wrong key)`);
     }
   }
 
-  /** Reverses seal() and pack(): the logical bytes, or a 'damaged'/'auth' error. */
-  unpack(stored: Buffer, flags: number, logicalLength: number, aad: Buffer, where: () => string): Buffer {
-    if (flags & RecordFlag.Zero) return Buffer.alloc(logicalLength);
-    let plain = flags & RecordFlag.Encrypted ? this.open(stored, aad, where) : stored;
-    if (flags & RecordFlag.Zstd) {
-      try {
-        plain = this.decompressor.decompress(plain);
-      } catch {
-        throw new ChronodiskError('damaged', `${where()}: compressed payload does not decompress`);
+  /**
+   * Reverses seal() and pack(): the logical bytes, or a 'damaged'/'auth' error. With `into`
+   * (exactly `logicalLength` bytes) they are written there — zstd decompresses straight into
+   * it, which spares an allocation and a copy per record on exports — and `into` is returned.
+   * Without it, a raw payload comes back as a view of `stored`.
+   */
+  unpack(stored: Buffer, flags: number, logicalLength: number, aad: Buffer, where: () => string, into?: Buffer): Buffer {
+    if (into && into.length !== logicalLength) throw new RangeError(`unpack into ${into.length} bytes of a ${logicalLength}-byte record`);
+    if (flags & RecordFlag.Zero) return into ? into.fill(0) : Buffer.alloc(logicalLength);
+    const plain = flags & RecordFlag.Encrypted ? this.open(stored, aad, where) : stored;
+    if (!(flags & RecordFlag.Zstd)) {
+      if (plain.length !== logicalLength) {
+        throw new ChronodiskError('damaged', `${where()}: payload holds ${plain.length} bytes, header says ${logicalLength}`);
       }
+      return into ? (plain.copy(into), into) : plain;
     }
-    if (plain.length !== logicalLength) {
-      throw new ChronodiskError('damaged', `${where()}: payload holds ${plain.length} bytes, header says ${logicalLength}`);
+    // A frame whose content is larger than the destination fails to decompress; a smaller
+    // one returns fewer bytes: either way the record is damaged, never half-used.
+    const out = into ?? Buffer.allocUnsafe(logicalLength);
+    let n: number;
+    try {
+      n = this.dctx.decompress(out, plain);
+    } catch {
+      throw new ChronodiskError('damaged', `${where()}: compressed payload does not decompress`);
     }
-    return plain;
+    if (n !== logicalLength) {
+      throw new ChronodiskError('damaged', `${where()}: payload holds ${n} bytes, header says ${logicalLength}`);
+    }
+    return out;
   }
 }
 
