@@ -331,6 +331,7 @@ export class Appliance {
     if (this.closed) return;
     this.closed = true;
     this.writer?.close();
+    this.records.close();
     this.files.close();
     this.catalog.close();
     this.index.close();

@@ -1,10 +1,11 @@
 import { readSync } from 'node:fs';
 import { xxh64 } from '@node-rs/xxhash';
-import { RECORD_HEADER_SIZE, RecordType } from '../format/constants.js';
+import { RECORD_HEADER_SIZE, RecordFlag, RecordType } from '../format/constants.js';
 import { decodeRecordHeader } from '../format/segment-record.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { ChronodiskError } from '../errors.js';
 import { MAX_STORED, type SegmentFiles } from './segment-file.js';
+import { DecodePool, MIN_BATCH_BYTES, type DecodeJob } from './decode-pool.js';
 
 /** A piece of one write record that a read wants: logical bytes [from, from + into.length). */
 export interface RecordSlice {
@@ -23,6 +24,19 @@ const FIRST_READ = 16 * 1024;
  */
 const RUN_GAP = MAX_RECORD_BYTES;
 const RUN_LIMIT = 8 * 1024 * 1024;
+/** Whole records decoded in one batch at most (bounds the worker's output buffer). */
+const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
+/** A record read and verified: its stored bytes and header (views of the read buffer). */
+interface VerifiedRecord {
+  stored: Buffer;
+  aad: Buffer;
+  flags: number;
+  length: number;
+  where: () => string;
+  /** The logical bytes: into `into` when given, else a buffer of their own. */
+  decode: (into?: Buffer) => Buffer;
+}
 
 /**
  * Reads the logical bytes of write records, verifying each record's checksum (and GCM tag)
@@ -34,6 +48,9 @@ const RUN_LIMIT = 8 * 1024 * 1024;
 export class RecordReader {
   private cache = new Map<string, Buffer>();
   private cacheBytes = 0;
+  private scratch: Buffer<ArrayBufferLike> = Buffer.alloc(0);
+  /** Started on the first large read; null when it cannot run here. */
+  private pool: DecodePool | null | undefined;
 
   constructor(
     private readonly files: SegmentFiles,
@@ -46,7 +63,7 @@ export class RecordReader {
     const hit = this.cached(segment, offset);
     if (hit) return hit;
     let data: Buffer | undefined;
-    this.readRun([{ segment, offset, from: 0, into: Buffer.alloc(0) }], (_slices, decode) => (data = this.keep(segment, offset, decode())));
+    this.readRun([{ segment, offset, from: 0, into: Buffer.alloc(0) }], (_slices, r) => (data = this.keep(segment, offset, r.decode())));
     return data!;
   }
 
@@ -58,6 +75,7 @@ export class RecordReader {
       if (hit) copySlice(hit, s, () => `segment ${s.segment} at byte ${s.offset}`);
       else pending.push(s);
     }
+    if (pending.length >= 8 && this.pool === undefined) this.pool = DecodePool.start(this.codec.key) ?? null;
     pending.sort((a, b) => a.segment - b.segment || a.offset - b.offset);
     for (let i = 0; i < pending.length; ) {
       const first = pending[i]!;
@@ -70,32 +88,52 @@ export class RecordReader {
       ) {
         j++;
       }
-      this.readRun(pending.slice(i, j), (wants, decode, length, where) => {
+      const jobs: Array<DecodeJob & { where: () => string }> = [];
+      let jobBytes = 0;
+      this.readRun(pending.slice(i, j), (wants, r) => {
         const only = wants[0]!;
-        if (wants.length === 1 && only.from === 0 && only.into.length === length) {
-          decode(only.into);
+        if (wants.length === 1 && only.from === 0 && only.into.length === r.length) {
+          if (!this.pool?.usable || !(r.flags & (RecordFlag.Zstd | RecordFlag.Encrypted))) {
+            r.decode(only.into);
+            return;
+          }
+          // Decoded later, in one batch over both threads (the run's bytes stay in `scratch`).
+          jobs.push({ stored: r.stored, aad: r.aad, flags: r.flags, logical: r.length, into: only.into, where: r.where });
+          jobBytes += r.length;
+          if (jobBytes >= MAX_BATCH_BYTES) jobBytes = this.decodeAll(jobs.splice(0), jobBytes);
           return;
         }
-        const data = this.keep(only.segment, only.offset, decode());
-        for (const w of wants) copySlice(data, w, where);
+        const data = this.keep(only.segment, only.offset, r.decode());
+        for (const w of wants) copySlice(data, w, r.where);
       });
+      this.decodeAll(jobs, jobBytes);
       i = j;
     }
   }
 
+  /** Decodes whole records into place: on two threads when there is enough work. Returns 0. */
+  private decodeAll(jobs: Array<DecodeJob & { where: () => string }>, bytes: number): number {
+    const here = (j: DecodeJob & { where: () => string }) => void this.codec.unpack(j.stored, j.flags, j.logical, j.aad, j.where, j.into);
+    const input = this.scratch.buffer;
+    if (this.pool?.usable && input instanceof SharedArrayBuffer && bytes >= MIN_BATCH_BYTES) {
+      this.pool.run(input, jobs, (j) => here(j as DecodeJob & { where: () => string }));
+    } else {
+      for (const j of jobs) here(j);
+    }
+    return 0;
+  }
+
   /**
    * Reads the records of `run` (one segment, ascending offsets) with as few preads as their
-   * sizes allow, verifies each, and hands each record's slices to `use` with a decoder.
+   * sizes allow, verifies each, and hands each record's slices to `use` (views of `scratch`,
+   * valid until the next run).
    */
-  private readRun(
-    run: RecordSlice[],
-    use: (wants: RecordSlice[], decode: (into?: Buffer) => Buffer, length: number, where: () => string) => void,
-  ): void {
+  private readRun(run: RecordSlice[], use: (wants: RecordSlice[], record: VerifiedRecord) => void): void {
     const segment = run[0]!.segment;
     const base = run[0]!.offset;
     const fd = this.files.fd(segment);
     // Room for the last record at its largest; only what is needed is read.
-    const buf = Buffer.allocUnsafe(run[run.length - 1]!.offset - base + MAX_RECORD_BYTES);
+    const buf = this.scratchOf(run[run.length - 1]!.offset - base + MAX_RECORD_BYTES);
     let filled = 0;
     const fill = (upTo: number): void => {
       while (filled < upTo) {
@@ -135,11 +173,25 @@ export class RecordReader {
       const stored = buf.subarray(at + RECORD_HEADER_SIZE, end);
       const decode = (into?: Buffer): Buffer => {
         const data = this.codec.unpack(stored, header.flags, header.b, aad, where, into);
-        // A raw payload is a view of `buf`: copy it rather than let a cache entry pin the run.
+        // A raw payload is a view of the scratch buffer, which the next run overwrites.
         return data.buffer === buf.buffer ? Buffer.from(data) : data;
       };
-      use(wants, decode, header.b, where);
+      use(wants, { stored, aad, flags: header.flags, length: header.b, where, decode });
     }
+  }
+
+  /**
+   * One read buffer, reused: nothing decoded points into it (see decode), and fresh pages
+   * for every run cost the kernel a page fault per 4 KiB — more than the copy itself.
+   */
+  private scratchOf(length: number): Buffer {
+    const shared = this.scratch.buffer instanceof SharedArrayBuffer;
+    if (this.scratch.length < length || (this.pool?.usable ?? false) !== shared) {
+      const size = Math.max(length, 1024 * 1024);
+      // Shared when a worker decodes from it too.
+      this.scratch = this.pool?.usable ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafeSlow(size);
+    }
+    return this.scratch.subarray(0, length);
   }
 
   private cached(segment: number, offset: number): Buffer | undefined {
@@ -166,6 +218,12 @@ export class RecordReader {
   clear(): void {
     this.cache.clear();
     this.cacheBytes = 0;
+  }
+
+  close(): void {
+    this.clear();
+    this.pool?.close();
+    this.pool = undefined;
   }
 }
 
