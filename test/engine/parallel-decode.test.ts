@@ -14,7 +14,7 @@ import { makeData, prng, sha256 } from '../helpers/history.js';
 /**
  * Large reads decode records on two threads (DecodePool). The worker runs only from the
  * build (it is a separate script), so these tests use dist/: the pool directly, and the
- * built CLI exporting an image.
+ * built CLI exporting an image (which decodes on one thread on machines of two cores).
  */
 const MiB = 1024 * 1024;
 const builtWorker = new URL('dist/electron/engine/store/decode-worker.js', `file://${repoRoot}`);
@@ -91,7 +91,7 @@ describe('DecodePool', () => {
   });
 });
 
-describe('an image export through the built CLI (two decoding threads)', () => {
+describe('an image export through the built CLI', () => {
   const passphrase = 'parallel decode test';
   const dir = join(root, 'appliance');
   const size = 24 * MiB;
