@@ -84,6 +84,7 @@ describe('DecodePool', () => {
           }),
         ).toThrow(/job 40: authentication failed/);
         expect(failedHere).toEqual([40]);
+        expect(pool!.usable, 'the pool waited for jobs nobody was doing').toBe(true);
       }
     } finally {
       pool?.close();

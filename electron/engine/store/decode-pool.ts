@@ -125,7 +125,7 @@ export class DecodePool {
     } finally {
       // On an error too: no job is left to take, and the worker's are waited for, so
       // nothing still reads `input` when the caller reuses it.
-      while (takeJob(this.ctl, gen) >= 0);
+      for (let i = takeJob(this.ctl, gen); i >= 0; i = takeJob(this.ctl, gen)) mine.add(i);
       this.await(n - mine.size);
     }
     const output = Buffer.from(this.output);
