@@ -336,6 +336,7 @@ export class Appliance {
     this.pipeline?.close();
     this.encoders?.close();
     this.writer?.close();
+    this.records.close();
     this.files.close();
     this.catalog.close();
     this.index.close();

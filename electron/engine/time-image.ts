@@ -1,6 +1,6 @@
 import type { BlockSource } from './block-source.js';
 import type { IndexDb } from './index/index-db.js';
-import type { RecordReader } from './store/record-reader.js';
+import type { RecordReader, RecordSlice } from './store/record-reader.js';
 import type { DiskRecord } from './store/catalog-state.js';
 
 const LOOKUP_SPAN = 1024 * 1024;
@@ -38,17 +38,26 @@ export class TimeImage implements BlockSource {
     if (offset < 0 || length < 0 || offset + length > this.size) {
       throw new RangeError(`read of ${length} bytes at ${offset} is outside ${this.disk.name} (${this.size} bytes)`);
     }
-    out.fill(0);
+    const slices: RecordSlice[] = [];
     for (let at = offset; at < offset + length; at += LOOKUP_SPAN) {
       const end = Math.min(offset + length, at + LOOKUP_SPAN);
       for (const p of this.index.lookup(this.disk.id, this.seq, at, end)) {
-        if (p.segment < 0) continue; // zeros: `out` already holds them
+        if (p.segment < 0) continue; // zeros: filled below with the gaps
         const s = Math.max(p.start, at);
         const e = Math.min(p.end, end);
-        const data = this.records.read(p.segment, p.rec_offset);
-        const from = p.data_off + (s - p.start);
-        data.copy(out, s - offset, from, from + (e - s));
+        slices.push({ segment: p.segment, offset: p.rec_offset, from: p.data_off + (s - p.start), into: out.subarray(s - offset, e - offset) });
       }
     }
+    // Zeros only where no record lands (pieces never overlap): an export would otherwise
+    // write every byte twice.
+    let zeroFrom = 0;
+    for (const s of [...slices].sort((a, b) => a.into.byteOffset - b.into.byteOffset)) {
+      const at = s.into.byteOffset - out.byteOffset;
+      if (at > zeroFrom) out.fill(0, zeroFrom, at);
+      zeroFrom = at + s.into.length;
+    }
+    if (zeroFrom < length) out.fill(0, zeroFrom, length);
+    // All at once: the records behind the whole range are read in runs, not one by one.
+    this.records.readSlices(slices);
   }
 }

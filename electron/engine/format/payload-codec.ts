@@ -1,8 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { Decompressor } from 'zstd-napi';
-import binding from 'zstd-napi/binding.js';
-
-const { compressBound } = binding;
+import zstd from 'zstd-napi/binding.js';
 import { RecordFlag } from './constants.js';
 import { ChronodiskError } from '../errors.js';
 
@@ -18,13 +15,14 @@ const ZERO_PROBE = Buffer.alloc(64 * 1024);
  * data, so a header cannot be moved onto another payload unnoticed.
  */
 export class PayloadCodec {
-  private cctx = new binding.CCtx();
-  private decompressor = new Decompressor();
+  /** Raw zstd contexts: they compress and decompress into buffers we give. */
+  private cctx = new zstd.CCtx();
+  private dctx = new zstd.DCtx();
   /** Whether the last record packed was stored raw (see packInto). */
   private lastRaw = false;
 
   constructor(readonly key: Buffer | undefined) {
-    this.cctx.setParameter(binding.CParameter.compressionLevel, 1);
+    this.cctx.setParameter(zstd.CParameter.compressionLevel, 1);
   }
 
   get encrypted(): boolean {
@@ -38,7 +36,7 @@ export class PayloadCodec {
 
   /** The most bytes packInto() and sealInto() can need for `length` logical bytes. */
   maxStoredSize(length: number): number {
-    return compressBound(length) + NONCE + TAG;
+    return zstd.compressBound(length) + NONCE + TAG;
   }
 
   /**
@@ -92,27 +90,43 @@ export class PayloadCodec {
     d.setAAD(aad);
     d.setAuthTag(stored.subarray(stored.length - TAG));
     try {
-      return Buffer.concat([d.update(stored.subarray(NONCE, stored.length - TAG)), d.final()]);
+      const body = d.update(stored.subarray(NONCE, stored.length - TAG));
+      const tail = d.final(); // GCM has no block padding: empty, so no concat copy
+      return tail.length ? Buffer.concat([body, tail]) : body;
     } catch {
       throw new ChronodiskError('damaged', `${where()}: authentication failed (damaged data or wrong key)`);
     }
   }
 
-  /** Reverses seal() and pack(): the logical bytes, or a 'damaged'/'auth' error. */
-  unpack(stored: Buffer, flags: number, logicalLength: number, aad: Buffer, where: () => string): Buffer {
-    if (flags & RecordFlag.Zero) return Buffer.alloc(logicalLength);
-    let plain = flags & RecordFlag.Encrypted ? this.open(stored, aad, where) : stored;
-    if (flags & RecordFlag.Zstd) {
-      try {
-        plain = this.decompressor.decompress(plain);
-      } catch {
-        throw new ChronodiskError('damaged', `${where()}: compressed payload does not decompress`);
+  /**
+   * Reverses seal() and pack(): the logical bytes, or a 'damaged'/'auth' error. With `into`
+   * (exactly `logicalLength` bytes) they are written there — zstd decompresses straight into
+   * it, which spares an allocation and a copy per record on exports — and `into` is returned.
+   * Without it, a raw payload comes back as a view of `stored`.
+   */
+  unpack(stored: Buffer, flags: number, logicalLength: number, aad: Buffer, where: () => string, into?: Buffer): Buffer {
+    if (into && into.length !== logicalLength) throw new RangeError(`unpack into ${into.length} bytes of a ${logicalLength}-byte record`);
+    if (flags & RecordFlag.Zero) return into ? into.fill(0) : Buffer.alloc(logicalLength);
+    const plain = flags & RecordFlag.Encrypted ? this.open(stored, aad, where) : stored;
+    if (!(flags & RecordFlag.Zstd)) {
+      if (plain.length !== logicalLength) {
+        throw new ChronodiskError('damaged', `${where()}: payload holds ${plain.length} bytes, header says ${logicalLength}`);
       }
+      return into ? (plain.copy(into), into) : plain;
     }
-    if (plain.length !== logicalLength) {
-      throw new ChronodiskError('damaged', `${where()}: payload holds ${plain.length} bytes, header says ${logicalLength}`);
+    // A frame whose content is larger than the destination fails to decompress; a smaller
+    // one returns fewer bytes: either way the record is damaged, never half-used.
+    const out = into ?? Buffer.allocUnsafe(logicalLength);
+    let n: number;
+    try {
+      n = this.dctx.decompress(out, plain);
+    } catch {
+      throw new ChronodiskError('damaged', `${where()}: compressed payload does not decompress`);
     }
-    return plain;
+    if (n !== logicalLength) {
+      throw new ChronodiskError('damaged', `${where()}: payload holds ${n} bytes, header says ${logicalLength}`);
+    }
+    return out;
   }
 }
 

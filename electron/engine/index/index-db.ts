@@ -60,12 +60,7 @@ export class IndexDb {
     prep('getMeta', 'SELECT value FROM meta WHERE key = ?');
     prep('setMeta', 'INSERT OR REPLACE INTO meta VALUES (?, ?)');
     this.maxSeq = Number(this.meta('max_seq') ?? 0);
-    // One read transaction: a writer moving a piece from live to hist between two
-    // statements must not make it vanish or appear twice.
-    const tx = db.transaction((disk: number, point: number, start: number, end: number) =>
-      this.timeMap.lookup(disk, point, start, end, Number(this.meta('max_seq') ?? 0)),
-    );
-    this.lookup = (disk, point, start, end) => tx(disk, point, start, end);
+    this.lookup = (disk, point, start, end) => this.timeMap.lookup(disk, point, start, end);
   }
 
   /** Opens (creating when writable) the index; an index of another version or appliance is rebuilt. */
@@ -95,6 +90,9 @@ export class IndexDb {
       db.close();
       return undefined;
     }
+    // Time-map lookups touch a few pages per tree level: keep them cached (SQLite's
+    // default 2 MiB made every read fetch pages from the OS again).
+    db.pragma('cache_size = -65536');
     return new IndexDb(db, false);
   }
 

@@ -62,8 +62,9 @@ export class TimeMap {
   private delLive: Statement;
   private insLive: Statement;
   private insHist: Statement;
-  private qLive: Statement;
-  private qHist = new Map<number, Statement>();
+  private qLookup = new Map<number, Statement>();
+  /** The newest seq this connection has seen in meta (see lookup). */
+  private knownMaxSeq = 0;
 
   constructor(private readonly db: Database) {
     this.selLive = db.prepare(
@@ -74,9 +75,6 @@ export class TimeMap {
     this.insLive = db.prepare('INSERT INTO live(disk, start, end, from_seq, segment, rec_offset, data_off) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insHist = db.prepare(
       'INSERT INTO hist(disk, node, start, end, from_seq, to_seq, segment, rec_offset, data_off) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.qLive = db.prepare(
-      'SELECT start, end, segment, rec_offset, data_off FROM live WHERE disk = ? AND start > ? AND start < ? AND end > ? AND from_seq <= ?',
     );
   }
 
@@ -101,20 +99,41 @@ export class TimeMap {
     this.insLive.run(disk, start, end, seq, segment, recOffset, 0);
   }
 
-  /** The pieces that make up [start, end) of `disk` at `point`, unordered and non-overlapping. */
-  lookup(disk: number, point: number, start: number, end: number, maxSeq: number): Piece[] {
+  /**
+   * The pieces that make up [start, end) of `disk` at `point`, unordered and non-overlapping.
+   * One statement, so one snapshot: a writer moving a piece from live to hist between two
+   * statements could make it vanish or appear twice. The hist rows of `point` sit in the
+   * nodes of every level up to that of the newest seq; that seq is remembered, and the same
+   * statement returns a marker row when meta's max_seq has grown past it (a writer went on):
+   * the query is then asked again with more levels.
+   */
+  lookup(disk: number, point: number, start: number, end: number): Piece[] {
     const low = start - MAX_RECORD_LENGTH;
-    const pieces = this.qLive.all(disk, low, end, start, point) as Piece[];
-    const levels = levelsFor(maxSeq);
-    let q = this.qHist.get(levels);
-    if (!q) {
-      q = this.db.prepare(
-        `SELECT start, end, segment, rec_offset, data_off FROM hist WHERE disk = ? AND node IN (${Array(levels + 1).fill('?').join(',')}) ` +
-          'AND start > ? AND start < ? AND end > ? AND from_seq <= ? AND to_seq > ?',
-      );
-      this.qHist.set(levels, q);
+    for (;;) {
+      const levels = levelsFor(Math.max(this.knownMaxSeq, point));
+      const rows = this.lookupStatement(levels).all(
+        disk, low, end, start, point,
+        disk, ...nodesOnPath(point, levels), low, end, start, point, point,
+        this.knownMaxSeq,
+      ) as Piece[];
+      const marker = rows.findIndex((r) => r.start < 0);
+      if (marker < 0) return rows;
+      this.knownMaxSeq = rows[marker]!.end;
     }
-    for (const r of q.all(disk, ...nodesOnPath(point, levels), low, end, start, point, point) as Piece[]) pieces.push(r);
-    return pieces;
+  }
+
+  private lookupStatement(levels: number): Statement {
+    let q = this.qLookup.get(levels);
+    if (!q) {
+      const cols = 'SELECT start, end, segment, rec_offset, data_off FROM';
+      q = this.db.prepare(
+        `${cols} live WHERE disk = ? AND start > ? AND start < ? AND end > ? AND from_seq <= ? UNION ALL ` +
+          `${cols} hist WHERE disk = ? AND node IN (${Array(levels + 1).fill('?').join(',')}) ` +
+          'AND start > ? AND start < ? AND end > ? AND from_seq <= ? AND to_seq > ? UNION ALL ' +
+          "SELECT -1, CAST(value AS INTEGER) AS v, 0, 0, 0 FROM meta WHERE key = 'max_seq' AND v > ?",
+      );
+      this.qLookup.set(levels, q);
+    }
+    return q;
   }
 }

@@ -10,7 +10,7 @@ export function segmentPath(dir: string, id: number): string {
 }
 
 /** The largest stored payload a valid record can have (64 KiB, plus encryption overhead). */
-const MAX_STORED = MAX_RECORD_LENGTH + 1024;
+export const MAX_STORED = MAX_RECORD_LENGTH + 1024;
 
 export interface ScannedRecord {
   offset: number;
