@@ -5,11 +5,10 @@
  * appliance read-only and fills the server's reply buffer in place (shared memory, no
  * copy), so reads run on several cores while the main thread speaks NBD.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../../../shared/errors.js';
+import { builtWorkerScript } from '../worker-script.js';
 import { ChronodiskError } from '../errors.js';
 import type { SparseBlockSource } from './source-export.js';
 
@@ -41,7 +40,7 @@ interface Reader {
   pending: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
 }
 
-const workerFile = fileURLToPath(new URL('./image-read-worker.js', import.meta.url));
+const workerFile = builtWorkerScript(import.meta.url, 'image-read-worker.js');
 
 export class ImageReadPool {
   private nextId = 1;
@@ -55,7 +54,7 @@ export class ImageReadPool {
    * JavaScript, as under a test runner): the caller then reads in-process.
    */
   static async start(setup: WorkerSetup, workers = Math.min(4, availableParallelism())): Promise<ImageReadPool | undefined> {
-    if (!existsSync(workerFile)) return undefined;
+    if (!workerFile) return undefined;
     const readers: Reader[] = [];
     try {
       for (let i = 0; i < Math.max(1, workers); i++) readers.push(await startReader(setup));
@@ -110,7 +109,7 @@ export class ImageReadPool {
 }
 
 function startReader(setup: WorkerSetup): Promise<Reader> {
-  const worker = new Worker(workerFile, { workerData: setup });
+  const worker = new Worker(workerFile!, { workerData: setup });
   const reader: Reader = { worker, alive: true, pending: new Map() };
   const failAll = (e: Error) => {
     for (const p of reader.pending.values()) p.reject(e);

@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { builtWorkerScript } from '../worker-script.js';
 
 /** One record to decode whole: its stored bytes and header (views of a shared buffer), and where the logical bytes go. */
 export interface DecodeJob {
@@ -74,8 +73,8 @@ export class DecodePool {
    * A pool, or undefined when the worker's compiled script is not there (sources run by
    * vitest: tests name the built one).
    */
-  static start(key: Buffer | undefined, url = new URL('./decode-worker.js', import.meta.url)): DecodePool | undefined {
-    if (!existsSync(fileURLToPath(url))) return undefined;
+  static start(key: Buffer | undefined, url = builtWorkerScript(import.meta.url, 'decode-worker.js')): DecodePool | undefined {
+    if (!url) return undefined;
     const { port1, port2 } = new MessageChannel();
     const pool = new DecodePool(new Worker(url, { workerData: { key, port: port2 }, transferList: [port2] }), port1);
     pool.worker.postMessage({ ctl: pool.ctl.buffer, jobs: pool.jobs.buffer, status: pool.status.buffer });

@@ -1,9 +1,7 @@
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ChronodiskError } from '../errors.js';
+import { builtWorkerScript } from '../worker-script.js';
 import type { EncodeReply, EncodeRequest } from './record-encoder.js';
 
 /** The encoded records of one request, back to back, with each one's size and flags. */
@@ -106,16 +104,8 @@ export class EncoderPool {
   }
 }
 
-/**
- * The built worker script beside this module. Under vitest the engine runs from its
- * TypeScript sources, which a worker thread cannot load: it runs the built copy in dist/.
- */
 function workerScript(): URL {
-  const here = fileURLToPath(import.meta.url);
-  const sibling = new URL('./record-encoder-worker.js', import.meta.url);
-  if (!here.endsWith('.ts')) return sibling;
-  const root = join(here, '..', '..', '..', '..');
-  const built = join(root, 'dist', relative(root, join(here, '..')), 'record-encoder-worker.js');
-  if (!existsSync(built)) throw new ChronodiskError('internal', `the record encoder worker is not built (${built} is missing); run npm run build`);
-  return pathToFileURL(built);
+  const url = builtWorkerScript(import.meta.url, 'record-encoder-worker.js');
+  if (!url) throw new ChronodiskError('internal', 'the record encoder worker is not built (dist/ is missing); run npm run build');
+  return url;
 }
