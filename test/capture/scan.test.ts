@@ -62,7 +62,8 @@ describe('scan capture of an ext4 filesystem on a loop device', () => {
   it('a pass over the mounted filesystem under a write load freezes at the end and is clean', async () => {
     sh('mount', [loop.device, mnt]);
     // A writer that keeps creating and fsyncing files while the pass reads.
-    const load = spawn('bash', ['-c', `i=0; while true; do dd if=/dev/urandom of=${mnt}/load$((i % 40)) bs=64k count=4 conv=fsync status=none; i=$((i+1)); done`], { stdio: 'ignore' });
+    // Its own process group: killing it must take the running dd along, or umount finds the mount busy.
+    const load = spawn('bash', ['-c', `i=0; while true; do dd if=/dev/urandom of=${mnt}/load$((i % 40)) bs=64k count=4 conv=fsync status=none; i=$((i+1)); done`], { stdio: 'ignore', detached: true });
     try {
       await new Promise((r) => setTimeout(r, 300));
       const r = runCliJson<{ seq: number }>(['capture', 'vol', '-a', app]);
@@ -72,9 +73,10 @@ describe('scan capture of an ext4 filesystem on a loop device', () => {
       const tl = runCliJson<{ points: Array<{ seq: number; flags: string[] }> }>(['timeline', 'vol', '-a', app]);
       expect(tl.points.find((p) => p.seq === r.seq)!.flags).toEqual(['crash-consistent', 'scan']);
     } finally {
-      load.kill('SIGKILL');
-      await new Promise((r) => load.once('exit', r));
-      sh('umount', [mnt]);
+      const exited = new Promise((r) => load.once('exit', r));
+      process.kill(-load.pid!, 'SIGKILL');
+      await exited;
+      await umountWhenIdle(mnt);
     }
     // Whatever the load wrote after the pass read a block is caught by the next pass.
     const r2 = runCliJson<{ seq: number }>(['capture', 'vol', '-a', app]);
@@ -83,3 +85,13 @@ describe('scan capture of an ext4 filesystem on a loop device', () => {
     expect(sha256File(out2)).toBe(sha256File(loop.device));
   });
 });
+
+/** umount, retried while the last writes of a killed load drain (the kernel says busy until then). */
+async function umountWhenIdle(dir: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    const r = spawnSync('umount', [dir], { encoding: 'utf8' });
+    if (r.status === 0) return;
+    if (i >= 50) throw new Error(`umount ${dir}: ${r.stderr.trim()}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}

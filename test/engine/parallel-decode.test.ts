@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { RECORD_HEADER_SIZE, RecordFlag, RecordType } from '../../electron/engine/format/constants.js';
 import { PayloadCodec } from '../../electron/engine/format/payload-codec.js';
-import { associatedData, decodeRecordHeader, encodeRecordHeader, stampChecksum } from '../../electron/engine/format/segment-record.js';
+import { decodeRecordHeader, stampChecksum } from '../../electron/engine/format/segment-record.js';
+import { encodeRecord } from '../../electron/engine/store/record-encoder.js';
 import { DecodePool, type DecodeJob } from '../../electron/engine/store/decode-pool.js';
 import { segmentPath } from '../../electron/engine/store/segment-file.js';
 import { repoRoot, runCli } from '../helpers/cli.js';
@@ -41,15 +42,15 @@ describe('DecodePool', () => {
     const jobs: DecodeJob[] = [];
     let at = 0;
     for (let i = 0; i < n; i++) {
-      const data = i % 3 === 0 ? makeData(rand, 64 * 1024) : textLike(rand, 64 * 1024);
-      const { plain, flags } = codec.pack(data);
-      const header = encodeRecordHeader({ type: RecordType.Write, flags: flags | RecordFlag.Encrypted, diskId: 1, storedLength: plain.length + 28, seq: i + 1, timeUs: 1, a: 0, b: data.length, c: 0 });
-      const stored = codec.seal(plain, associatedData(header));
-      header.copy(shared, at);
-      stored.copy(shared, at + RECORD_HEADER_SIZE);
+      // Every record must carry a payload to decrypt: an all-zero block would be a zero record.
+      const drawn = i % 3 === 0 ? makeData(rand, 64 * 1024) : undefined;
+      const data = drawn && drawn.some((b) => b !== 0) ? drawn : textLike(rand, 64 * 1024);
+      const { bytes, flags } = encodeRecord(codec, { type: RecordType.Write, diskId: 1, seq: i + 1, timeUs: 1, a: 0, b: data.length, c: 0 }, data, true);
+      expect(flags & RecordFlag.Encrypted).toBeTruthy();
+      bytes.copy(shared, at);
       logical.push(data);
-      jobs.push({ stored: shared.subarray(at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + stored.length), aad: shared.subarray(at, at + 56), flags: flags | RecordFlag.Encrypted, logical: data.length, into: Buffer.alloc(0) });
-      at += RECORD_HEADER_SIZE + stored.length;
+      jobs.push({ stored: shared.subarray(at + RECORD_HEADER_SIZE, at + bytes.length), aad: shared.subarray(at, at + 56), flags, logical: data.length, into: Buffer.alloc(0) });
+      at += bytes.length;
     }
     const pool = DecodePool.start(key, builtWorker);
     expect(pool, `the built worker ${builtWorker.pathname} (run npm run build)`).toBeDefined();
