@@ -64,15 +64,14 @@ export class SplitCapture {
     const batch = this.app.beginBatch(this.disk);
     let length = 0;
     try {
-      if (Buffer.isBuffer(data)) data = [data];
-      if (Array.isArray(data)) {
-        for (const piece of data) {
+      if ('zeroes' in data) {
+        batch.writeZeroes(offset, data.zeroes);
+        length = data.zeroes;
+      } else {
+        for (const piece of Buffer.isBuffer(data) ? [data] : data) {
           batch.write(offset + length, piece);
           length += piece.length;
         }
-      } else {
-        batch.writeZeroes(offset, data.zeroes);
-        length = data.zeroes;
       }
     } catch (e) {
       batch.abort();
