@@ -33,8 +33,10 @@ export interface CommitResult {
 const STAGE_THRESHOLD = 50_000;
 /** A batch this small while nothing is in flight is encoded on the spot (one split write: latency). */
 const INLINE_LIMIT = 64 * 1024;
-/** Bytes of writes gathered into one request for an encoder thread. */
+/** Bytes of writes gathered into one request for an encoder thread… */
 const RUN_BYTES = 1024 * 1024;
+/** …or records (zero runs carry no bytes). */
+const RUN_RECORDS = 4096;
 /** In-flight bytes above which drained() makes capture wait for the encoders. */
 const HIGH_WATER = 48 * 1024 * 1024;
 
@@ -111,10 +113,7 @@ export class CommitPipeline {
   /** Appends zeros (TRIM, WRITE_ZEROES, zero blocks): recorded without payload. */
   zero(diskId: number, offset: number, length: number): void {
     const b = this.batch(diskId);
-    const zeros = Buffer.alloc(Math.min(length, MAX_RECORD_LENGTH));
-    for (let at = 0; at < length; at += MAX_RECORD_LENGTH) {
-      this.appendWrite(b, offset + at, zeros.subarray(0, Math.min(length - at, MAX_RECORD_LENGTH)));
-    }
+    for (let at = 0; at < length; at += MAX_RECORD_LENGTH) this.appendWrite(b, offset + at, Math.min(length - at, MAX_RECORD_LENGTH));
   }
 
   /**
@@ -185,30 +184,34 @@ export class CommitPipeline {
     throw new Error(`no capture batch open for disk ${diskId}`);
   }
 
-  private appendWrite(b: OpenBatch, offset: number, data: Buffer): void {
-    b.bytes += data.length;
-    if (this.extendLast(b, offset, data)) return;
+  /** One record's worth: `data`, or a number of zero bytes (sent to an encoder without a payload). */
+  private appendWrite(b: OpenBatch, offset: number, data: Buffer | number): void {
+    const length = typeof data === 'number' ? data : data.length;
+    b.bytes += length;
+    if (typeof data !== 'number' && this.extendLast(b, offset, data)) return;
     const seq = this.nextSeq++;
     const timeUs = this.tick(false);
     b.firstSeq ??= seq;
     if (this.steps === 0 && this.run === undefined && b.bytes <= INLINE_LIMIT) {
       try {
-        const loc = this.writer.append({ type: RecordType.Write, diskId: b.diskId, seq, timeUs, a: offset, b: data.length, c: 0 }, data, true);
-        this.placed(b, seq, offset, data.length, loc);
+        const bytes = typeof data === 'number' ? Buffer.alloc(data) : data;
+        const loc = this.writer.append({ type: RecordType.Write, diskId: b.diskId, seq, timeUs, a: offset, b: length, c: 0 }, bytes, true);
+        this.placed(b, seq, offset, length, loc);
       } catch (e) {
         this.fail(e);
         throw e;
       }
       return;
     }
-    if (this.run && this.run.used + data.length > this.run.data.length) this.dispatch();
-    this.run ??= { data: this.encoders.buffer(Math.max(RUN_BYTES, data.length)), used: 0, fields: [], batches: [] };
+    const payload = typeof data === 'number' ? 0 : length;
+    if (this.run && this.run.used + payload > this.run.data.length) this.dispatch();
+    this.run ??= { data: this.encoders.buffer(Math.max(RUN_BYTES, payload)), used: 0, fields: [], batches: [] };
     const r = this.run;
-    data.copy(r.data, r.used);
-    r.used += data.length;
-    r.fields.push(b.diskId, seq, timeUs, offset, data.length);
+    if (typeof data !== 'number') data.copy(r.data, r.used);
+    r.used += payload;
+    r.fields.push(b.diskId, seq, timeUs, offset, length, payload);
     r.batches.push(b);
-    if (r.used >= RUN_BYTES) this.dispatch();
+    if (r.used >= RUN_BYTES || r.batches.length >= RUN_RECORDS) this.dispatch();
   }
 
   /**
@@ -222,11 +225,12 @@ export class CommitPipeline {
     if (!r || r.batches[r.batches.length - 1] !== b) return false;
     const f = r.fields.length - WRITE_FIELDS;
     const length = r.fields[f + 4]!;
+    if (r.fields[f + 5] !== length) return false; // a zero run: its bytes are not in the buffer
     if (r.fields[f + 1] !== this.nextSeq - 1 || r.fields[f + 3]! + length !== offset) return false;
     if (length + data.length > MAX_RECORD_LENGTH || r.used + data.length > r.data.length) return false;
     data.copy(r.data, r.used);
     r.used += data.length;
-    r.fields[f + 4] = length + data.length;
+    r.fields[f + 4] = r.fields[f + 5] = length + data.length;
     if (r.used >= RUN_BYTES) this.dispatch();
     return true;
   }
