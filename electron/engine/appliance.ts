@@ -215,6 +215,7 @@ export class Appliance {
       segmentTargetSize,
     );
     this.writer.resume(resume, this.catalog.state.nextSegmentId());
+    this.writer.asyncFlush = true;
     this.encoders = new EncoderPool(this.codec.key);
     this.pipeline = new CommitPipeline(this.writer, this.index, this.encoders, Math.max(r.maxSeq, this.index.maxSeq), r.maxTimeUs);
   }

@@ -170,7 +170,7 @@ export class CommitPipeline {
 
   /** Batches open, commits or encodings in flight: the segments may not be swapped now. */
   get busy(): boolean {
-    return this.open.size > 0 || this.committing.size > 0 || this.toApply.length > 0 || this.steps > 0 || this.run !== undefined;
+    return this.open.size > 0 || this.committing.size > 0 || this.toApply.length > 0 || this.steps > 0 || this.run !== undefined || this.writer.writesInFlight;
   }
 
   hasOpenBatch(diskId: number): boolean {
@@ -269,6 +269,7 @@ export class CommitPipeline {
     this.bytesInFlight += bytes;
     const step = this.tail.then(async () => {
       const run = await encoded;
+      if (this.writer.rotationDue) await this.writer.settled();
       if (epoch !== this.epoch) throw this.lastFailure;
       place(run);
     });

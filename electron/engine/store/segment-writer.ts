@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writev, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { FILE_HEADER_SIZE, FORMAT_VERSION, RecordType, SEGMENT_MAGIC, SEGMENT_TARGET_SIZE, SEGMENTS_DIR } from '../format/constants.js';
 import { encodeFileHeader } from '../format/file-header.js';
@@ -49,6 +49,14 @@ export class SegmentWriter {
   private fdsToClose: number[] = [];
   /** Where the open segment's durable records end (after its last fdatasync). */
   private durableEnd = 0;
+  /**
+   * Large flushes run on the libuv pool instead of blocking the event loop (the capture
+   * writer sets this: its loop feeds the encoder threads). sync() waits for them before
+   * its fdatasync; a segment is sealed only when none is in flight.
+   */
+  asyncFlush = false;
+  private inFlight: Array<Promise<void>> = [];
+  private writeFailure: unknown;
 
   constructor(
     private readonly dir: string,
@@ -112,7 +120,28 @@ export class SegmentWriter {
   /** Opens the next segment when none is open, or seals a full one and opens the next. */
   private ensureRoom(): void {
     if (this.fd < 0) this.startSegment(this.nextId);
-    else if (this.end >= this.targetSize) this.rotate();
+    // With writes in flight the segment grows a little past its target: the caller
+    // awaits settled() when rotationDue says so, and the next record rotates.
+    else if (this.end >= this.targetSize && this.inFlight.length === 0) this.rotate();
+  }
+
+  /** The open segment is full: settle the writes in flight so the next record can seal it. */
+  get rotationDue(): boolean {
+    return this.fd >= 0 && this.end >= this.targetSize && this.inFlight.length > 0;
+  }
+
+  get writesInFlight(): boolean {
+    return this.inFlight.length > 0;
+  }
+
+  /** Resolves when every write in flight is done; throws (after cutting back) if one failed. */
+  async settled(): Promise<void> {
+    while (this.inFlight.length) await Promise.allSettled(this.inFlight.splice(0));
+    if (this.writeFailure === undefined) return;
+    const e = this.writeFailure;
+    this.writeFailure = undefined;
+    if (this.fd >= 0) this.cutBackToDurable();
+    throw fromFsError(e, `segment ${this.id}`);
   }
 
   private appendHere(fields: RecordFields, data: Buffer, packData: boolean): RecordLocation {
@@ -130,8 +159,24 @@ export class SegmentWriter {
     this.end += n;
     this.appended += n;
     this.records++;
-    if (this.pendingBytes >= 4 * 1024 * 1024) this.flush();
+    if (this.pendingBytes >= 4 * 1024 * 1024) {
+      if (this.asyncFlush) this.startWrite();
+      else this.flush();
+    }
     return at;
+  }
+
+  /** Hands the pending records to the libuv pool (see asyncFlush). */
+  private startWrite(): void {
+    const bufs = this.pending;
+    const position = this.end - this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.inFlight.push(
+      writeAll(this.fd, bufs, position).catch((e: unknown) => {
+        this.writeFailure ??= e;
+      }),
+    );
   }
 
   /** Resolves once everything appended before the call is on stable storage. */
@@ -162,6 +207,7 @@ export class SegmentWriter {
   /** Leaves the current segment (sealed or not: thinning retired it) and starts segment `id`. */
   async restartAt(id: number): Promise<void> {
     if (this.syncing) await this.syncing;
+    await this.settled();
     if (this.fd >= 0) {
       this.flush();
       fdatasyncSync(this.fd);
@@ -172,6 +218,15 @@ export class SegmentWriter {
   }
 
   close(): void {
+    if (this.inFlight.length && this.fd >= 0) {
+      // Only records no commit was acknowledged for are in flight or pending (an
+      // acknowledgement settles every write before it): drop them, close once they land.
+      const fd = this.fd;
+      void Promise.allSettled(this.inFlight.splice(0)).then(() => closeSync(fd));
+      this.fd = -1;
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
     this.flush();
     if (this.fd >= 0) {
       fdatasyncSync(this.fd);
@@ -186,6 +241,7 @@ export class SegmentWriter {
       while (this.waiters.length) {
         const serial = this.appended;
         this.flush();
+        await this.settled();
         const fd = this.fd;
         const segment = this.id;
         const end = this.end;
@@ -252,6 +308,7 @@ export class SegmentWriter {
   }
 
   private rotate(startNext = true): void {
+    if (this.inFlight.length) throw new Error(`segment ${this.id} cannot be sealed while writes to it are in flight`);
     const records = this.records;
     // The seal record's `a` is its own offset: the size of the records it closes.
     this.appendHere({ type: RecordType.Seal, diskId: 0, seq: 0, timeUs: Date.now() * 1000, a: this.end, b: 0, c: 0 }, Buffer.alloc(0), false);
@@ -288,4 +345,15 @@ function writeRemainder(fd: number, buf: Buffer, position: number): number {
   let done = 0;
   while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
   return done;
+}
+
+/** writev of every buffer at `position`, on the libuv pool, in groups of at most IOV_MAX. */
+async function writeAll(fd: number, bufs: Buffer[], position: number): Promise<void> {
+  for (let i = 0; i < bufs.length; i += 1000) {
+    const group = bufs.slice(i, i + 1000);
+    const want = group.reduce((n, b) => n + b.length, 0);
+    const n = await new Promise<number>((resolve, reject) => writev(fd, group, position, (err, written) => (err ? reject(err) : resolve(written))));
+    if (n < want) writeRemainder(fd, Buffer.concat(group).subarray(n), position + n);
+    position += want;
+  }
 }
