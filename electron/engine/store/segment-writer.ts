@@ -5,7 +5,6 @@ import { encodeFileHeader } from '../format/file-header.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { fsyncDir } from './durable-file.js';
 import { fromFsError } from '../errors.js';
-import { pwriteFully } from '../positional-io.js';
 import { segmentPath } from './segment-file.js';
 import type { EncodedRun } from './encoder-pool.js';
 import { encodeRecord, type RecordFields } from './record-encoder.js';
@@ -354,7 +353,7 @@ async function writeAll(fd: number, bufs: Buffer[], position: number): Promise<v
     const group = bufs.slice(i, i + 1000);
     const want = group.reduce((n, b) => n + b.length, 0);
     const n = await new Promise<number>((resolve, reject) => writev(fd, group, position, (err, written) => (err ? reject(err) : resolve(written))));
-    if (n < want) await pwriteFully(fd, Buffer.concat(group).subarray(n), position + n);
+    if (n < want) writeRemainder(fd, Buffer.concat(group).subarray(n), position + n);
     position += want;
   }
 }
