@@ -23,10 +23,17 @@ export function pwriteFully(fd: number, data: Buffer, pos: number): Promise<void
     const next = (): void =>
       write(fd, data, done, data.length - done, pos + done, (err, n) => {
         if (err) return reject(err);
+        // write(2) returning 0 for a non-empty buffer makes no progress: retrying would spin.
+        if (n === 0) return reject(zeroWrite(pos + done));
         done += n;
         if (done === data.length) resolve();
         else next();
       });
     next();
   });
+}
+
+/** The error for a write that made no progress: treated like a full device. */
+export function zeroWrite(position: number): NodeJS.ErrnoException {
+  return Object.assign(new Error(`ENOSPC: a write at byte ${position} made no progress`), { code: 'ENOSPC', syscall: 'write' });
 }

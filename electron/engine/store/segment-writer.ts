@@ -5,6 +5,7 @@ import { encodeFileHeader } from '../format/file-header.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { fsyncDir } from './durable-file.js';
 import { fromFsError } from '../errors.js';
+import { zeroWrite } from '../positional-io.js';
 import { segmentPath } from './segment-file.js';
 import type { EncodedRun } from './encoder-pool.js';
 import { encodeRecord, type RecordFields } from './record-encoder.js';
@@ -236,12 +237,21 @@ export class SegmentWriter {
     for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
   }
 
+  /**
+   * Serves the waiters until none is left. It must await before anything can throw: were
+   * it to finish synchronously, its `finally` would clear `syncing` before sync() set it,
+   * and every later sync() would wait on a loop that has ended. It clears `syncing` in
+   * the same synchronous step that finds no waiter, so none is ever left behind.
+   */
   private async runSyncs(): Promise<void> {
     try {
       while (this.waiters.length) {
+        // Writes in flight land first: a failed flush cuts the file back, which must not
+        // race a write still on its way to it.
+        await this.settled();
+        if (this.inFlight.length) continue; // more started while this one awaited
         const serial = this.appended;
         this.flush();
-        await this.settled();
         const fd = this.fd;
         const segment = this.id;
         const end = this.end;
@@ -254,6 +264,9 @@ export class SegmentWriter {
         for (const w of ready) w.resolve();
       }
     } catch (e) {
+      // A write started during a failed fdatasync lands (or fails) before the cut.
+      await Promise.allSettled(this.inFlight.splice(0));
+      this.writeFailure = undefined;
       if (this.fd >= 0) this.cutBackToDurable();
       for (const w of this.waiters.splice(0)) w.reject(e);
     } finally {
@@ -343,7 +356,11 @@ export class SegmentWriter {
 
 function writeRemainder(fd: number, buf: Buffer, position: number): number {
   let done = 0;
-  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
+  while (done < buf.length) {
+    const n = writeSync(fd, buf, done, buf.length - done, position + done);
+    if (n === 0) throw zeroWrite(position + done);
+    done += n;
+  }
   return done;
 }
 
