@@ -9,6 +9,7 @@ import { startLiveRestore } from '../engine/restore/live-restore.js';
 import type { DiskRecord } from '../engine/store/catalog-state.js';
 import type { PointInfo } from '../engine/timeline.js';
 import { printLine } from './output.js';
+import { watchStopSignals } from './stop-signals.js';
 import { checkedTarget, type TargetPromptOptions } from './restore-target-prompt.js';
 
 /**
@@ -29,9 +30,8 @@ export async function runLiveRestore(
   const say = (obj: Record<string, unknown>, text: string) => printLine(opts.json ? JSON.stringify(obj) : text);
   const live = await startLiveRestore(app, disk, point, opts.to, { limiter });
   const server = new NbdServer({ provider: new ExportTable([{ name: disk.name, description: `${disk.name} at point ${point.seq}`, open: () => live.export }]) });
-  let onSignal: (sig: NodeJS.Signals) => void = () => {};
-  const stopped = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, onSignal);
+  const signals = watchStopSignals();
+  const stopped = signals.stopped;
   try {
     const at = await server.listen({ socket: opts.socket ?? join(tmpdir(), `chronodisk-live-${process.pid}.sock`) });
     const uri = at.uri(disk.name);
@@ -56,7 +56,7 @@ export async function runLiveRestore(
     await server.close();
     await live.done.catch(() => undefined);
     await live.export.release();
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
+    signals.release();
   }
   // A failed copy surfaces here, after serving has stopped.
   await live.done;

@@ -29,30 +29,3 @@ export function listenAddress(opts: AddressOptions, defaultSocket: string): List
   mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
   return { socket };
 }
-
-export interface StopSignals {
-  /** Resolves with the first SIGINT or SIGTERM received since watchStopSignals(). */
-  stopped: Promise<NodeJS.Signals>;
-  /** Stops handling the signals (a later one kills the process as by default). */
-  release(): void;
-}
-
-/**
- * Handles SIGINT and SIGTERM from now on, so that the caller shuts down cleanly. Call it
- * BEFORE announcing readiness: a client that stops us as soon as we say "listening" would
- * otherwise find the default disposition in place and kill us mid-way.
- */
-export function watchStopSignals(): StopSignals {
-  let on!: (sig: NodeJS.Signals) => void;
-  const release = () => {
-    for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, on);
-  };
-  const stopped = new Promise<NodeJS.Signals>((resolve) => {
-    on = (sig) => {
-      release();
-      resolve(sig);
-    };
-  });
-  for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, on);
-  return { stopped, release };
-}

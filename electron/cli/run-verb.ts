@@ -8,6 +8,7 @@ import { ChronodiskError } from '../engine/errors.js';
 import { flagNames } from '../engine/timeline.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { printLine } from './output.js';
+import { watchStopSignals } from './stop-signals.js';
 
 export const runVerb: Verb = {
   name: 'run',
@@ -41,22 +42,21 @@ export const runVerb: Verb = {
               say({ event: 'error', disk: disk.name, message }, `${disk.name}: ${message}`);
             },
           });
-          // `on`, not `once`: while our handler is registered, cleanup hooks elsewhere leave the
-          // shutdown to us instead of re-raising the signal (see devices/process-end.ts).
-          let onSignal: (sig: NodeJS.Signals) => void = () => {};
-          const stopped = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
-          for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, onSignal);
-          await loop.start();
-          const split = await startSplitListeners(app, opts.splitDir, (p) =>
-            say({ event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), flags: flagNames(p.flags), bytes: p.bytes, how: 'split' }, `${formatIsoMicros(p.timeUs)} ${p.disk}: point ${p.seq} (split)`),
-          );
-          for (const l of split.listeners) say({ event: 'listening', disk: l.disk, uri: l.listening.uri(l.disk), socket: l.listening.socket }, `${l.disk}: split capture at ${l.listening.uri(l.disk)}`);
-          say({ event: 'started', disks: app.disks().map((d) => d.name) }, `Capturing ${app.disks().length} disks; stop with Ctrl-C.`);
-          const sig = await stopped;
-          await split.close();
-          await loop.stop();
-          say({ event: 'stopped', signal: sig }, `Stopped (${sig}); every point is durable.`);
-          for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, onSignal);
+          const signals = watchStopSignals();
+          try {
+            await loop.start();
+            const split = await startSplitListeners(app, opts.splitDir, (p) =>
+              say({ event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), flags: flagNames(p.flags), bytes: p.bytes, how: 'split' }, `${formatIsoMicros(p.timeUs)} ${p.disk}: point ${p.seq} (split)`),
+            );
+            for (const l of split.listeners) say({ event: 'listening', disk: l.disk, uri: l.listening.uri(l.disk), socket: l.listening.socket }, `${l.disk}: split capture at ${l.listening.uri(l.disk)}`);
+            say({ event: 'started', disks: app.disks().map((d) => d.name) }, `Capturing ${app.disks().length} disks; stop with Ctrl-C.`);
+            const sig = await signals.stopped;
+            await split.close();
+            await loop.stop();
+            say({ event: 'stopped', signal: sig }, `Stopped (${sig}); every point is durable.`);
+          } finally {
+            signals.release();
+          }
         });
       });
   },

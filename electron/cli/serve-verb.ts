@@ -5,7 +5,8 @@ import { ChronodiskError } from '../engine/errors.js';
 import { ImageReadPool } from '../engine/nbd/image-read-pool.js';
 import { serveImages } from '../engine/nbd/serve-images.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
-import { addressOptions, listenAddress, watchStopSignals, type AddressOptions } from './nbd-address.js';
+import { addressOptions, listenAddress, type AddressOptions } from './nbd-address.js';
+import { watchStopSignals } from './stop-signals.js';
 import { printJson, printLine } from './output.js';
 
 export const serveVerb: Verb = {

@@ -5,7 +5,8 @@ import { ChronodiskError } from '../engine/errors.js';
 import { ExportTable } from '../engine/nbd/export.js';
 import { NbdServer } from '../engine/nbd/server.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
-import { addressOptions, listenAddress, watchStopSignals, type AddressOptions } from './nbd-address.js';
+import { addressOptions, listenAddress, type AddressOptions } from './nbd-address.js';
+import { watchStopSignals } from './stop-signals.js';
 import { printLine } from './output.js';
 
 export const splitVerb: Verb = {
