@@ -13,7 +13,7 @@ import { EncoderPool } from './store/encoder-pool.js';
 import { RecordReader } from './store/record-reader.js';
 import { SegmentFiles } from './store/segment-file.js';
 import { SegmentWriter } from './store/segment-writer.js';
-import { swapSegments, sweepStrays } from './store/segment-swap.js';
+import { retireSegments, swapSegments, sweepStrays } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
 import { ChronodiskError } from './errors.js';
@@ -177,8 +177,13 @@ export class Appliance {
       build,
     );
     this.records.clear();
-    Appliance.matchGeneration(this.index, this.catalog);
-    replaySegments(this.catalog.state, this.files, this.index, this.codec);
+    // One transaction: a reader sees the old index (whose files still exist) or the new,
+    // never an empty or half-built one — that would read as zeros, not as an error.
+    this.index.db.transaction(() => {
+      Appliance.matchGeneration(this.index, this.catalog);
+      replaySegments(this.catalog.state, this.files, this.index, this.codec);
+    })();
+    retireSegments({ dir: this.dir, catalog: this.catalog, files: this.files }, r.retired);
     return r;
   }
 

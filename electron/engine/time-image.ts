@@ -2,6 +2,7 @@ import type { BlockSource } from './block-source.js';
 import type { IndexDb } from './index/index-db.js';
 import type { RecordReader, RecordSlice } from './store/record-reader.js';
 import type { DiskRecord } from './store/catalog-state.js';
+import { ChronodiskError } from './errors.js';
 
 const LOOKUP_SPAN = 1024 * 1024;
 
@@ -12,6 +13,9 @@ const LOOKUP_SPAN = 1024 * 1024;
  */
 export class TimeImage implements BlockSource {
   readonly size: number;
+  /** The index generation (thinnings so far) this image last found its point in. */
+  private generation: unknown;
+  private readonly plan: (out: Buffer, offset: number) => RecordSlice[];
 
   constructor(
     readonly disk: DiskRecord,
@@ -20,6 +24,13 @@ export class TimeImage implements BlockSource {
     private readonly records: RecordReader,
   ) {
     this.size = disk.size;
+    this.generation = index.meta('generation');
+    // One read snapshot for the point check and the lookups: a thinning committed by the
+    // writer in between cannot slip under a read.
+    this.plan = index.db.transaction((out: Buffer, offset: number) => {
+      this.checkPoint();
+      return this.slicesOf(out, offset);
+    });
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
@@ -38,6 +49,34 @@ export class TimeImage implements BlockSource {
     if (offset < 0 || length < 0 || offset + length > this.size) {
       throw new RangeError(`read of ${length} bytes at ${offset} is outside ${this.disk.name} (${this.size} bytes)`);
     }
+    const slices = this.plan(out, offset);
+    const planned = this.generation;
+    try {
+      this.records.readSlices(slices);
+    } catch (e) {
+      // A thinning that committed after the lookups deletes the files they named: look
+      // the pieces up again in the new index (once; a second failure is real).
+      if (this.index.meta('generation') === planned) throw e;
+      this.records.readSlices(this.plan(out, offset));
+    }
+  }
+
+  /**
+   * Thinning (retention) may have removed this point since the image was made: its bytes
+   * would then be a mix of the points around it. Say so instead.
+   */
+  private checkPoint(): void {
+    const generation = this.index.meta('generation');
+    if (generation === this.generation) return;
+    if (!this.index.hasCommit(this.seq)) {
+      throw new ChronodiskError('not-found', `point ${this.seq} of ${this.disk.name} was removed by thinning (the retention policy) while in use; open a point that is still on the timeline`);
+    }
+    this.generation = generation;
+  }
+
+  /** The pieces of records that hold `out`'s bytes; gaps between them are zeroed here. */
+  private slicesOf(out: Buffer, offset: number): RecordSlice[] {
+    const length = out.length;
     const slices: RecordSlice[] = [];
     for (let at = offset; at < offset + length; at += LOOKUP_SPAN) {
       const end = Math.min(offset + length, at + LOOKUP_SPAN);
@@ -57,7 +96,7 @@ export class TimeImage implements BlockSource {
       zeroFrom = at + s.into.length;
     }
     if (zeroFrom < length) out.fill(0, zeroFrom, length);
-    // All at once: the records behind the whole range are read in runs, not one by one.
-    this.records.readSlices(slices);
+    // The caller reads them all at once: the records behind the whole range in runs.
+    return slices;
   }
 }

@@ -39,6 +39,9 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
   const commits: CommitRow[] = [];
   let last: Watermark | undefined;
   const db = index.db;
+  // Inside a caller's transaction (thinning's rebuild) all of it commits at once; alone,
+  // it commits every BATCH records so a long replay does not hold one huge transaction.
+  const chunked = !db.inTransaction;
   for (const seg of live) {
     if (seg.id < wm.segment) continue;
     if (!existsSync(segmentPath(files.dir, seg.id))) {
@@ -49,7 +52,7 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
     let end: ScanEnd = { kind: 'end', at: from };
     let n = 0;
     let sealAt: number | undefined;
-    db.exec('BEGIN');
+    if (chunked) db.exec('BEGIN');
     try {
       for (const r of scanSegment(files.fd(seg.id), from, { verifyPayloads: false }, (e) => (end = e))) {
         const h = r.header;
@@ -64,11 +67,11 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
         } else if (h.type === RecordType.Seal) {
           sealAt = r.offset;
         }
-        if (++n % BATCH === 0) db.exec('COMMIT; BEGIN');
+        if (++n % BATCH === 0 && chunked) db.exec('COMMIT; BEGIN');
       }
-      db.exec('COMMIT');
+      if (chunked) db.exec('COMMIT');
     } catch (e) {
-      if (db.inTransaction) db.exec('ROLLBACK');
+      if (chunked && db.inTransaction) db.exec('ROLLBACK');
       throw e;
     }
     // Stop before a seal record, so the next replay sees it again (and still knows the

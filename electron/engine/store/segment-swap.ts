@@ -23,9 +23,11 @@ export interface SwapContext {
  *  2. `build` writes the new segments (ids above every existing one), each sealed and
  *     durable — none is live yet, so a crash here leaves them as strays, swept later;
  *  3. one catalog *manifest* record makes them live and retires the old ones, at once;
- *  4. the old files are deleted, and the writer continues in a fresh segment.
- * The caller rebuilds the index afterwards (an index of an older generation is rebuilt
- * at open too, should a crash come first).
+ *  4. the writer continues in a fresh segment.
+ * The caller then rebuilds the index and only after that deletes the retired files
+ * (retireSegments): readers still looking at the old index find the old files. An index
+ * of an older generation is rebuilt at open too, and the files swept as strays, should a
+ * crash come first.
  */
 export async function swapSegments(
   ctx: SwapContext,
@@ -58,8 +60,6 @@ export async function swapSegments(
   const kept = added.filter((id) => sizes[id] !== undefined);
   for (const id of added) if (sizes[id] === undefined) rmSync(join(ctx.dir, SEGMENTS_DIR, `${String(id).padStart(10, '0')}.seg`), { force: true });
   catalog.append(CatalogType.Manifest, { generation: catalog.state.generation + 1, added: kept, retired, sizes }, Date.now() * 1000);
-  for (const id of retired) ctx.files.forget(id);
-  sweepStrays(ctx.dir, catalog);
   await ctx.writer.restartAt(Math.max(catalog.state.nextSegmentId(), ...added.map((i) => i + 1)));
   return { added: kept, retired, bytesWritten };
 }
@@ -86,4 +86,10 @@ export function sweepStrays(dir: string, catalog: Catalog): number {
     }
   }
   return n;
+}
+
+/** Closes and deletes retired segment files, once no index names them any more. */
+export function retireSegments(ctx: Pick<SwapContext, 'dir' | 'catalog' | 'files'>, retired: number[]): void {
+  for (const id of retired) ctx.files.forget(id);
+  sweepStrays(ctx.dir, ctx.catalog);
 }
