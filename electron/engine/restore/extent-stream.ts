@@ -17,8 +17,11 @@ export interface StreamOptions {
   /** Leave holes for all-zero chunks (a freshly truncated image file). */
   skipZeroChunks?: boolean;
   limiter?: RateLimiter;
-  /** Sees every chunk of the plan, written or not (the restore point is built from them). */
-  onChunk?: (offset: number, data: Buffer) => void;
+  /**
+   * Sees every chunk of the plan, written or not (the restore point is built from them);
+   * `data` is reused once it returns. Awaited: it may hold the stream back.
+   */
+  onChunk?: (offset: number, data: Buffer) => void | Promise<void>;
   onProgress?: (done: number, total: number) => void;
   /** Everything before `watermark` (plan order) is durable on the target. */
   onDurable?: (watermark: number) => void;
@@ -76,7 +79,7 @@ export async function streamExtents(image: TimeImage, extents: Extent[], target:
     }
     image.readInto(buf, c.offset);
     chunkHashes.push(xxh64(buf));
-    options.onChunk?.(c.offset, buf);
+    await options.onChunk?.(c.offset, buf);
     if (!already && !(options.skipZeroChunks && isAllZero(buf))) {
       await options.limiter?.take(c.length);
       await pending; // the other buffer is free again once its write is done

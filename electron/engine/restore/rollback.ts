@@ -58,7 +58,14 @@ export async function rollbackInPlace(app: Appliance, disk: DiskRecord, point: P
       streamExtents(image, extents, target, {
         startAt: committed ? job.total : job.watermark,
         limiter: options.limiter,
-        onChunk: batch && ((offset, data) => batch.write(offset, data)),
+        // The restore point's batch: drained() holds the stream back while the encoders
+        // are behind, so a large rollback does not pile its chunks up in memory.
+        onChunk:
+          batch &&
+          ((offset, data) => {
+            batch.write(offset, data);
+            return batch.drained();
+          }),
         onProgress: progress('write'),
         onDurable: (w) => journal.advance(job, w),
       }),
