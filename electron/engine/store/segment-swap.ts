@@ -52,10 +52,22 @@ export async function swapSegments(
     ctx.segmentTargetSize,
   );
   out.resume(undefined, firstId);
-  await build(out, new Set(retired));
+  try {
+    await build(out, new Set(retired));
+    out.sealNow();
+    out.close();
+  } catch (e) {
+    // Nothing is live yet: drop what was written (a full disk needs that room back most).
+    // The parked writer opens its next segment when it next appends: those ids are free.
+    try {
+      out.close();
+    } catch {
+      // the files go anyway
+    }
+    for (const id of added) rmSync(join(ctx.dir, SEGMENTS_DIR, `${String(id).padStart(10, '0')}.seg`), { force: true });
+    throw e;
+  }
   const bytesWritten = out.serial;
-  out.sealNow();
-  out.close();
   // An output segment that got no record beyond its header is not worth keeping.
   const kept = added.filter((id) => sizes[id] !== undefined);
   for (const id of added) if (sizes[id] === undefined) rmSync(join(ctx.dir, SEGMENTS_DIR, `${String(id).padStart(10, '0')}.seg`), { force: true });
