@@ -60,9 +60,10 @@ interface VerifiedRecord {
 /**
  * Reads the logical bytes of write records, verifying each record's checksum (and GCM tag)
  * on every read from disk. Damage is an error naming the segment, never wrong bytes.
- * Records wanted only in part stay decoded in a bounded LRU: a run of 4 KiB reads from one
- * 64 KiB record decompresses it once. Records wanted whole are decoded straight into the
- * caller's buffer and not kept (an export reads each once).
+ * Records wanted only in small part stay decoded in a bounded LRU: a run of 4 KiB reads
+ * from one 64 KiB record decompresses it once. Records wanted whole or in large part are
+ * read and decoded straight into the caller's buffer and not kept (an export reads each
+ * once); a raw one is read there by the pread itself and verified in place.
  */
 export class RecordReader {
   private cache = new Map<string, Buffer>();
