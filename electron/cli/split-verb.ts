@@ -20,9 +20,20 @@ export const splitVerb: Verb = {
         await withAppliance(opts, { writable: true, command: 'chronodisk split' }, async (app) => {
           const disk = app.disk(name);
           if (disk.mode !== 'split') throw new ChronodiskError('usage', `${disk.name} is protected in ${disk.mode} mode; protect it with --mode split to serve it through split`);
+          // One line per point, but one write for the points of one group commit (they
+          // resolve together; a write to a pipe or file is a synchronous syscall). A
+          // microtask still prints a point before its write is acknowledged.
+          let pointLines: string[] = [];
+          const flushPoints = () => {
+            if (pointLines.length) printLine(pointLines.join('\n'));
+            pointLines = [];
+          };
           const split = await SplitCapture.start(app, disk, (p) => {
-            if (opts.json) printLine(JSON.stringify({ event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), bytes: p.bytes }));
+            if (!opts.json) return;
+            if (pointLines.length === 0) queueMicrotask(flushPoints);
+            pointLines.push(JSON.stringify({ event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), bytes: p.bytes }));
           });
+          flushPoints(); // the baseline's point, before "listening"
           const server = new NbdServer({
             provider: new ExportTable([{ name: disk.name, description: `${disk.name} through split capture`, open: () => split.open() }], disk.name),
             onError: (e) => process.stderr.write(`chronodisk: ${(e as Error).message}\n`),
@@ -38,6 +49,7 @@ export const splitVerb: Verb = {
             await server.close();
             await split.close();
           }
+          flushPoints();
           if (!opts.json) printLine('Stopped; every acknowledged write is a durable point.');
           else printLine(JSON.stringify({ event: 'stopped' }));
         });

@@ -1,10 +1,19 @@
 import type { BlockSource } from './block-source.js';
 import type { IndexDb } from './index/index-db.js';
+import type { Piece } from './index/time-map.js';
 import type { RecordReader, RecordSlice } from './store/record-reader.js';
 import type { DiskRecord } from './store/catalog-state.js';
 import { ChronodiskError } from './errors.js';
 
-const LOOKUP_SPAN = 1024 * 1024;
+/** The time map is asked about aligned windows of this size… */
+const WINDOW = 1024 * 1024;
+/**
+ * …and the last few answers are kept: a lookup costs about as much for 1 MiB as for
+ * 256 KiB (one seek per tree level), and an export reads a window in several requests.
+ * The pieces of a point never change until a thinning moves them to new segments (a new
+ * index generation), which empties the cache.
+ */
+const WINDOWS_KEPT = 16;
 
 /**
  * A disk as it was at a point: a read-only virtual disk. read() asks the time map which
@@ -15,7 +24,9 @@ export class TimeImage implements BlockSource {
   readonly size: number;
   /** The index generation (thinnings so far) this image last found its point in. */
   private generation: unknown;
-  private readonly plan: (out: Buffer, offset: number) => RecordSlice[];
+  /** Recent time-map answers, by window start, oldest first; valid within one generation. */
+  private windows = new Map<number, Piece[]>();
+  private readonly planInSnapshot: (out: Buffer, offset: number) => RecordSlice[];
 
   constructor(
     readonly disk: DiskRecord,
@@ -25,10 +36,10 @@ export class TimeImage implements BlockSource {
   ) {
     this.size = disk.size;
     this.generation = index.meta('generation');
-    // One read snapshot for the point check and the lookups: a thinning committed by the
-    // writer in between cannot slip under a read.
-    this.plan = index.db.transaction((out: Buffer, offset: number) => {
-      this.checkPoint();
+    // One read snapshot for the generation check and the lookups: a thinning committed by
+    // the writer in between cannot slip under a read.
+    this.planInSnapshot = index.db.transaction((out: Buffer, offset: number) => {
+      this.syncGeneration();
       return this.slicesOf(out, offset);
     });
   }
@@ -61,13 +72,23 @@ export class TimeImage implements BlockSource {
     }
   }
 
+  /** The slices of records behind `out`: from kept answers when it can, else in one snapshot. */
+  private plan(out: Buffer, offset: number): RecordSlice[] {
+    this.syncGeneration();
+    for (let w = offset - (offset % WINDOW); w < offset + out.length; w += WINDOW) {
+      if (!this.windows.has(w)) return this.planInSnapshot(out, offset);
+    }
+    return this.slicesOf(out, offset);
+  }
+
   /**
-   * Thinning (retention) may have removed this point since the image was made: its bytes
-   * would then be a mix of the points around it. Say so instead.
+   * After a thinning (a new index generation) the kept answers name retired segments, and
+   * this point may be gone: its bytes would then be a mix of the points around it. Say so.
    */
-  private checkPoint(): void {
+  private syncGeneration(): void {
     const generation = this.index.meta('generation');
     if (generation === this.generation) return;
+    this.windows.clear();
     if (!this.index.hasCommit(this.seq)) {
       throw new ChronodiskError('not-found', `point ${this.seq} of ${this.disk.name} was removed by thinning (the retention policy) while in use; open a point that is still on the timeline`);
     }
@@ -78,12 +99,14 @@ export class TimeImage implements BlockSource {
   private slicesOf(out: Buffer, offset: number): RecordSlice[] {
     const length = out.length;
     const slices: RecordSlice[] = [];
-    for (let at = offset; at < offset + length; at += LOOKUP_SPAN) {
-      const end = Math.min(offset + length, at + LOOKUP_SPAN);
-      for (const p of this.index.lookup(this.disk.id, this.seq, at, end)) {
+    for (let w = offset - (offset % WINDOW); w < offset + length; w += WINDOW) {
+      const at = Math.max(w, offset);
+      const end = Math.min(offset + length, w + WINDOW);
+      for (const p of this.piecesOf(w)) {
         if (p.segment < 0) continue; // zeros: filled below with the gaps
         const s = Math.max(p.start, at);
         const e = Math.min(p.end, end);
+        if (s >= e) continue;
         slices.push({ segment: p.segment, offset: p.rec_offset, from: p.data_off + (s - p.start), into: out.subarray(s - offset, e - offset) });
       }
     }
@@ -98,5 +121,15 @@ export class TimeImage implements BlockSource {
     if (zeroFrom < length) out.fill(0, zeroFrom, length);
     // The caller reads them all at once: the records behind the whole range in runs.
     return slices;
+  }
+
+  /** The pieces of window [w, w + WINDOW), from the time map or a kept answer. */
+  private piecesOf(w: number): Piece[] {
+    let pieces = this.windows.get(w);
+    if (pieces) this.windows.delete(w); // re-inserted below: most recent last
+    else pieces = this.index.lookup(this.disk.id, this.seq, w, Math.min(this.size, w + WINDOW));
+    this.windows.set(w, pieces);
+    if (this.windows.size > WINDOWS_KEPT) this.windows.delete(this.windows.keys().next().value!);
+    return pieces;
   }
 }

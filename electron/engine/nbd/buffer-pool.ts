@@ -10,7 +10,9 @@ export class BufferPool {
   private readonly free = new Map<number, Buffer[]>();
   private freeBytes = 0;
 
-  constructor(private readonly maxFreeBytes = 64 * 1024 * 1024) {}
+  // nbdcopy keeps 4 × 64 × 256 KiB = 64 MiB in flight, plus what waits in socket buffers:
+  // a cap at exactly that dropped buffers that the next requests allocated afresh.
+  constructor(private readonly maxFreeBytes = 128 * 1024 * 1024) {}
 
   /** A buffer of exactly n bytes with unspecified contents. Give it back with give(). */
   take(n: number): Buffer {

@@ -40,6 +40,15 @@ interface Reader {
   pending: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
 }
 
+/** Reads in one span prefer one reader (see run)… */
+const AFFINITY_SPAN = 1024 * 1024;
+/**
+ * …while it has at most this many more reads waiting than the least busy reader. Measured
+ * (nbdcopy, 2 readers): 0 served 10–30% faster than 8, which left one reader queued while
+ * the other idled, and than no affinity, which looked most windows up twice.
+ */
+const AFFINITY_SLACK = 0;
+
 const workerFile = builtWorkerScript(import.meta.url, 'image-read-worker.js');
 
 export class ImageReadPool {
@@ -95,9 +104,13 @@ export class ImageReadPool {
 
   private run(disk: string, seq: number, offset: number, out: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new ChronodiskError('busy', 'the image reader is closed'));
-    // The reader with the fewest reads waiting: a slow read does not hold up the others.
+    // Reads of one 1 MiB window go to the same reader, which then asks the time map once
+    // for them all (TimeImage keeps recent windows) — unless it is busier than the least
+    // busy one: a slow read does not hold up the others.
     let r: Reader | undefined;
     for (const x of this.readers) if (x.alive && (!r || x.pending.size < r.pending.size)) r = x;
+    const home = this.readers[Math.floor(offset / AFFINITY_SPAN) % this.readers.length]!;
+    if (r && home.alive && home.pending.size <= r.pending.size + AFFINITY_SLACK) r = home;
     if (!r) return Promise.reject(new ChronodiskError('io', 'every image reader has stopped; restart chronodisk serve'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

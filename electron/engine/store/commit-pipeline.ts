@@ -47,6 +47,8 @@ interface PlacedCommit {
   end: Watermark;
   /** Set when a failure cut the record off before it was applied. */
   lost?: unknown;
+  /** Set once its fdatasync is done: it may be applied. */
+  durable?: boolean;
 }
 
 /** Writes gathered for the next encoder request, and the batches they belong to. */
@@ -72,6 +74,8 @@ export class CommitPipeline {
   /** Batches whose commit() runs but whose commit record is not yet placed. */
   private committing = new Set<OpenBatch>();
   private toApply: PlacedCommit[] = [];
+  /** The transaction that applies every commit made durable by the same fdatasync (see applyDurableSoon). */
+  private applying: Promise<void> | undefined;
   private run: PendingRun | undefined;
   /** The last placement step: every step waits for the one before (sequence order). */
   private tail: Promise<void> = Promise.resolve();
@@ -164,7 +168,8 @@ export class CommitPipeline {
     }
     // A write failure after the record was placed cut it off again (see fail()).
     if (entry.lost !== undefined) throw entry.lost;
-    this.applyDurable(entry);
+    await this.applyDurableSoon(entry);
+    if (entry.lost !== undefined) throw entry.lost;
     return { seq, diskId, timeUs, flags, label, bytes: b.bytes };
   }
 
@@ -316,6 +321,23 @@ export class CommitPipeline {
     })();
     b.writes = [];
     b.firstUnstaged = undefined;
+  }
+
+  /**
+   * Marks `entry` durable and applies it in one transaction with every other commit whose
+   * fdatasync finished in the same turn: a group commit resolves all its waiters at once,
+   * and their continuations run before this microtask, so pipelined split writes (each its
+   * own commit) share one index transaction as they share one fdatasync.
+   */
+  private applyDurableSoon(entry: PlacedCommit): Promise<void> {
+    entry.durable = true;
+    this.applying ??= Promise.resolve().then(() => {
+      this.applying = undefined;
+      let last: PlacedCommit | undefined;
+      for (const e of this.toApply) if (e.durable) last = e;
+      if (last) this.applyDurable(last);
+    });
+    return this.applying;
   }
 
   /** Applies, in one transaction, every queued commit up to and including `upTo` (all durable). */

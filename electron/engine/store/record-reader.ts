@@ -1,6 +1,6 @@
-import { readSync } from 'node:fs';
+import { readSync, readvSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { xxh64 } from '@node-rs/xxhash';
+import { Xxh64, xxh64 } from '@node-rs/xxhash';
 import { RECORD_HEADER_SIZE, RecordFlag, RecordType } from '../format/constants.js';
 import { decodeRecordHeader } from '../format/segment-record.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
@@ -27,6 +27,24 @@ const RUN_GAP = MAX_RECORD_BYTES;
 const RUN_LIMIT = 8 * 1024 * 1024;
 /** Whole records decoded in one batch at most (bounds the worker's output buffer). */
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+/**
+ * A record is read straight into its slices when they want at least this much of it (or
+ * all of it): a few small reads of one big record are better served by the cache.
+ */
+const MIN_ROUTED = 8 * 1024;
+/** Routed slices per pread at most (the kernel takes at most 1024 iovecs). */
+const MAX_ROUTES = 256;
+
+/**
+ * Bytes [start, end) of a run (relative to its first record) read straight into a slice's
+ * `into`: where the payload of a raw record holding the slice would lie. Verified after
+ * the read; when the record turns out compressed or encrypted they are copied back.
+ */
+interface Route {
+  start: number;
+  end: number;
+  into: Buffer;
+}
 
 /** A record read and verified: its stored bytes and header (views of the read buffer). */
 interface VerifiedRecord {
@@ -42,14 +60,16 @@ interface VerifiedRecord {
 /**
  * Reads the logical bytes of write records, verifying each record's checksum (and GCM tag)
  * on every read from disk. Damage is an error naming the segment, never wrong bytes.
- * Records wanted only in part stay decoded in a bounded LRU: a run of 4 KiB reads from one
- * 64 KiB record decompresses it once. Records wanted whole are decoded straight into the
- * caller's buffer and not kept (an export reads each once).
+ * Records wanted only in small part stay decoded in a bounded LRU: a run of 4 KiB reads
+ * from one 64 KiB record decompresses it once. Records wanted whole or in large part are
+ * read and decoded straight into the caller's buffer and not kept (an export reads each
+ * once); a raw one is read there by the pread itself and verified in place.
  */
 export class RecordReader {
   private cache = new Map<string, Buffer>();
   private cacheBytes = 0;
   private scratch: Buffer<ArrayBufferLike> = Buffer.alloc(0);
+  private readonly hasher = new Xxh64();
   /** Started on the first large read; null when it cannot run here. */
   private pool: DecodePool | null | undefined;
 
@@ -132,7 +152,10 @@ export class RecordReader {
   /**
    * Reads the records of `run` (one segment, ascending offsets) with as few preads as their
    * sizes allow, verifies each, and hands each record's slices to `use` (views of `scratch`,
-   * valid until the next run).
+   * valid until the next run). A record wanted by one slice is read speculatively as raw:
+   * its payload bytes go straight into the slice's buffer (one preadv for the run), and if
+   * the header confirms a raw payload, the record is verified there and `use` is skipped —
+   * the bytes are read once and never copied (an export's hot path).
    */
   private readRun(run: RecordSlice[], use: (wants: RecordSlice[], record: VerifiedRecord) => void): void {
     const segment = run[0]!.segment;
@@ -140,6 +163,14 @@ export class RecordReader {
     const fd = this.files.fd(segment);
     // Room for the last record at its largest; only what is needed is read.
     const buf = this.scratchOf(run[run.length - 1]!.offset - base + MAX_RECORD_BYTES);
+    const groups: RecordSlice[][] = [];
+    for (let i = 0; i < run.length; ) {
+      let j = i + 1;
+      while (j < run.length && run[j]!.offset === run[i]!.offset) j++;
+      groups.push(run.slice(i, j));
+      i = j;
+    }
+    const routes = planRoutes(groups, base, buf.length);
     let filled = 0;
     const fill = (upTo: number): void => {
       while (filled < upTo) {
@@ -148,13 +179,12 @@ export class RecordReader {
         filled += n;
       }
     };
-    fill(Math.min(buf.length, run[run.length - 1]!.offset - base + FIRST_READ)); // usually the one pread
-    for (let i = 0; i < run.length; ) {
-      const offset = run[i]!.offset;
-      let j = i + 1;
-      while (j < run.length && run[j]!.offset === offset) j++;
-      const wants = run.slice(i, j);
-      i = j;
+    let firstRead = Math.min(buf.length, run[run.length - 1]!.offset - base + FIRST_READ);
+    for (const rs of routes.values()) firstRead = Math.max(firstRead, rs[rs.length - 1]!.end);
+    if (routes.size === 0) fill(firstRead); // usually the one pread
+    else filled = readRouted(fd, buf, base, firstRead, routes);
+    for (const wants of groups) {
+      const offset = wants[0]!.offset;
       const where = () => `segment ${segment} at byte ${offset}`;
       const at = offset - base;
       fill(at + RECORD_HEADER_SIZE);
@@ -166,6 +196,28 @@ export class RecordReader {
       if (header.storedLength <= MAX_STORED) fill(end);
       if (header.storedLength > MAX_STORED || end > filled) {
         throw new ChronodiskError('damaged', `${where()} is damaged (record cut short); run chronodisk check`);
+      }
+      const routed = routes.get(wants);
+      if (routed) {
+        const raw = (header.flags & (RecordFlag.Zstd | RecordFlag.Encrypted | RecordFlag.Zero)) === 0 && header.b === header.storedLength;
+        if (raw && routed.every((r) => r.end <= end)) {
+          // The payload is [at + header, end), parts of it already in the slices: hash it in place.
+          const h = this.hasher;
+          h.reset();
+          h.update(buf.subarray(at, at + 56));
+          let pos = at + RECORD_HEADER_SIZE;
+          for (const r of routed) {
+            h.update(buf.subarray(pos, r.start)).update(r.into);
+            pos = r.end;
+          }
+          h.update(buf.subarray(pos, end));
+          if (h.digest() !== buf.readBigUInt64LE(at + 56)) {
+            throw new ChronodiskError('damaged', `${where()} is damaged (checksum mismatch); run chronodisk check --read-data`);
+          }
+          continue;
+        }
+        // Not raw after all: put the bytes back where the record's decode expects them.
+        for (const r of routed) r.into.copy(buf, r.start, 0, Math.max(0, Math.min(filled, r.end) - r.start));
       }
       // The checksum covers header[0, 56) ‖ payload: move those 56 bytes up against the
       // payload (over the checksum field) and hash the record in one call, without a copy.
@@ -239,4 +291,64 @@ function copySlice(data: Buffer, s: RecordSlice, where: () => string): void {
     throw new ChronodiskError('damaged', `${where()} is damaged (the index wants bytes ${s.from}+${s.into.length} of a ${data.length}-byte record); run chronodisk rebuild-index`);
   }
   data.copy(s.into, 0, s.from, s.from + s.into.length);
+}
+
+/**
+ * Which records to read straight into their slices (see Route), keyed by the record's
+ * group of slices: slices not overlapping each other nor the next record's header, inside
+ * the scratch buffer (so a wrong guess can be copied back), wanting MIN_ROUTED bytes or a
+ * record that the next one shows to be whole.
+ */
+function planRoutes(groups: RecordSlice[][], base: number, room: number): Map<RecordSlice[], Route[]> {
+  const routes = new Map<RecordSlice[], Route[]>();
+  let floor = 0;
+  let count = 0;
+  for (let g = 0; g < groups.length && count < MAX_ROUTES; g++) {
+    const wants = groups[g]!;
+    const at = wants[0]!.offset - base + RECORD_HEADER_SIZE;
+    const next = g + 1 < groups.length ? groups[g + 1]![0]!.offset - base : room;
+    const sorted = wants.length === 1 ? wants : [...wants].sort((a, b) => a.from - b.from);
+    const rs: Route[] = [];
+    let low = floor;
+    let wanted = 0;
+    for (const s of sorted) {
+      const start = at + s.from;
+      const end = start + s.into.length;
+      if (s.into.length === 0 || start < low || end > next || end > room) break;
+      rs.push({ start, end, into: s.into });
+      low = end;
+      wanted += s.into.length;
+    }
+    if (rs.length !== wants.length) continue;
+    const whole = wants.length === 1 && wants[0]!.from === 0 && rs[0]!.end === next;
+    if (wanted < MIN_ROUTED && !whole) continue;
+    routes.set(wants, rs);
+    floor = low;
+    count += rs.length;
+  }
+  return routes;
+}
+
+/**
+ * One preadv of run bytes [0, upTo): routed ranges into their slices, the rest into `buf`.
+ * Returns how far it read; a record whose routes the read did not reach falls back.
+ */
+function readRouted(fd: number, buf: Buffer, base: number, upTo: number, routes: Map<RecordSlice[], Route[]>): number {
+  const iov: Buffer[] = [];
+  let pos = 0;
+  for (const rs of routes.values()) {
+    for (const r of rs) {
+      if (r.start > pos) iov.push(buf.subarray(pos, r.start));
+      iov.push(r.into);
+      pos = r.end;
+    }
+  }
+  if (upTo > pos) iov.push(buf.subarray(pos, upTo));
+  const n = readvSync(fd, iov, base);
+  for (const [wants, rs] of routes) {
+    if (rs[rs.length - 1]!.end <= n) continue;
+    for (const r of rs) if (r.start < n) r.into.copy(buf, r.start, 0, Math.min(n, r.end) - r.start);
+    routes.delete(wants);
+  }
+  return n;
 }
