@@ -42,24 +42,26 @@ export class PayloadCodec {
   /**
    * Picks zero / zstd / raw for `data` and writes the plain (pre-encryption) payload into
    * `dst` (room for maxStoredSize), compressing straight into it: no intermediate buffers.
+   * With `copyRaw` false a raw payload is not copied (`data` itself is the payload then:
+   * flags without Zstd or Zero).
    */
-  packInto(data: Buffer, dst: Buffer): { length: number; flags: number } {
+  packInto(data: Buffer, dst: Buffer, copyRaw = true): { length: number; flags: number } {
     if (isAllZero(data)) return { length: 0, flags: RecordFlag.Zero };
     // Incompressible data costs a full compression for nothing: after a record that did
     // not compress, a 4 KiB probe decides first (runs of random data stay cheap).
     if (this.lastRaw && data.length > 8192) {
       const probe = this.cctx.compress2(dst, data.subarray(0, 4096));
-      if (probe > 4096 * 0.97) return this.raw(data, dst);
+      if (probe > 4096 * 0.97) return this.raw(data, dst, copyRaw);
     }
     const n = this.cctx.compress2(dst, data);
-    if (n >= data.length * 0.95) return this.raw(data, dst);
+    if (n >= data.length * 0.95) return this.raw(data, dst, copyRaw);
     this.lastRaw = false;
     return { length: n, flags: RecordFlag.Zstd };
   }
 
-  private raw(data: Buffer, dst: Buffer): { length: number; flags: number } {
+  private raw(data: Buffer, dst: Buffer, copy: boolean): { length: number; flags: number } {
     this.lastRaw = true;
-    data.copy(dst);
+    if (copy) data.copy(dst);
     return { length: data.length, flags: 0 };
   }
 

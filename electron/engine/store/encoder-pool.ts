@@ -9,6 +9,10 @@ export interface EncodedRun {
   bytes: Buffer;
   sizes: Uint32Array;
   flags: Uint8Array;
+  /** 1 where only the header is in `bytes`: the raw payload is still in `data`. */
+  external: Uint8Array;
+  /** The request's bytes, handed back: external payloads are read from here. */
+  data: Buffer;
 }
 
 const SPARE_PER_THREAD = 8;
@@ -27,8 +31,9 @@ interface Thread {
  */
 export class EncoderPool {
   private threads: Thread[] = [];
-  /** Request buffers handed back by the threads: reused, since fresh memory costs page faults. */
+  /** Request and output buffers done with: reused, since fresh memory costs page faults. */
   private spare: ArrayBuffer[] = [];
+  private spareOut: ArrayBuffer[] = [];
   private nextId = 1;
   private closed = false;
 
@@ -43,16 +48,29 @@ export class EncoderPool {
     return Buffer.from(i >= 0 ? this.spare.splice(i, 1)[0]! : new ArrayBuffer(size));
   }
 
-  /** Encodes the writes of `req` on the least busy thread; `req.data` is transferred. */
-  encode(req: Omit<EncodeRequest, 'id'>): Promise<EncodedRun> {
+  /**
+   * Encodes the writes of `req` on the least busy thread. `req.data` is transferred (an
+   * ArrayBuffer) or read in place (a SharedArrayBuffer); the result's buffers belong to
+   * the caller, who hands them back with recycle() once the records are written.
+   */
+  encode(req: Omit<EncodeRequest, 'id' | 'out'>): Promise<EncodedRun> {
     if (this.closed) return Promise.reject(new Error('the record encoder pool is closed'));
     const t = this.pick();
     const id = this.nextId++;
+    const out = this.spareOut.pop();
+    const transfer = [...(req.data instanceof ArrayBuffer ? [req.data] : []), ...(out ? [out] : [])];
     return new Promise<EncodedRun>((resolve, reject) => {
       t.outstanding.set(id, { resolve, reject });
       if (t.outstanding.size === 1) t.worker.ref();
-      t.worker.postMessage({ id, ...req } satisfies EncodeRequest, [req.data]);
+      t.worker.postMessage({ id, ...req, out } satisfies EncodeRequest, transfer);
     });
+  }
+
+  /** Takes back the buffers of a run whose records are written (see encode()). */
+  recycle(run: EncodedRun): void {
+    const limit = 2 * SPARE_PER_THREAD * this.size;
+    if (run.data.buffer instanceof ArrayBuffer && this.spare.length < limit) this.spare.push(run.data.buffer);
+    if (run.bytes.buffer instanceof ArrayBuffer && this.spareOut.length < limit) this.spareOut.push(run.bytes.buffer);
   }
 
   close(): void {
@@ -81,9 +99,8 @@ export class EncoderPool {
       if (!job) return;
       t.outstanding.delete(r.id);
       if (t.outstanding.size === 0) worker.unref();
-      if (this.spare.length < 2 * SPARE_PER_THREAD * this.size) this.spare.push(r.data);
       if (r.error !== undefined) job.reject(new ChronodiskError('internal', `encoding records failed: ${r.error}`));
-      else job.resolve({ bytes: Buffer.from(r.bytes!), sizes: r.sizes!, flags: r.flags! });
+      else job.resolve({ bytes: Buffer.from(r.out!), sizes: r.sizes!, flags: r.flags!, external: r.external!, data: Buffer.from(r.data) });
     });
     const lost = (why: string) => {
       this.threads = this.threads.filter((x) => x !== t);

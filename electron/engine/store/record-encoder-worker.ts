@@ -10,13 +10,18 @@ const key = (workerData as { key: Uint8Array | null }).key;
 const codec = new PayloadCodec(key ? Buffer.from(key) : undefined);
 const port = parentPort!;
 
+/** The buffers of a reply to hand back by transfer (lent shared memory is not transferred). */
+function transferable(...bufs: Array<ArrayBuffer | SharedArrayBuffer | undefined>): ArrayBuffer[] {
+  return bufs.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+}
+
 port.on('message', (req: EncodeRequest) => {
   let reply: EncodeReply;
   try {
     reply = encodeWrites(codec, req);
   } catch (e) {
-    port.postMessage({ id: req.id, data: req.data, error: e instanceof Error ? e.message : String(e) } satisfies EncodeReply, [req.data]);
+    port.postMessage({ id: req.id, data: req.data, out: req.out, error: e instanceof Error ? e.message : String(e) } satisfies EncodeReply, transferable(req.data, req.out));
     return;
   }
-  port.postMessage(reply, [reply.bytes!, reply.data]);
+  port.postMessage(reply, transferable(reply.data, reply.out));
 });
