@@ -155,6 +155,7 @@ export class CommitPipeline {
   abort(diskId: number): void {
     // The batch's records stay in the segment, unreferenced: without a commit they are never visible.
     this.open.delete(diskId);
+    this.encoders.forgetShared();
   }
 
   async commit(diskId: number, options: CommitOptions = {}): Promise<CommitResult> {
@@ -177,6 +178,8 @@ export class CommitPipeline {
       });
     } finally {
       this.committing.delete(b);
+      // Every write of the batch is encoded now: the threads need not keep memory it lent.
+      this.encoders.forgetShared();
     }
     try {
       await this.writer.sync();

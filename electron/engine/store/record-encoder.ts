@@ -75,7 +75,8 @@ export const WRITE_FIELDS = 6;
  */
 export interface EncodeRequest {
   id: number;
-  data: ArrayBuffer | SharedArrayBuffer;
+  /** Undefined: the shared memory of the last request to this thread that lent one. */
+  data: ArrayBuffer | SharedArrayBuffer | undefined;
   out: ArrayBuffer | undefined;
   writes: Float64Array;
 }
@@ -83,8 +84,8 @@ export interface EncodeRequest {
 /** The records of an EncodeRequest, encoded and back to back in `out`, in order. */
 export interface EncodeReply {
   id: number;
-  /** The request's buffers, returned (`out` may be a larger one in place of the request's). */
-  data: ArrayBuffer | SharedArrayBuffer;
+  /** The request's buffers, returned (`out` may be a larger one in place of the request's); lent memory is not sent back. */
+  data?: ArrayBuffer;
   out?: ArrayBuffer;
   /** The bytes each record has in `out` (header and payload, or the header alone when external). */
   sizes?: Uint32Array;
@@ -97,9 +98,11 @@ export interface EncodeReply {
 const ZEROS = Buffer.alloc(MAX_RECORD_LENGTH);
 
 /** Encodes every write of a request (what a worker does with one message). */
-export function encodeWrites(codec: PayloadCodec, req: EncodeRequest): Required<Omit<EncodeReply, 'error'>> {
+export function encodeWrites(codec: PayloadCodec, req: EncodeRequest, memory?: SharedArrayBuffer): EncodeReply {
   const count = req.writes.length / WRITE_FIELDS;
-  const data = Buffer.from(req.data);
+  const bytes = req.data ?? memory;
+  if (!bytes) throw new Error('a request refers to shared memory this thread does not hold');
+  const data = Buffer.from(bytes);
   let room = 0;
   for (let i = 0; i < count; i++) room += maxEncodedSize(codec, req.writes[i * WRITE_FIELDS + 4]!);
   // Not zeroed: every byte sent back is written below (fresh zeroed memory cost ~15%).
@@ -118,5 +121,5 @@ export function encodeWrites(codec: PayloadCodec, req: EncodeRequest): Required<
     flags[i] = r.flags;
     external[i] = r.external ? 1 : 0;
   }
-  return { id: req.id, data: req.data, out: out.buffer as ArrayBuffer, sizes, flags, external };
+  return { id: req.id, data: req.data instanceof ArrayBuffer ? req.data : undefined, out: out.buffer as ArrayBuffer, sizes, flags, external };
 }
