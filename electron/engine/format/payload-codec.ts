@@ -20,6 +20,9 @@ export class PayloadCodec {
   private dctx = new zstd.DCtx();
   /** Whether the last record packed was stored raw (see packInto). */
   private lastRaw = false;
+  /** Random nonces not used yet (see nextNonce). */
+  private nonces = Buffer.alloc(0);
+  private noncePos = 0;
 
   constructor(readonly key: Buffer | undefined) {
     this.cctx.setParameter(zstd.CParameter.compressionLevel, 1);
@@ -75,13 +78,27 @@ export class PayloadCodec {
 
   /** seal() into `dst` (which may not overlap `plain`): nonce ‖ ciphertext ‖ GCM tag. */
   sealInto(plain: Buffer, aad: Buffer, dst: Buffer): number {
-    const nonce = randomBytes(NONCE);
+    const nonce = this.nextNonce();
     nonce.copy(dst);
     const c = createCipheriv('aes-256-gcm', this.key!, nonce);
     c.setAAD(aad);
     let at = NONCE + c.update(plain).copy(dst, NONCE);
     at += c.final().copy(dst, at);
     return at + c.getAuthTag().copy(dst, at);
+  }
+
+  /**
+   * A fresh random nonce. Drawn from the CSPRNG 1024 at a time: one getrandom call per
+   * record cost more than a tenth of an encrypted record's encoding here.
+   */
+  private nextNonce(): Buffer {
+    if (this.noncePos >= this.nonces.length) {
+      this.nonces = randomBytes(NONCE * 1024);
+      this.noncePos = 0;
+    }
+    const nonce = this.nonces.subarray(this.noncePos, this.noncePos + NONCE);
+    this.noncePos += NONCE;
+    return nonce;
   }
 
   /** Reverses seal(): decrypts and authenticates, or throws 'auth'/'damaged'. */

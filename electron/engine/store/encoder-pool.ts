@@ -15,7 +15,8 @@ export interface EncodedRun {
   data: Buffer;
 }
 
-const SPARE_PER_THREAD = 8;
+/** Buffers kept for reuse per thread: enough for the requests in flight at the writer's high water (48 MiB). */
+const SPARE_PER_THREAD = 32;
 
 interface Thread {
   worker: Worker;
@@ -85,7 +86,7 @@ export class EncoderPool {
 
   /** Takes back the buffers of a run whose records are written (see encode()). */
   recycle(run: EncodedRun): void {
-    const limit = 2 * SPARE_PER_THREAD * this.size;
+    const limit = SPARE_PER_THREAD * this.size;
     if (run.data.buffer instanceof ArrayBuffer && this.spare.length < limit) this.spare.push(run.data.buffer);
     if (run.bytes.buffer instanceof ArrayBuffer && this.spareOut.length < limit) this.spareOut.push(run.bytes.buffer);
   }

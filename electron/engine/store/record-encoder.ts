@@ -104,9 +104,10 @@ export function encodeWrites(codec: PayloadCodec, req: EncodeRequest, memory?: S
   if (!bytes) throw new Error('a request refers to shared memory this thread does not hold');
   const data = Buffer.from(bytes);
   let room = 0;
-  for (let i = 0; i < count; i++) room += maxEncodedSize(codec, req.writes[i * WRITE_FIELDS + 4]!);
+  for (let i = 0; i < count; i++) room += req.writes[i * WRITE_FIELDS + 5]! < 0 ? RECORD_HEADER_SIZE : maxEncodedSize(codec, req.writes[i * WRITE_FIELDS + 4]!);
   // Not zeroed: every byte sent back is written below (fresh zeroed memory cost ~15%).
-  const out = req.out && req.out.byteLength >= room ? Buffer.from(req.out) : Buffer.allocUnsafeSlow(room);
+  // With some slack, so the recycled buffer fits the next request too (no page faults).
+  const out = req.out && req.out.byteLength >= room ? Buffer.from(req.out) : Buffer.allocUnsafeSlow(Math.ceil((room * 1.125) / 65536) * 65536);
   const sizes = new Uint32Array(count);
   const flags = new Uint8Array(count);
   const external = new Uint8Array(count);
