@@ -281,7 +281,8 @@ export class CommitPipeline {
       throw e;
     }
     let written: Promise<void> | undefined;
-    const step = this.schedule(r.used, encoded, (run) => {
+    // Lent bytes are bounded by the lender's memory (it waits for lentReleased()), not by drained().
+    const step = this.schedule(r.lent ? 0 : r.used, encoded, (run) => {
       const payloadOf = (i: number) => run!.data.subarray(r.fields[i * WRITE_FIELDS + 5]!, r.fields[i * WRITE_FIELDS + 5]! + r.fields[i * WRITE_FIELDS + 4]!);
       this.writer.appendRun(run!, payloadOf).forEach((loc, i) => {
         const f = i * WRITE_FIELDS;

@@ -9,6 +9,7 @@ import { zeroWrite } from '../positional-io.js';
 import { segmentPath } from './segment-file.js';
 import type { EncodedRun } from './encoder-pool.js';
 import { encodeRecord, type RecordFields } from './record-encoder.js';
+import { EarlyWriteback } from './early-writeback.js';
 
 /** Where a record landed. */
 export interface RecordLocation {
@@ -57,6 +58,7 @@ export class SegmentWriter {
    */
   asyncFlush = false;
   private inFlight: Array<Promise<void>> = [];
+  private writeback = new EarlyWriteback(16 * 1024 * 1024);
   private writeFailure: unknown;
 
   constructor(
@@ -192,6 +194,7 @@ export class SegmentWriter {
       })
       .finally(() => this.inFlight.splice(this.inFlight.indexOf(write) >>> 0, 1));
     this.inFlight.push(write);
+    this.writeback.written(this.id, segmentPath(this.dir, this.id), this.end, this.inFlight.slice());
   }
 
   /** Resolves once everything appended before the call is on stable storage. */
