@@ -35,6 +35,11 @@ const STAGE_THRESHOLD = 50_000;
 const INLINE_LIMIT = 64 * 1024;
 /** Bytes of writes gathered into one request for an encoder thread… */
 const RUN_BYTES = 1024 * 1024;
+/**
+ * …or of lent bytes (nothing to copy, so nothing gained by starting early): an 8 MiB read
+ * makes two requests, one per encoder thread, and each placement one segment write.
+ */
+const LENT_RUN_BYTES = 4 * 1024 * 1024;
 /** …or records (zero runs carry no bytes). */
 const RUN_RECORDS = 4096;
 /** In-flight bytes above which drained() makes capture wait for the encoders. */
@@ -242,7 +247,7 @@ export class CommitPipeline {
     r.used += payload;
     r.fields.push(b.diskId, seq, timeUs, offset, length, at);
     r.batches.push(b);
-    if (r.used >= RUN_BYTES || r.batches.length >= RUN_RECORDS) this.dispatch();
+    if (r.used >= (r.lent ? LENT_RUN_BYTES : RUN_BYTES) || r.batches.length >= RUN_RECORDS) this.dispatch();
   }
 
   /**
@@ -264,7 +269,7 @@ export class CommitPipeline {
     if (!lent) data.copy(r.data, r.used);
     r.used += data.length;
     r.fields[f + 4] = length + data.length;
-    if (r.used >= RUN_BYTES) this.dispatch();
+    if (r.used >= (r.lent ? LENT_RUN_BYTES : RUN_BYTES)) this.dispatch();
     return true;
   }
 

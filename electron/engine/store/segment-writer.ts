@@ -107,15 +107,17 @@ export class SegmentWriter {
   /**
    * Appends records a worker encoded (EncoderPool), in order and without copying them;
    * `payloadOf(i)` is record i's raw payload where the run left it outside its bytes.
-   * Each may start a new segment, like append(). The run's memory is written from as it
-   * is: keep it unchanged until written() resolves.
+   * The run's memory is written from as it is: keep it unchanged until written() resolves.
    */
   appendRun(run: EncodedRun, payloadOf: (i: number) => Buffer): RecordLocation[] {
     const out: RecordLocation[] = [];
     let pos = 0;
+    // A run never seals the segment (that would write and fdatasync on the event loop):
+    // the segment grows past its target by at most one run, and the capture writer
+    // seals it with rotateAsync() before its next placement.
+    if (this.fd < 0) this.startSegment(this.nextId);
     for (let i = 0; i < run.sizes.length; i++) {
       const size = run.sizes[i]!;
-      this.ensureRoom();
       const header = run.bytes.subarray(pos, pos + size);
       out.push(this.place(run.external[i] ? [header, payloadOf(i)] : header, run.flags[i]!));
       pos += size;
