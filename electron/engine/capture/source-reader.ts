@@ -76,25 +76,33 @@ export class SourceReader {
     const slots = Math.min(jobs.length, ahead + 1 + (lending?.spare ?? 0));
     const shared = lending !== undefined;
     const memory = this.direct ? alignedBuffer(slot * slots, shared) : shared ? Buffer.from(new SharedArrayBuffer(slot * slots)) : Buffer.allocUnsafeSlow(slot * slots);
-    /** When each slot may be read into again. */
-    const free: Array<Promise<void>> = Array.from({ length: slots }, () => Promise.resolve());
-    const inFlight: Array<Promise<Buffer>> = [];
+    // Slots are taken lowest first, so memory lent only briefly (or not at all: an
+    // unchanged pass) is never touched beyond the few slots in use (no page faults).
+    const idle = Array.from({ length: slots }, (_, i) => i);
+    const waiting: Array<(s: number) => void> = [];
+    const giveBack = (s: number) => {
+      const w = waiting.shift();
+      if (w) w(s);
+      else idle.splice(sortedIndex(idle, s), 0, s);
+    };
+    const take = (): Promise<number> => (idle.length ? Promise.resolve(idle.shift()!) : new Promise((resolve) => waiting.push(resolve)));
+    const inFlight: Array<Promise<[Buffer, number]>> = [];
     let started = 0;
     const startReads = () => {
       for (; started < jobs.length && inFlight.length < ahead; started++) {
         const [at, len] = jobs[started]!;
-        const s = started % slots;
-        inFlight.push(free[s]!.then(() => this.readChunk(memory.subarray(s * slot, (s + 1) * slot), at, len)));
+        inFlight.push(take().then(async (s) => [await this.readChunk(memory.subarray(s * slot, (s + 1) * slot), at, len), s]));
       }
     };
     try {
       for (let i = 0; i < jobs.length; i++) {
         startReads();
-        const buf = await inFlight.shift()!;
-        // The caller is done with chunk i-1: its slot may take the read of a later chunk.
+        const [buf, s] = await inFlight.shift()!;
         startReads();
         yield [jobs[i]![0], buf];
-        if (lending) free[i % slots] = lending.released();
+        // The caller is done with the chunk: its slot takes a later read (once released, when lent).
+        if (lending) void lending.released().then(() => giveBack(s));
+        else giveBack(s);
       }
     } finally {
       // A caller that stops early must not close the fds under reads still running.
@@ -132,6 +140,13 @@ export class SourceReader {
     if (this.directFd >= 0) await closeAsync(this.directFd);
     await closeAsync(this.fd);
   }
+}
+
+/** Where `n` goes in the ascending array `a`. */
+function sortedIndex(a: number[], n: number): number {
+  let i = 0;
+  while (i < a.length && a[i]! < n) i++;
+  return i;
 }
 
 /** An O_DIRECT descriptor that really reads (some filesystems accept the flag and refuse the read), or -1. */
