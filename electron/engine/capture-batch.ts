@@ -22,6 +22,21 @@ export class CaptureBatch {
     this.bytes += data.length;
   }
 
+  /**
+   * write() without the copy: `data` (in a SharedArrayBuffer) is encoded and written to
+   * the segment where it is. Leave it unchanged until released() resolves.
+   */
+  lend(offset: number, data: Buffer): void {
+    this.check(offset, data.length);
+    this.pipeline.write(this.disk.id, offset, data, true);
+    this.bytes += data.length;
+  }
+
+  /** Resolves once no memory lent so far is in use by the writer (it never rejects). */
+  released(): Promise<void> {
+    return this.pipeline.lentReleased();
+  }
+
   writeZeroes(offset: number, length: number): void {
     this.check(offset, length);
     this.pipeline.zero(this.disk.id, offset, length);

@@ -7,7 +7,7 @@ import { CommitFlag } from '../format/constants.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import type { PointInfo } from '../timeline.js';
 import { BlockHashes } from './block-hashes.js';
-import { blockHash, ChangedBlocks } from './changed-blocks.js';
+import { blockHash, ChangedBlocks, type ChangeSink } from './changed-blocks.js';
 import { probeProtectedSource } from './source-check.js';
 import { SourceReader } from './source-reader.js';
 import { coalesce, type ByteRange } from './ranges.js';
@@ -15,6 +15,12 @@ import { coalesce, type ByteRange } from './ranges.js';
 /** Reads of 8 MiB (a multiple of every block size), two in flight while one is hashed. */
 const READ_CHUNK = 8 * 1024 * 1024;
 const READS_AHEAD = 2;
+/**
+ * Chunks lent to the writer beyond those: changed blocks go to the encoder threads and
+ * the segment straight from the read memory (no copy on the event loop), so a chunk's
+ * memory is read into again only once its records are written.
+ */
+const LENT_CHUNKS = 4;
 
 export interface ScanProgress {
   phase: 'hash' | 'read' | 'catch-up' | 'commit';
@@ -89,9 +95,11 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
   let bytesChanged = 0;
   let frozen = false;
 
-  const changes = new ChangedBlocks(blockSize, batch);
+  const lender: ChangeSink = { write: (offset, data) => batch.lend(offset, data), writeZeroes: (offset, length) => batch.writeZeroes(offset, length) };
+  const lending = { released: () => batch.released(), spare: LENT_CHUNKS };
+  const changes = new ChangedBlocks(blockSize, lender);
   try {
-    for await (const [at, buf] of reader.chunks([{ offset: 0, length: disk.size }], READ_CHUNK, READS_AHEAD)) {
+    for await (const [at, buf] of reader.chunks([{ offset: 0, length: disk.size }], READ_CHUNK, READS_AHEAD, lending)) {
       await options.limiter?.take(buf.length);
       bytesChanged += changes.absorb(at, buf, fresh, old?.hashes);
       bytesRead += buf.length;
@@ -108,7 +116,7 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
         // Frozen: the filesystem has written everything back. Read again what changed meanwhile.
         await SourceReader.dropDeviceCache(info.realPath);
         const again = tracker && !trackerLost ? await settledRanges(tracker, tracked, blockSize, disk.size) : [{ offset: 0, length: disk.size }];
-        for await (const [at, buf] of reader.chunks(again, READ_CHUNK, READS_AHEAD)) {
+        for await (const [at, buf] of reader.chunks(again, READ_CHUNK, READS_AHEAD, lending)) {
           bytesChanged += changes.absorb(at, buf, fresh, fresh);
           bytesRead += buf.length;
           await batch.drained();

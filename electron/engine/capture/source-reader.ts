@@ -60,34 +60,49 @@ export class SourceReader {
    * Yields [offset, bytes] for the ranges, each split into chunks of `chunk` bytes, with
    * the next `ahead` reads already in flight while the caller works on the current chunk.
    * A yielded buffer is reused once the caller asks for the next one. Bytes past the end
-   * of the source read as zeros.
+   * of the source read as zeros. With `lending`, the memory is shared (a SharedArrayBuffer:
+   * the caller can lend chunks to worker threads instead of copying them), there is room
+   * for `spare` more chunks, and a chunk's memory is read into again only once the promise
+   * that `released()` returned when the caller asked for the next chunk has resolved.
    */
-  async *chunks(ranges: Array<{ offset: number; length: number }>, chunk: number, ahead = 2): AsyncGenerator<[number, Buffer]> {
+  async *chunks(ranges: Array<{ offset: number; length: number }>, chunk: number, ahead = 2, lending?: { released: () => Promise<void>; spare: number }): AsyncGenerator<[number, Buffer]> {
     const jobs: Array<[number, number]> = [];
     for (const r of ranges) {
       for (let at = r.offset; at < r.offset + r.length; at += chunk) jobs.push([at, Math.min(chunk, r.offset + r.length - at)]);
     }
     if (jobs.length === 0) return;
-    // One slot per read in flight plus the one the caller holds, each whole 4 KiB units.
+    // One slot per read in flight plus the one the caller holds (and the lent ones), each whole 4 KiB units.
     const slot = roundUp(Math.max(...jobs.map((j) => j[1])));
-    const slots = Math.min(jobs.length, ahead + 1);
-    const memory = this.direct ? alignedBuffer(slot * slots) : Buffer.allocUnsafeSlow(slot * slots);
-    const inFlight: Array<Promise<Buffer>> = [];
+    const slots = Math.min(jobs.length, ahead + 1 + (lending?.spare ?? 0));
+    const shared = lending !== undefined;
+    const memory = this.direct ? alignedBuffer(slot * slots, shared) : shared ? Buffer.from(new SharedArrayBuffer(slot * slots)) : Buffer.allocUnsafeSlow(slot * slots);
+    // Slots are taken lowest first, so memory lent only briefly (or not at all: an
+    // unchanged pass) is never touched beyond the few slots in use (no page faults).
+    const idle = Array.from({ length: slots }, (_, i) => i);
+    const waiting: Array<(s: number) => void> = [];
+    const giveBack = (s: number) => {
+      const w = waiting.shift();
+      if (w) w(s);
+      else idle.splice(sortedIndex(idle, s), 0, s);
+    };
+    const take = (): Promise<number> => (idle.length ? Promise.resolve(idle.shift()!) : new Promise((resolve) => waiting.push(resolve)));
+    const inFlight: Array<Promise<[Buffer, number]>> = [];
     let started = 0;
     const startReads = () => {
       for (; started < jobs.length && inFlight.length < ahead; started++) {
         const [at, len] = jobs[started]!;
-        const s = started % slots;
-        inFlight.push(this.readChunk(memory.subarray(s * slot, (s + 1) * slot), at, len));
+        inFlight.push(take().then(async (s) => [await this.readChunk(memory.subarray(s * slot, (s + 1) * slot), at, len), s]));
       }
     };
     try {
       for (let i = 0; i < jobs.length; i++) {
         startReads();
-        const buf = await inFlight.shift()!;
-        // The caller is done with chunk i-1: its slot takes the read of chunk i+ahead.
+        const [buf, s] = await inFlight.shift()!;
         startReads();
         yield [jobs[i]![0], buf];
+        // The caller is done with the chunk: its slot takes a later read (once released, when lent).
+        if (lending) void lending.released().then(() => giveBack(s));
+        else giveBack(s);
       }
     } finally {
       // A caller that stops early must not close the fds under reads still running.
@@ -125,6 +140,13 @@ export class SourceReader {
     if (this.directFd >= 0) await closeAsync(this.directFd);
     await closeAsync(this.fd);
   }
+}
+
+/** Where `n` goes in the ascending array `a`. */
+function sortedIndex(a: number[], n: number): number {
+  let i = 0;
+  while (i < a.length && a[i]! < n) i++;
+  return i;
 }
 
 /** An O_DIRECT descriptor that really reads (some filesystems accept the flag and refuse the read), or -1. */

@@ -6,6 +6,7 @@ import { ChronodiskError } from '../errors.js';
 const NONCE = 12;
 const TAG = 16;
 const ZERO_PROBE = Buffer.alloc(64 * 1024);
+const SEAL_PIECE = 16 * 1024;
 
 /**
  * Turns logical bytes into the stored payload of a record and back: zero detection,
@@ -20,6 +21,9 @@ export class PayloadCodec {
   private dctx = new zstd.DCtx();
   /** Whether the last record packed was stored raw (see packInto). */
   private lastRaw = false;
+  /** Random nonces not used yet (see nextNonce). */
+  private nonces = Buffer.alloc(0);
+  private noncePos = 0;
 
   constructor(readonly key: Buffer | undefined) {
     this.cctx.setParameter(zstd.CParameter.compressionLevel, 1);
@@ -42,24 +46,26 @@ export class PayloadCodec {
   /**
    * Picks zero / zstd / raw for `data` and writes the plain (pre-encryption) payload into
    * `dst` (room for maxStoredSize), compressing straight into it: no intermediate buffers.
+   * With `copyRaw` false a raw payload is not copied (`data` itself is the payload then:
+   * flags without Zstd or Zero).
    */
-  packInto(data: Buffer, dst: Buffer): { length: number; flags: number } {
+  packInto(data: Buffer, dst: Buffer, copyRaw = true): { length: number; flags: number } {
     if (isAllZero(data)) return { length: 0, flags: RecordFlag.Zero };
     // Incompressible data costs a full compression for nothing: after a record that did
     // not compress, a 4 KiB probe decides first (runs of random data stay cheap).
     if (this.lastRaw && data.length > 8192) {
       const probe = this.cctx.compress2(dst, data.subarray(0, 4096));
-      if (probe > 4096 * 0.97) return this.raw(data, dst);
+      if (probe > 4096 * 0.97) return this.raw(data, dst, copyRaw);
     }
     const n = this.cctx.compress2(dst, data);
-    if (n >= data.length * 0.95) return this.raw(data, dst);
+    if (n >= data.length * 0.95) return this.raw(data, dst, copyRaw);
     this.lastRaw = false;
     return { length: n, flags: RecordFlag.Zstd };
   }
 
-  private raw(data: Buffer, dst: Buffer): { length: number; flags: number } {
+  private raw(data: Buffer, dst: Buffer, copy: boolean): { length: number; flags: number } {
     this.lastRaw = true;
-    data.copy(dst);
+    if (copy) data.copy(dst);
     return { length: data.length, flags: 0 };
   }
 
@@ -73,13 +79,30 @@ export class PayloadCodec {
 
   /** seal() into `dst` (which may not overlap `plain`): nonce ‖ ciphertext ‖ GCM tag. */
   sealInto(plain: Buffer, aad: Buffer, dst: Buffer): number {
-    const nonce = randomBytes(NONCE);
+    const nonce = this.nextNonce();
     nonce.copy(dst);
     const c = createCipheriv('aes-256-gcm', this.key!, nonce);
     c.setAAD(aad);
-    let at = NONCE + c.update(plain).copy(dst, NONCE);
+    // In pieces: update() allocates its output, and a 64 KiB one cost twice the CPU of
+    // four 16 KiB ones here (measured per record: 62–74 µs against 31–34 µs).
+    let at = NONCE;
+    for (let off = 0; off < plain.length; off += SEAL_PIECE) at += c.update(plain.subarray(off, off + SEAL_PIECE)).copy(dst, at);
     at += c.final().copy(dst, at);
     return at + c.getAuthTag().copy(dst, at);
+  }
+
+  /**
+   * A fresh random nonce. Drawn from the CSPRNG 1024 at a time: one getrandom call per
+   * record cost more than a tenth of an encrypted record's encoding here.
+   */
+  private nextNonce(): Buffer {
+    if (this.noncePos >= this.nonces.length) {
+      this.nonces = randomBytes(NONCE * 1024);
+      this.noncePos = 0;
+    }
+    const nonce = this.nonces.subarray(this.noncePos, this.noncePos + NONCE);
+    this.noncePos += NONCE;
+    return nonce;
   }
 
   /** Reverses seal(): decrypts and authenticates, or throws 'auth'/'damaged'. */

@@ -35,6 +35,11 @@ const STAGE_THRESHOLD = 50_000;
 const INLINE_LIMIT = 64 * 1024;
 /** Bytes of writes gathered into one request for an encoder thread… */
 const RUN_BYTES = 1024 * 1024;
+/**
+ * …or of lent bytes (nothing to copy, so nothing gained by starting early): an 8 MiB read
+ * makes two requests, one per encoder thread, and each placement one segment write.
+ */
+const LENT_RUN_BYTES = 4 * 1024 * 1024;
 /** …or records (zero runs carry no bytes). */
 const RUN_RECORDS = 4096;
 /** In-flight bytes above which drained() makes capture wait for the encoders. */
@@ -51,9 +56,17 @@ interface PlacedCommit {
   durable?: boolean;
 }
 
+/** Whether `data` can join run `r`: lent bytes only a run over the same memory, others a run with room. */
+function fits(r: PendingRun, data: Buffer, lent: boolean): boolean {
+  return lent ? r.lent && r.data.buffer === data.buffer : !r.lent && r.used + data.length <= r.data.length;
+}
+
 /** Writes gathered for the next encoder request, and the batches they belong to. */
 interface PendingRun {
+  /** The writes' bytes: copied into a buffer of the run's own, or the caller's shared memory (lent). */
   data: Buffer;
+  lent: boolean;
+  /** Bytes of `data` the writes use. */
   used: number;
   fields: number[];
   batches: OpenBatch[];
@@ -88,6 +101,8 @@ export class CommitPipeline {
   private lastFailure: unknown;
   /** Why the batches of each disk ended, until the disk begins a new one. */
   private failures = new Map<number, unknown>();
+  /** Resolves when no lent memory given so far is still used (see write()). */
+  private lentTail: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly writer: SegmentWriter,
@@ -106,18 +121,30 @@ export class CommitPipeline {
     this.open.set(diskId, { diskId, firstSeq: undefined, firstUnstaged: undefined, writes: [], bytes: 0 });
   }
 
-  /** Appends `data` at `offset` of the disk to the batch (split into 64 KiB records). */
-  write(diskId: number, offset: number, data: Buffer): void {
+  /**
+   * Appends `data` at `offset` of the disk to the batch (split into 64 KiB records). It is
+   * copied, unless `lent`: then `data` (in a SharedArrayBuffer) is read by the encoder
+   * threads and written to the segment where it is, and the caller leaves it unchanged
+   * until lentReleased() resolves — one memory pass fewer per byte on the main thread.
+   */
+  write(diskId: number, offset: number, data: Buffer, lent = false): void {
+    if (lent && !(data.buffer instanceof SharedArrayBuffer)) throw new TypeError('lent capture bytes must be in a SharedArrayBuffer');
     const b = this.batch(diskId);
     for (let at = 0; at < data.length; at += MAX_RECORD_LENGTH) {
-      this.appendWrite(b, offset + at, data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH)));
+      this.appendWrite(b, offset + at, data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH)), lent);
     }
+  }
+
+  /** Resolves once the pipeline no longer uses any memory lent to write() so far (never rejects). */
+  lentReleased(): Promise<void> {
+    this.dispatch();
+    return this.lentTail;
   }
 
   /** Appends zeros (TRIM, WRITE_ZEROES, zero blocks): recorded without payload. */
   zero(diskId: number, offset: number, length: number): void {
     const b = this.batch(diskId);
-    for (let at = 0; at < length; at += MAX_RECORD_LENGTH) this.appendWrite(b, offset + at, Math.min(length - at, MAX_RECORD_LENGTH));
+    for (let at = 0; at < length; at += MAX_RECORD_LENGTH) this.appendWrite(b, offset + at, Math.min(length - at, MAX_RECORD_LENGTH), false);
   }
 
   /**
@@ -137,6 +164,7 @@ export class CommitPipeline {
   abort(diskId: number): void {
     // The batch's records stay in the segment, unreferenced: without a commit they are never visible.
     this.open.delete(diskId);
+    this.encoders.forgetShared();
   }
 
   async commit(diskId: number, options: CommitOptions = {}): Promise<CommitResult> {
@@ -159,6 +187,8 @@ export class CommitPipeline {
       });
     } finally {
       this.committing.delete(b);
+      // Every write of the batch is encoded now: the threads need not keep memory it lent.
+      this.encoders.forgetShared();
     }
     try {
       await this.writer.sync();
@@ -190,10 +220,10 @@ export class CommitPipeline {
   }
 
   /** One record's worth: `data`, or a number of zero bytes (sent to an encoder without a payload). */
-  private appendWrite(b: OpenBatch, offset: number, data: Buffer | number): void {
+  private appendWrite(b: OpenBatch, offset: number, data: Buffer | number, lent: boolean): void {
     const length = typeof data === 'number' ? data : data.length;
     b.bytes += length;
-    if (typeof data !== 'number' && this.extendLast(b, offset, data)) return;
+    if (typeof data !== 'number' && this.extendLast(b, offset, data, lent)) return;
     const seq = this.nextSeq++;
     const timeUs = this.tick(false);
     b.firstSeq ??= seq;
@@ -209,34 +239,42 @@ export class CommitPipeline {
       return;
     }
     const payload = typeof data === 'number' ? 0 : length;
-    if (this.run && this.run.used + payload > this.run.data.length) this.dispatch();
-    this.run ??= { data: this.encoders.buffer(Math.max(RUN_BYTES, payload)), used: 0, fields: [], batches: [] };
+    if (this.run && payload > 0 && !fits(this.run, data as Buffer, lent)) this.dispatch();
+    this.run ??= lent
+      ? { data: Buffer.from((data as Buffer).buffer), lent, used: 0, fields: [], batches: [] }
+      : { data: this.encoders.buffer(Math.max(RUN_BYTES, payload)), lent, used: 0, fields: [], batches: [] };
     const r = this.run;
-    if (typeof data !== 'number') data.copy(r.data, r.used);
+    let at = -1;
+    if (typeof data !== 'number') {
+      at = r.lent ? data.byteOffset : r.used;
+      if (!r.lent) data.copy(r.data, r.used);
+    }
     r.used += payload;
-    r.fields.push(b.diskId, seq, timeUs, offset, length, payload);
+    r.fields.push(b.diskId, seq, timeUs, offset, length, at);
     r.batches.push(b);
-    if (r.used >= RUN_BYTES || r.batches.length >= RUN_RECORDS) this.dispatch();
+    if (r.used >= (r.lent ? LENT_RUN_BYTES : RUN_BYTES) || r.batches.length >= RUN_RECORDS) this.dispatch();
   }
 
   /**
-   * Grows the last gathered write by `data` when it continues it on the disk: sequential
-   * small writes become one record (one compression call, one index row). Only the very
-   * last write numbered may grow, so no other write's sequence number falls between the
-   * two halves and newest-wins still holds.
+   * Grows the last gathered write by `data` when it continues it on the disk (and, lent,
+   * in memory): sequential small writes become one record (one compression call, one
+   * index row). Only the very last write numbered may grow, so no other write's sequence
+   * number falls between the two halves and newest-wins still holds.
    */
-  private extendLast(b: OpenBatch, offset: number, data: Buffer): boolean {
+  private extendLast(b: OpenBatch, offset: number, data: Buffer, lent: boolean): boolean {
     const r = this.run;
-    if (!r || r.batches[r.batches.length - 1] !== b) return false;
+    if (!r || r.batches[r.batches.length - 1] !== b || r.lent !== lent) return false;
     const f = r.fields.length - WRITE_FIELDS;
     const length = r.fields[f + 4]!;
-    if (r.fields[f + 5] !== length) return false; // a zero run: its bytes are not in the buffer
+    const at = r.fields[f + 5]!;
+    if (at < 0) return false; // a zero run: its bytes are not in the buffer
     if (r.fields[f + 1] !== this.nextSeq - 1 || r.fields[f + 3]! + length !== offset) return false;
-    if (length + data.length > MAX_RECORD_LENGTH || r.used + data.length > r.data.length) return false;
-    data.copy(r.data, r.used);
+    if (length + data.length > MAX_RECORD_LENGTH) return false;
+    if (lent ? data.buffer !== r.data.buffer || at + length !== data.byteOffset : r.used + data.length > r.data.length) return false;
+    if (!lent) data.copy(r.data, r.used);
     r.used += data.length;
-    r.fields[f + 4] = r.fields[f + 5] = length + data.length;
-    if (r.used >= RUN_BYTES) this.dispatch();
+    r.fields[f + 4] = length + data.length;
+    if (r.used >= (r.lent ? LENT_RUN_BYTES : RUN_BYTES)) this.dispatch();
     return true;
   }
 
@@ -247,19 +285,40 @@ export class CommitPipeline {
     this.run = undefined;
     let encoded: Promise<EncodedRun>;
     try {
-      encoded = this.encoders.encode({ data: r.data.buffer as ArrayBuffer, writes: Float64Array.from(r.fields) });
+      encoded = this.encoders.encode({ data: r.data.buffer as ArrayBuffer | SharedArrayBuffer, writes: Float64Array.from(r.fields) });
     } catch (e) {
       this.fail(e); // the run's writes are gone: no batch of theirs may commit
       throw e;
     }
-    this.schedule(r.used, encoded, (run) => {
-      this.writer.appendRun(run!).forEach((loc, i) => {
+    let written: Promise<void> | undefined;
+    // Lent bytes are bounded by the lender's memory (it waits for lentReleased()), not by drained().
+    const step = this.schedule(r.lent ? 0 : r.used, encoded, (run) => {
+      const payloadOf = (i: number) => run!.data.subarray(r.fields[i * WRITE_FIELDS + 5]!, r.fields[i * WRITE_FIELDS + 5]! + r.fields[i * WRITE_FIELDS + 4]!);
+      this.writer.appendRun(run!, payloadOf).forEach((loc, i) => {
         const f = i * WRITE_FIELDS;
         this.placed(r.batches[i]!, r.fields[f + 1]!, r.fields[f + 3]!, r.fields[f + 4]!, loc);
       });
-    }).catch(() => {
+      // The segment is written from the run's memory: it is reused only once that is done.
+      written = this.writer.written().then(() => this.encoders.recycle(run!));
+    });
+    // After a failure the memory is not recycled, but lent memory is free once no write uses it.
+    const released = step.then(
+      () => written,
+      () => this.quietlyWritten(),
+    );
+    if (r.lent) this.lentTail = Promise.all([this.lentTail, released]).then(() => {});
+    step.catch(() => {
       // fail() has recorded it for the batches' later write() and commit() calls.
     });
+  }
+
+  /** Resolves once the segment writer holds no memory given to it so far, whatever failed. */
+  private async quietlyWritten(): Promise<void> {
+    try {
+      await this.writer.written();
+    } catch {
+      // the failure is reported to the batches by fail()
+    }
   }
 
   /**
@@ -274,7 +333,7 @@ export class CommitPipeline {
     this.bytesInFlight += bytes;
     const step = this.tail.then(async () => {
       const run = await encoded;
-      if (this.writer.rotationDue) await this.writer.settled();
+      if (this.writer.full) await this.writer.rotateAsync();
       if (epoch !== this.epoch) throw this.lastFailure;
       place(run);
     });

@@ -9,14 +9,27 @@ import { encodeWrites, type EncodeReply, type EncodeRequest } from './record-enc
 const key = (workerData as { key: Uint8Array | null }).key;
 const codec = new PayloadCodec(key ? Buffer.from(key) : undefined);
 const port = parentPort!;
+/** The shared memory lent by the last request that sent one (later ones refer to it). */
+let memory: SharedArrayBuffer | undefined;
 
-port.on('message', (req: EncodeRequest) => {
-  let reply: EncodeReply;
-  try {
-    reply = encodeWrites(codec, req);
-  } catch (e) {
-    port.postMessage({ id: req.id, data: req.data, error: e instanceof Error ? e.message : String(e) } satisfies EncodeReply, [req.data]);
+/** The buffers of a reply to hand back by transfer (lent shared memory stays where it is). */
+function transferable(...bufs: Array<ArrayBuffer | SharedArrayBuffer | undefined>): ArrayBuffer[] {
+  return bufs.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+}
+
+port.on('message', (req: EncodeRequest | { forget: true }) => {
+  if ('forget' in req) {
+    memory = undefined;
     return;
   }
-  port.postMessage(reply, [reply.bytes!, reply.data]);
+  if (req.data instanceof SharedArrayBuffer) memory = req.data;
+  let reply: EncodeReply;
+  try {
+    reply = encodeWrites(codec, req, memory);
+  } catch (e) {
+    const data = req.data instanceof ArrayBuffer ? req.data : undefined;
+    port.postMessage({ id: req.id, data, out: req.out, error: e instanceof Error ? e.message : String(e) } satisfies EncodeReply, transferable(data, req.out));
+    return;
+  }
+  port.postMessage(reply, transferable(reply.data, reply.out));
 });

@@ -10,25 +10,34 @@ export type RecordFields = Omit<RecordHeader, 'flags' | 'storedLength'>;
  * then the payload — zero check, zstd or raw (when `packData`), AES-GCM bound to the
  * header, then the xxh64 checksum. Pure CPU work with no position in it, so worker
  * threads can do it in parallel and the writer only places the results in order.
- * Returns the encoded size and the record flags.
+ * With `leaveRaw`, a plain record whose payload is stored raw gets only its header in
+ * `out` (`external`): the payload is `data` itself, and the writer writes it from there
+ * (one copy fewer for incompressible data). Returns the bytes used in `out` and the flags.
  */
-export function encodeRecordInto(codec: PayloadCodec, fields: RecordFields, data: Buffer, packData: boolean, out: Buffer, at: number): { size: number; flags: number } {
+export function encodeRecordInto(codec: PayloadCodec, fields: RecordFields, data: Buffer, packData: boolean, out: Buffer, at: number, leaveRaw = false): { size: number; flags: number; external: boolean } {
   const body = out.subarray(at + RECORD_HEADER_SIZE);
+  const header = out.subarray(at, at + RECORD_HEADER_SIZE);
   let flags = 0;
   let length = data.length;
-  if (packData) ({ length, flags } = codec.packInto(data, codec.encrypted ? scratch(codec, data.length) : body));
-  else if (!codec.encrypted) data.copy(body);
-  const header = out.subarray(at, at + RECORD_HEADER_SIZE);
+  /** The plain payload: compressed in `dst`, or `data` itself when raw. */
+  let plain = data;
+  if (packData) {
+    const dst = codec.encrypted ? scratch(codec, data.length) : body;
+    // Encrypted, a raw payload is sealed straight from `data`: no copy first.
+    ({ length, flags } = codec.packInto(data, dst, !codec.encrypted && !leaveRaw));
+    if (flags & RecordFlag.Zstd) plain = dst.subarray(0, length);
+  } else if (!codec.encrypted && !leaveRaw) data.copy(body);
   if (codec.encrypted && length > 0) {
-    const plain = packData ? scratch(codec, data.length).subarray(0, length) : data;
     flags |= RecordFlag.Encrypted;
     encodeRecordHeaderInto(header, { ...fields, flags, storedLength: codec.encryptedSize(length) });
     length = codec.sealInto(plain, associatedData(header), body);
-  } else {
-    encodeRecordHeaderInto(header, { ...fields, flags, storedLength: length });
+    stampChecksum(header, body.subarray(0, length));
+    return { size: RECORD_HEADER_SIZE + length, flags, external: false };
   }
-  stampChecksum(header, body.subarray(0, length));
-  return { size: RECORD_HEADER_SIZE + length, flags };
+  encodeRecordHeaderInto(header, { ...fields, flags, storedLength: length });
+  const external = leaveRaw && length > 0 && !(flags & RecordFlag.Zstd);
+  stampChecksum(header, external ? data : body.subarray(0, length));
+  return { size: RECORD_HEADER_SIZE + (external ? 0 : length), flags, external };
 }
 
 /** The most bytes a record of `length` logical bytes can take encoded. */
@@ -53,56 +62,65 @@ function scratch(codec: PayloadCodec, length: number): Buffer {
 
 /**
  * Numbers per write in an EncodeRequest's `writes`: disk id, seq, time µs, disk offset,
- * length, and the bytes it has in `data` (its length, or 0 for a run of zeros).
+ * length, and where its bytes start in `data` (-1 for a run of zeros).
  */
 export const WRITE_FIELDS = 6;
 
 /**
- * A run of write records for a worker: `data` holds their logical bytes back to back
- * (transferred, not copied; the reply hands it back for reuse), `writes` their fields,
- * WRITE_FIELDS numbers each.
+ * A run of write records for a worker: `data` holds their logical bytes — gathered for
+ * the request (an ArrayBuffer, transferred and handed back) or the caller's memory, lent
+ * (a SharedArrayBuffer: not copied) — `writes` their fields, WRITE_FIELDS numbers each.
+ * `out`, when given, is where the encoded records go (transferred and handed back): the
+ * writer recycles these, since fresh memory costs a page fault per 4 KiB.
  */
 export interface EncodeRequest {
   id: number;
-  data: ArrayBuffer;
+  /** Undefined: the shared memory of the last request to this thread that lent one. */
+  data: ArrayBuffer | SharedArrayBuffer | undefined;
+  out: ArrayBuffer | undefined;
   writes: Float64Array;
 }
 
-/** The records of an EncodeRequest, encoded and back to back in `bytes`, in order. */
+/** The records of an EncodeRequest, encoded and back to back in `out`, in order. */
 export interface EncodeReply {
   id: number;
-  /** The request's buffer, returned. */
-  data: ArrayBuffer;
-  bytes?: ArrayBuffer;
-  /** Each record's encoded size (header + payload). */
+  /** The request's buffers, returned (`out` may be a larger one in place of the request's); lent memory is not sent back. */
+  data?: ArrayBuffer;
+  out?: ArrayBuffer;
+  /** The bytes each record has in `out` (header and payload, or the header alone when external). */
   sizes?: Uint32Array;
   flags?: Uint8Array;
+  /** 1 where a raw payload was left in `data` (see encodeRecordInto's `leaveRaw`). */
+  external?: Uint8Array;
   error?: string;
 }
 
-/** Encodes every write of a request (what a worker does with one message). */
 const ZEROS = Buffer.alloc(MAX_RECORD_LENGTH);
 
-export function encodeWrites(codec: PayloadCodec, req: EncodeRequest): Required<Omit<EncodeReply, 'error'>> {
+/** Encodes every write of a request (what a worker does with one message). */
+export function encodeWrites(codec: PayloadCodec, req: EncodeRequest, memory?: SharedArrayBuffer): EncodeReply {
   const count = req.writes.length / WRITE_FIELDS;
-  const data = Buffer.from(req.data);
+  const bytes = req.data ?? memory;
+  if (!bytes) throw new Error('a request refers to shared memory this thread does not hold');
+  const data = Buffer.from(bytes);
   let room = 0;
-  for (let i = 0; i < count; i++) room += maxEncodedSize(codec, req.writes[i * WRITE_FIELDS + 4]!);
+  for (let i = 0; i < count; i++) room += req.writes[i * WRITE_FIELDS + 5]! < 0 ? RECORD_HEADER_SIZE : maxEncodedSize(codec, req.writes[i * WRITE_FIELDS + 4]!);
   // Not zeroed: every byte sent back is written below (fresh zeroed memory cost ~15%).
-  const bytes = Buffer.allocUnsafeSlow(room);
+  // With some slack, so the recycled buffer fits the next request too (no page faults).
+  const out = req.out && req.out.byteLength >= room ? Buffer.from(req.out) : Buffer.allocUnsafeSlow(Math.ceil((room * 1.125) / 65536) * 65536);
   const sizes = new Uint32Array(count);
   const flags = new Uint8Array(count);
-  let at = 0;
+  const external = new Uint8Array(count);
   let pos = 0;
   for (let i = 0; i < count; i++) {
     const f = req.writes.subarray(i * WRITE_FIELDS, (i + 1) * WRITE_FIELDS);
     const length = f[4]!;
-    const logical = f[5] ? data.subarray(at, at + length) : ZEROS.subarray(0, length);
-    const r = encodeRecordInto(codec, { type: RecordType.Write, diskId: f[0]!, seq: f[1]!, timeUs: f[2]!, a: f[3]!, b: length, c: 0 }, logical, true, bytes, pos);
-    at += f[5]!;
+    const logical = f[5]! >= 0 ? data.subarray(f[5]!, f[5]! + length) : ZEROS.subarray(0, length);
+    const r = encodeRecordInto(codec, { type: RecordType.Write, diskId: f[0]!, seq: f[1]!, timeUs: f[2]!, a: f[3]!, b: length, c: 0 }, logical, true, out, pos, true);
     pos += r.size;
     sizes[i] = r.size;
     flags[i] = r.flags;
+    external[i] = r.external ? 1 : 0;
   }
-  return { id: req.id, data: req.data, bytes: bytes.buffer as ArrayBuffer, sizes, flags };
+  return { id: req.id, data: req.data instanceof ArrayBuffer ? req.data : undefined, out: out.buffer as ArrayBuffer, sizes, flags, external };
 }

@@ -9,6 +9,7 @@ import { zeroWrite } from '../positional-io.js';
 import { segmentPath } from './segment-file.js';
 import type { EncodedRun } from './encoder-pool.js';
 import { encodeRecord, type RecordFields } from './record-encoder.js';
+import { EarlyWriteback } from './early-writeback.js';
 
 /** Where a record landed. */
 export interface RecordLocation {
@@ -57,6 +58,7 @@ export class SegmentWriter {
    */
   asyncFlush = false;
   private inFlight: Array<Promise<void>> = [];
+  private writeback = new EarlyWriteback(16 * 1024 * 1024);
   private writeFailure: unknown;
 
   constructor(
@@ -103,32 +105,45 @@ export class SegmentWriter {
   }
 
   /**
-   * Appends records a worker encoded (EncoderPool), in order and without copying them.
-   * Each may start a new segment, like append().
+   * Appends records a worker encoded (EncoderPool), in order and without copying them;
+   * `payloadOf(i)` is record i's raw payload where the run left it outside its bytes.
+   * The run's memory is written from as it is: keep it unchanged until written() resolves.
    */
-  appendRun(run: EncodedRun): RecordLocation[] {
+  appendRun(run: EncodedRun, payloadOf: (i: number) => Buffer): RecordLocation[] {
     const out: RecordLocation[] = [];
     let pos = 0;
+    // A run never seals the segment (that would write and fdatasync on the event loop):
+    // the segment grows past its target by at most one run, and the capture writer
+    // seals it with rotateAsync() before its next placement.
+    if (this.fd < 0) this.startSegment(this.nextId);
     for (let i = 0; i < run.sizes.length; i++) {
       const size = run.sizes[i]!;
-      this.ensureRoom();
-      out.push(this.place(run.bytes.subarray(pos, pos + size), run.flags[i]!));
+      const header = run.bytes.subarray(pos, pos + size);
+      out.push(this.place(run.external[i] ? [header, payloadOf(i)] : header, run.flags[i]!));
       pos += size;
     }
     return out;
   }
 
+  /**
+   * Starts writing what is buffered and resolves (never rejects) once every record placed
+   * so far is in the file, durable or not: their memory may be reused then. A failed
+   * write is reported by the next settled() or sync(); a synchronous flush throws here.
+   */
+  written(): Promise<void> {
+    if (this.pendingBytes > 0) {
+      if (this.asyncFlush) this.startWrite();
+      else this.flush();
+    }
+    return Promise.allSettled([...this.inFlight]).then(() => {});
+  }
+
   /** Opens the next segment when none is open, or seals a full one and opens the next. */
   private ensureRoom(): void {
     if (this.fd < 0) this.startSegment(this.nextId);
-    // With writes in flight the segment grows a little past its target: the caller
-    // awaits settled() when rotationDue says so, and the next record rotates.
+    // With writes in flight the segment grows a little past its target: the capture
+    // writer seals it with rotateAsync() before its next placement.
     else if (this.end >= this.targetSize && this.inFlight.length === 0) this.rotate();
-  }
-
-  /** The open segment is full: settle the writes in flight so the next record can seal it. */
-  get rotationDue(): boolean {
-    return this.fd >= 0 && this.end >= this.targetSize && this.inFlight.length > 0;
   }
 
   get writesInFlight(): boolean {
@@ -137,7 +152,7 @@ export class SegmentWriter {
 
   /** Resolves when every write in flight is done; throws (after cutting back) if one failed. */
   async settled(): Promise<void> {
-    while (this.inFlight.length) await Promise.allSettled(this.inFlight.splice(0));
+    while (this.inFlight.length) await Promise.allSettled([...this.inFlight]);
     if (this.writeFailure === undefined) return;
     const e = this.writeFailure;
     this.writeFailure = undefined;
@@ -173,11 +188,15 @@ export class SegmentWriter {
     const position = this.end - this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    this.inFlight.push(
-      writeAll(this.fd, bufs, position).catch((e: unknown) => {
+    // A write leaves inFlight when it lands, so every settled() caller waits for it (the
+    // rotation and a group commit's fdatasync may both be waiting).
+    const write: Promise<void> = writeAll(this.fd, bufs, position)
+      .catch((e: unknown) => {
         this.writeFailure ??= e;
-      }),
-    );
+      })
+      .finally(() => this.inFlight.splice(this.inFlight.indexOf(write) >>> 0, 1));
+    this.inFlight.push(write);
+    this.writeback.written(this.id, segmentPath(this.dir, this.id), this.end, this.inFlight.slice());
   }
 
   /** Resolves once everything appended before the call is on stable storage. */
@@ -320,13 +339,51 @@ export class SegmentWriter {
     if (written !== total) throw new Error(`short write to segment ${this.id}`);
   }
 
+  /** The open segment has reached its target size: the next record seals it first. */
+  get full(): boolean {
+    return this.fd >= 0 && this.end >= this.targetSize;
+  }
+
+  /**
+   * rotate() with its writes and its fdatasync on the libuv pool: the capture writer's
+   * placement step awaits this, so the event loop keeps reading and feeding the encoder
+   * threads while the full segment goes to the disk. The caller places nothing meanwhile.
+   */
+  async rotateAsync(): Promise<void> {
+    await this.settled();
+    if (!this.full) return;
+    const records = this.appendSeal();
+    const fd = this.fd;
+    try {
+      this.startWrite();
+      await this.settled();
+      await new Promise<void>((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : res())));
+    } catch (e) {
+      if (this.fd === fd) this.cutBackToDurable();
+      throw fromFsError(e, `segment ${this.id}`);
+    }
+    if (this.fd !== fd) return; // closed meanwhile
+    this.sealed(records, true);
+  }
+
   private rotate(startNext = true): void {
     if (this.inFlight.length) throw new Error(`segment ${this.id} cannot be sealed while writes to it are in flight`);
+    const records = this.appendSeal();
+    this.flush();
+    fdatasyncSync(this.fd);
+    this.sealed(records, startNext);
+  }
+
+  /** Appends the seal record; returns the records it closes. */
+  private appendSeal(): number {
     const records = this.records;
     // The seal record's `a` is its own offset: the size of the records it closes.
     this.appendHere({ type: RecordType.Seal, diskId: 0, seq: 0, timeUs: Date.now() * 1000, a: this.end, b: 0, c: 0 }, Buffer.alloc(0), false);
-    this.flush();
-    fdatasyncSync(this.fd);
+    return records;
+  }
+
+  /** The seal record is durable (W3): closes the segment, records the seal, opens the next. */
+  private sealed(records: number, startNext: boolean): void {
     this.durable = this.appended;
     const sealedId = this.id;
     const size = this.end;
