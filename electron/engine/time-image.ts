@@ -14,6 +14,12 @@ const WINDOW = 1024 * 1024;
  * index generation), which empties the cache.
  */
 const WINDOWS_KEPT = 16;
+/**
+ * Smaller reads look up just their own bytes and keep nothing: a random 4 KiB read in a
+ * deep history would otherwise pay for the hundreds of pieces of a whole window (p99 at
+ * 1M writes went from 0.19 to 0.86 ms when every read took the window).
+ */
+const WINDOW_READ_MIN = WINDOW / 4;
 
 /**
  * A disk as it was at a point: a read-only virtual disk. read() asks the time map which
@@ -81,6 +87,12 @@ export class TimeImage implements BlockSource {
     return this.slicesOf(out, offset);
   }
 
+  /** Pieces of [at, end) within window w: a kept answer, the whole window, or just the range. */
+  private piecesIn(w: number, at: number, end: number): Piece[] {
+    if (this.windows.has(w) || end - at >= WINDOW_READ_MIN) return this.piecesOf(w);
+    return this.index.lookup(this.disk.id, this.seq, at, end);
+  }
+
   /**
    * After a thinning (a new index generation) the kept answers name retired segments, and
    * this point may be gone: its bytes would then be a mix of the points around it. Say so.
@@ -102,7 +114,7 @@ export class TimeImage implements BlockSource {
     for (let w = offset - (offset % WINDOW); w < offset + length; w += WINDOW) {
       const at = Math.max(w, offset);
       const end = Math.min(offset + length, w + WINDOW);
-      for (const p of this.piecesOf(w)) {
+      for (const p of this.piecesIn(w, at, end)) {
         if (p.segment < 0) continue; // zeros: filled below with the gaps
         const s = Math.max(p.start, at);
         const e = Math.min(p.end, end);
