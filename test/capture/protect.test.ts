@@ -5,6 +5,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:
 import { join } from 'node:path';
 import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
 import { cliPath, runCli } from '../helpers/cli.js';
+import { reachableRepo, spawnUnprivileged } from '../helpers/unprivileged.js';
 
 const MiB = 1024 * 1024;
 
@@ -67,12 +68,17 @@ describe('protect refuses what it must, with one clear line and nothing written'
     spawnSync('chown', ['-R', '65534:65534', app]);
     chmodSync(tmp.dir, 0o755);
     const before = applianceHash(app);
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliPath, 'protect', other.device, '-a', app], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(1);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/permission denied|cannot be read/i);
-    expect(applianceHash(app)).toBe(before);
-    spawnSync('chown', ['-R', '0:0', app]);
+    const repo = reachableRepo();
+    try {
+      const r = spawnUnprivileged(process.execPath, [repo.path(cliPath), 'protect', other.device, '-a', app]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/permission denied|cannot be read/i);
+      expect(applianceHash(app)).toBe(before);
+    } finally {
+      repo.release();
+      spawnSync('chown', ['-R', '0:0', app]);
+    }
   });
 
   it('protects a readable device, and refuses a second disk of the same name', () => {

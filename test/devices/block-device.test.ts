@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityMatches, probeSource } from '../../electron/engine/devices/block-device.js';
 import { decodeDev } from '../../electron/engine/devices/sysfs-block.js';
 import { isChronodiskError } from '../../electron/engine/errors.js';
+import { reachableRepo, spawnUnprivileged } from '../helpers/unprivileged.js';
 import { attachLoop, makeImage, makePartitionedImage, repoRoot, tempDir, tsNodeArgs } from './loop-device.js';
 
 const MiB = 1024 * 1024;
@@ -134,16 +135,16 @@ describe('probeSource', () => {
 
   it('says "permission denied" to an unprivileged user probing a device', () => {
     const loop = attachLoop(image);
+    const repo = reachableRepo();
     const script = join(tmp.dir, 'probe-child.ts');
     writeFileSync(
       script,
-      `import { probeSource } from ${JSON.stringify(join(repoRoot, 'electron/engine/devices/block-device.js'))};
+      `import { probeSource } from ${JSON.stringify(repo.path(join(repoRoot, 'electron/engine/devices/block-device.js')))};
 probeSource(process.argv[2]).then(() => console.log('ok'), (e) => console.log(e.code + ': ' + e.message));\n`,
     );
     chmodSync(tmp.dir, 0o755);
     try {
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...tsNodeArgs, script, loop.device], {
-        encoding: 'utf8',
+      const r = spawnUnprivileged(process.execPath, [...tsNodeArgs.map(repo.path), script, loop.device], {
         cwd: tmp.dir,
         env: { ...process.env, HOME: tmp.dir },
       });
@@ -151,6 +152,7 @@ probeSource(process.argv[2]).then(() => console.log('ok'), (e) => console.log(e.
       expect(r.stdout.trim()).toBe(`permission: ${loop.device}: permission denied reading it (run as root or fix its permissions)`);
     } finally {
       loop.detach();
+      repo.release();
     }
   });
 });

@@ -8,6 +8,7 @@ import { probeSource } from '../../electron/engine/devices/block-device.js';
 import { ensureTracefs, instanceName, listOurInstances, removeStaleInstances, TRACEFS_ROOT } from '../../electron/engine/devices/tracefs.js';
 import { type TrackerEvent, WriteTracker } from '../../electron/engine/devices/write-tracker.js';
 import { isChronodiskError } from '../../electron/engine/errors.js';
+import { reachableRepo, spawnUnprivileged } from '../helpers/unprivileged.js';
 import { attachLoop, makeImage, makePartitionedImage, repoRoot, tempDir, tsNodeArgs } from './loop-device.js';
 
 const MiB = 1024 * 1024;
@@ -191,23 +192,24 @@ describe('WriteTracker on real loop devices', () => {
 
   it('tells an unprivileged user that track mode needs root', async () => {
     const loop = attachLoop(makeImage(join(tmp.dir, 'unpriv.img'), 16 * MiB));
+    const repo = reachableRepo();
     const script = join(tmp.dir, 'unpriv-child.ts');
     writeFileSync(
       script,
-      `import { WriteTracker } from ${JSON.stringify(join(repoRoot, 'electron/engine/devices/write-tracker.js'))};
+      `import { WriteTracker } from ${JSON.stringify(repo.path(join(repoRoot, 'electron/engine/devices/write-tracker.js')))};
 WriteTracker.start({ disk: { major: 7, minor: Number(process.argv[2]) }, start: 0, size: 16 * 1024 * 1024 }, { name: 'unpriv', onEvents: () => {} })
   .then(() => console.log('started'), (e) => console.log(e.code + ': ' + e.message));\n`,
     );
     try {
       spawnSync('chmod', ['755', tmp.dir]);
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...tsNodeArgs, script, loop.device.slice('/dev/loop'.length)], {
-        encoding: 'utf8',
+      const r = spawnUnprivileged(process.execPath, [...tsNodeArgs.map(repo.path), script, loop.device.slice('/dev/loop'.length)], {
         cwd: tmp.dir,
         env: { ...process.env, HOME: tmp.dir },
       });
       expect(r.stdout.trim()).toMatch(/^permission: (track mode needs root|mounting tracefs at \/sys\/kernel\/tracing needs root)/);
     } finally {
       loop.detach();
+      repo.release();
     }
   });
 
