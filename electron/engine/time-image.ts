@@ -80,11 +80,16 @@ export class TimeImage implements BlockSource {
 
   /** The slices of records behind `out`: from kept answers when it can, else in one snapshot. */
   private plan(out: Buffer, offset: number): RecordSlice[] {
-    this.syncGeneration();
-    for (let w = offset - (offset % WINDOW); w < offset + out.length; w += WINDOW) {
-      if (!this.windows.has(w)) return this.planInSnapshot(out, offset);
+    const kept = () => {
+      for (let w = offset - (offset % WINDOW); w < offset + out.length; w += WINDOW) if (!this.windows.has(w)) return false;
+      return true;
+    };
+    // syncGeneration() empties the windows after a thinning: then the snapshot path.
+    if (kept()) {
+      this.syncGeneration();
+      if (kept()) return this.slicesOf(out, offset);
     }
-    return this.slicesOf(out, offset);
+    return this.planInSnapshot(out, offset);
   }
 
   /** Pieces of [at, end) within window w: a kept answer, the whole window, or just the range. */

@@ -4,7 +4,7 @@ import { CatalogType, SEGMENTS_DIR } from '../format/constants.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import type { Catalog } from './catalog.js';
 import { SegmentWriter } from './segment-writer.js';
-import type { SegmentFiles } from './segment-file.js';
+import { segmentPath, type SegmentFiles } from './segment-file.js';
 
 export interface SwapContext {
   dir: string;
@@ -64,13 +64,13 @@ export async function swapSegments(
     } catch {
       // the files go anyway
     }
-    for (const id of added) rmSync(join(ctx.dir, SEGMENTS_DIR, `${String(id).padStart(10, '0')}.seg`), { force: true });
+    for (const id of added) rmSync(segmentPath(ctx.dir, id), { force: true });
     throw e;
   }
   const bytesWritten = out.serial;
   // An output segment that got no record beyond its header is not worth keeping.
   const kept = added.filter((id) => sizes[id] !== undefined);
-  for (const id of added) if (sizes[id] === undefined) rmSync(join(ctx.dir, SEGMENTS_DIR, `${String(id).padStart(10, '0')}.seg`), { force: true });
+  for (const id of added) if (sizes[id] === undefined) rmSync(segmentPath(ctx.dir, id), { force: true });
   catalog.append(CatalogType.Manifest, { generation: catalog.state.generation + 1, added: kept, retired, sizes }, Date.now() * 1000);
   await ctx.writer.restartAt(Math.max(catalog.state.nextSegmentId(), ...added.map((i) => i + 1)));
   return { added: kept, retired, bytesWritten };
@@ -93,7 +93,7 @@ export function sweepStrays(dir: string, catalog: Catalog): number {
   let n = 0;
   for (const id of strayIds(dir)) {
     if (!live.has(id)) {
-      rmSync(join(dir, SEGMENTS_DIR, `${String(id).padStart(10, '0')}.seg`), { force: true });
+      rmSync(segmentPath(dir, id), { force: true });
       n++;
     }
   }

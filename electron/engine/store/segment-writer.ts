@@ -284,8 +284,7 @@ export class SegmentWriter {
       }
     } catch (e) {
       // A write started during a failed fdatasync lands (or fails) before the cut.
-      await Promise.allSettled(this.inFlight.splice(0));
-      this.writeFailure = undefined;
+      await this.settled().catch(() => undefined);
       if (this.fd >= 0) this.cutBackToDurable();
       for (const w of this.waiters.splice(0)) w.reject(e);
     } finally {
