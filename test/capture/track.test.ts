@@ -137,9 +137,14 @@ describe.each([
     for (let i = 0; i < 30; i++) writeFileSync(join(mnt, `burst${i}`), Buffer.alloc(200_000, i));
     sh('sync', []);
     await stop(w, 'SIGKILL');
+    // Every point the killed writer announced (it announces only durable ones) is still there.
+    const announced = w.lines.filter((l) => l.event === 'point').map((l) => l.seq as number);
+    expect(announced.length).toBeGreaterThan(0);
     sh('umount', [mnt]);
     w = await startRun(app);
     try {
+      const kept = runCliJson<{ points: Array<{ seq: number }> }>(['timeline', 'vol', '--all', '-a', app]).points.map((p) => p.seq);
+      expect(announced.filter((seq) => !kept.includes(seq))).toEqual([]);
       await new Promise((r) => setTimeout(r, 1000));
       const latest = runCliJson<{ seq: number }>(['point', 'vol', '--at', 'now', '-a', app]).seq;
       const out = join(tmp.dir, 'after-kill.img');
