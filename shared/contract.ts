@@ -1,8 +1,13 @@
 /**
- * The contract between the privileged service and its clients (the Electron shell, the
- * browser UI over WebSocket, the CLI). One table: each request channel names its request
- * and response schema; each event channel its payload. Every boundary validates with
- * these schemas (zod: typed inference from one definition, and the most widely known).
+ * The contract between the privileged service and its clients (the Electron shell and its
+ * window, the browser UI over WebSocket, the CLI). One table: each request channel names
+ * its request and response schema; each event channel its payload. Every boundary
+ * validates with these schemas (zod: typed inference from one definition). GitHub
+ * Desktop's ipc-shared is the model: add a channel here and every side sees its types.
+ *
+ * Paths: a client never names a raw device or file the service did not offer it. Devices
+ * come from listDrives / listRestoreTargets, file-restore destinations from
+ * listRestoreDestinations (by id); the service checks every one again when it acts.
  */
 import { z } from 'zod';
 import { errorCodes } from './errors.js';
@@ -10,10 +15,24 @@ import { errorCodes } from './errors.js';
 const seq = z.number().int().nonnegative();
 const micros = z.number().int().nonnegative();
 const bytes = z.number().int().nonnegative();
-const diskName = z.string().min(1).max(128).regex(/^[^@:/]+$/, 'a disk name may not contain @, : or /');
+export const diskName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^@:/]+$/, 'a disk name may not contain @, : or /');
+/** DISK (its only filesystem, or the whole disk) or DISK:N (partition N, from 1). */
+const diskAddress = z
+  .string()
+  .min(1)
+  .max(140)
+  .regex(/^[^@:/]+(:[1-9][0-9]*)?$/, 'a disk address is DISK or DISK:N (partition N)');
+/** A point in the point syntax of shared/point.ts: 1234, an ISO time, -2h, @label, now. */
 const pointText = z.string().min(1).max(256);
+/** A path inside a filesystem of a time image: absolute, '/' separated. */
+const innerPath = z.string().min(1).max(4096).startsWith('/');
 
 export const captureMode = z.enum(['scan', 'track', 'split']);
+export const pointFlag = z.enum(['crash-consistent', 'scan', 'restore', 'final', 'thinned']);
 
 export const disk = z.object({
   id: z.number().int(),
@@ -26,17 +45,45 @@ export const disk = z.object({
   createdUs: micros,
 });
 
+export const captureState = z.enum(['idle', 'scanning', 'tracking', 'splitting', 'paused', 'error']);
+
+/** A protected disk as the drive list shows it: its record, its history in brief, its capture. */
+export const diskSummary = disk.extend({
+  points: z.number().int().nonnegative(),
+  firstUs: micros.optional(),
+  latestSeq: seq.optional(),
+  latestUs: micros.optional(),
+  state: captureState,
+  message: z.string().optional(),
+});
+
 export const point = z.object({
   seq,
   disk: diskName,
   timeUs: micros,
-  flags: z.array(z.enum(['crash-consistent', 'scan', 'restore', 'final', 'thinned'])),
+  flags: z.array(pointFlag),
   label: z.string().optional(),
+  /** Bytes the point's batch wrote. */
+  bytes: bytes.optional(),
 });
 
 export const bookmark = z.object({ disk: diskName, seq, label: z.string().min(1), timeUs: micros });
 
-export const activityBucket = z.object({ startUs: micros, bytes, writes: z.number().int() });
+export const activityBucket = z.object({ startUs: micros, bytes, writes: z.number().int().nonnegative() });
+
+/** A filesystem found on a time image: the whole disk (partition 0) or partition N. */
+export const volume = z.object({
+  /** The disk address to browse it with: DISK or DISK:N. */
+  address: diskAddress,
+  partition: z.number().int().nonnegative(),
+  /** ext4, vfat, exfat, xfs, … or 'unknown' when nothing we read is there. */
+  fsType: z.string(),
+  label: z.string().optional(),
+  start: bytes,
+  size: bytes,
+  /** False when the service cannot list files on it (unknown or unsupported filesystem). */
+  browsable: z.boolean(),
+});
 
 export const fileEntry = z.object({
   name: z.string(),
@@ -49,6 +96,15 @@ export const fileEntry = z.object({
   target: z.string().optional(),
 });
 
+/** One version of a file: the first point at which it had this content. */
+export const fileVersion = z.object({
+  seq,
+  timeUs: micros,
+  change: z.enum(['added', 'changed', 'removed']),
+  size: bytes,
+  mtimeUs: z.number().int(),
+});
+
 export const drive = z.object({
   device: z.string(),
   description: z.string(),
@@ -57,35 +113,107 @@ export const drive = z.object({
   isAppliance: z.boolean(),
   isRemovable: z.boolean(),
   mountpoints: z.array(z.string()),
+  /** The disk name when this device is already protected. */
+  protectedAs: diskName.optional(),
+  /** Why it cannot be protected (one line), when it cannot. */
+  refusal: z.string().optional(),
 });
 
-export const jobPhase = z.enum(['queued', 'prepare', 'read', 'write', 'verify', 'commit', 'done', 'failed', 'cancelled']);
+/** A device a disk can be restored onto, with every rule that refuses it (balenaEtcher's list). */
+export const restoreTarget = z.object({
+  device: z.string(),
+  description: z.string(),
+  size: bytes,
+  /** The protected disk itself: a rollback of only what changed. */
+  inPlace: z.boolean(),
+  usable: z.boolean(),
+  problems: z.array(z.string()),
+});
 
+/** Where restored files may go: offered by the service, chosen by id. */
+export const restoreDestination = z.object({
+  id: z.string().min(1).max(64),
+  path: z.string(),
+  label: z.string(),
+  /** 'original': the folder the files came from, on the live, mounted filesystem. */
+  kind: z.enum(['folder', 'original']),
+});
+
+export const retention = z.object({
+  /** Keep every point this long (µs). */
+  keepAllUs: micros,
+  /** Then one per hour until this age (µs). */
+  hourlyUs: micros,
+  /** Then one per day until this age (µs). */
+  dailyUs: micros,
+  /** Then one per week until this age (µs); null: forever. */
+  weeklyUs: micros.nullable(),
+});
+
+export const settings = z.object({
+  /** Seconds between scan passes of scan-mode disks. */
+  scanIntervalSec: z.number().int().positive().max(7 * 86400),
+  /** Scan reads at most this many bytes per second; 0: no limit. */
+  rateLimit: bytes,
+  retention,
+  /** Folders restored files may be written to (each an existing directory). */
+  restoreFolders: z.array(z.string().min(1).max(4096)).max(32),
+});
+
+export const jobKind = z.enum(['restore-disk', 'restore-files', 'scan', 'thin', 'check']);
+export const jobPhase = z.enum(['queued', 'prepare', 'read', 'write', 'verify', 'commit', 'done', 'failed', 'cancelled']);
+export const errorInfo = z.object({ code: z.enum(errorCodes), message: z.string() });
+
+/** Long work, with progress: speed and ETA come from the service, which sees the bytes move. */
 export const job = z.object({
   id: z.string(),
-  kind: z.enum(['capture', 'restore-disk', 'restore-files', 'export', 'thin', 'check']),
+  kind: jobKind,
+  /** One line for the jobs list: "Restore home to 10:42 onto /dev/sdb". */
+  title: z.string(),
   disk: diskName.optional(),
   phase: jobPhase,
   bytesDone: bytes,
   bytesTotal: bytes,
   bytesPerSecond: z.number().nonnegative(),
   etaSeconds: z.number().nonnegative().optional(),
-  error: z.object({ code: z.enum(errorCodes), message: z.string() }).optional(),
+  startedUs: micros,
+  finishedUs: micros.optional(),
+  /** One line when done: "Rolled back 12 MiB in 3 extents; verified". */
+  result: z.string().optional(),
+  error: errorInfo.optional(),
+});
+
+export const status = z.object({
+  appliance: z.string(),
+  version: z.string(),
+  /** Whether this service holds the appliance's writer lock (capture runs). */
+  writer: z.boolean(),
+  encrypted: z.boolean(),
+  /** Set while capture is paused: why ("paused by you", "appliance full"). */
+  paused: z.string().optional(),
+  space: z.object({ totalBytes: bytes, freeBytes: bytes, applianceBytes: bytes }),
 });
 
 const empty = z.object({});
+const confirm = z.literal(true, { message: 'this action is destructive: send confirm: true once the person has confirmed it' });
 
 /** Requests: channel → request and response schemas. */
 export const requests = {
-  status: {
-    request: empty,
-    response: z.object({ appliance: z.string(), version: z.string(), writer: z.boolean(), paused: z.string().optional() }),
-  },
-  listDisks: { request: empty, response: z.array(disk) },
+  status: { request: empty, response: status },
+  listDisks: { request: empty, response: z.array(diskSummary) },
   listDrives: { request: empty, response: z.array(drive) },
+  protectDisk: {
+    request: z.object({ device: z.string().min(1), name: diskName, mode: captureMode }),
+    response: disk,
+  },
+  unprotectDisk: {
+    request: z.object({ disk: diskName, deleteHistory: z.boolean(), confirm }),
+    response: empty,
+  },
   timeline: {
     request: z.object({ disk: diskName, fromUs: micros.optional(), toUs: micros.optional(), limit: z.number().int().positive().max(100_000).optional() }),
-    response: z.object({ points: z.array(point), bookmarks: z.array(bookmark) }),
+    /** The newest `limit` points of the range (oldest first), every bookmark, and how many points the range holds. */
+    response: z.object({ points: z.array(point), bookmarks: z.array(bookmark), total: z.number().int().nonnegative() }),
   },
   activity: {
     request: z.object({ disk: diskName, fromUs: micros, toUs: micros, buckets: z.number().int().positive().max(10_000) }),
@@ -93,28 +221,45 @@ export const requests = {
   },
   resolvePoint: { request: z.object({ disk: diskName, at: pointText }), response: point },
   addBookmark: { request: z.object({ disk: diskName, at: pointText, label: z.string().min(1).max(200) }), response: bookmark },
-  removeBookmark: { request: z.object({ disk: diskName, label: z.string().min(1) }), response: empty },
+  removeBookmark: { request: z.object({ disk: diskName, label: z.string().min(1).max(200) }), response: empty },
+  listVolumes: { request: z.object({ disk: diskName, at: pointText }), response: z.array(volume) },
   listFiles: {
-    request: z.object({ disk: z.string().min(1), at: pointText, path: z.string() }),
-    response: z.array(fileEntry),
+    request: z.object({ disk: diskAddress, at: pointText, path: innerPath }),
+    response: z.object({ point, entries: z.array(fileEntry) }),
   },
+  fileVersions: {
+    request: z.object({ disk: diskAddress, path: innerPath, limit: z.number().int().positive().max(10_000).optional() }),
+    response: z.array(fileVersion),
+  },
+  listRestoreDestinations: { request: z.object({ disk: diskAddress }), response: z.array(restoreDestination) },
   restoreFiles: {
-    request: z.object({ disk: z.string().min(1), at: pointText, paths: z.array(z.string()).min(1), to: z.string(), overwrite: z.boolean() }),
+    request: z.object({ disk: diskAddress, at: pointText, paths: z.array(innerPath).min(1).max(10_000), destination: z.string().min(1), overwrite: z.boolean() }),
     response: job,
   },
+  listRestoreTargets: { request: z.object({ disk: diskName }), response: z.array(restoreTarget) },
   restoreDisk: {
-    request: z.object({ disk: diskName, at: pointText, to: z.string().optional(), confirm: z.literal(true) }),
+    /** `to` absent: roll the protected disk back in place (only what changed). */
+    request: z.object({ disk: diskName, at: pointText, to: z.string().min(1).optional(), confirm }),
     response: job,
   },
+  captureNow: { request: z.object({ disk: diskName }), response: empty },
+  pauseCapture: { request: empty, response: empty },
+  resumeCapture: { request: empty, response: empty },
+  getSettings: { request: empty, response: settings },
+  setSettings: { request: settings.partial(), response: settings },
   listJobs: { request: empty, response: z.array(job) },
-  cancelJob: { request: z.object({ id: z.string() }), response: empty },
+  cancelJob: { request: z.object({ id: z.string().min(1) }), response: empty },
 } as const;
 
-/** Events the service pushes. */
+/** Events the service pushes to every connected client. */
 export const events = {
   jobProgress: job,
   pointCommitted: point,
-  captureStatus: z.object({ disk: diskName, state: z.enum(['idle', 'scanning', 'tracking', 'splitting', 'paused', 'error']), message: z.string().optional() }),
+  captureStatus: z.object({ disk: diskName, state: captureState, message: z.string().optional() }),
+  /** Disks were protected, unprotected or renamed: list them again. */
+  disksChanged: empty,
+  /** Bookmarks of a disk changed: fetch its timeline again. */
+  bookmarksChanged: z.object({ disk: diskName }),
 } as const;
 
 export type RequestChannel = keyof typeof requests;
@@ -123,41 +268,82 @@ export type RequestOf<C extends RequestChannel> = z.infer<(typeof requests)[C]['
 export type ResponseOf<C extends RequestChannel> = z.infer<(typeof requests)[C]['response']>;
 export type EventOf<C extends EventChannel> = z.infer<(typeof events)[C]>;
 export type Disk = z.infer<typeof disk>;
+export type DiskSummary = z.infer<typeof diskSummary>;
+export type CaptureState = z.infer<typeof captureState>;
 export type Point = z.infer<typeof point>;
 export type Bookmark = z.infer<typeof bookmark>;
+export type ActivityBucket = z.infer<typeof activityBucket>;
+export type Volume = z.infer<typeof volume>;
 export type FileEntry = z.infer<typeof fileEntry>;
+export type FileVersion = z.infer<typeof fileVersion>;
 export type Drive = z.infer<typeof drive>;
+export type RestoreTarget = z.infer<typeof restoreTarget>;
+export type RestoreDestination = z.infer<typeof restoreDestination>;
+export type Retention = z.infer<typeof retention>;
+export type Settings = z.infer<typeof settings>;
 export type Job = z.infer<typeof job>;
+export type JobPhase = z.infer<typeof jobPhase>;
+export type Status = z.infer<typeof status>;
 
-/** The envelope on the wire (socket, WebSocket, IPC). */
-export const envelope = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('request'), id: z.number().int(), channel: z.string(), payload: z.unknown() }),
-  z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(true), payload: z.unknown() }),
-  z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: z.object({ code: z.enum(errorCodes), message: z.string() }) }),
+/** The envelope on the wire (service socket, WebSocket, Electron IPC): one JSON object per message. */
+export const envelope = z.union([
+  z.object({ type: z.literal('request'), id: z.number().int().nonnegative(), channel: z.string(), payload: z.unknown() }),
+  z.object({ type: z.literal('response'), id: z.number().int().nonnegative(), ok: z.literal(true), payload: z.unknown() }),
+  z.object({ type: z.literal('response'), id: z.number().int().nonnegative(), ok: z.literal(false), error: errorInfo }),
   z.object({ type: z.literal('event'), channel: z.string(), payload: z.unknown() }),
 ]);
 export type Envelope = z.infer<typeof envelope>;
+
+/** Largest envelope any side accepts, in characters of JSON (a listFiles of a big directory fits). */
+export const MAX_ENVELOPE_CHARS = 16 * 1024 * 1024;
 
 export function isRequestChannel(name: string): name is RequestChannel {
   return Object.hasOwn(requests, name);
 }
 
-/** Validates a request payload for a channel; throws a one-line message when it does not fit. */
+export function isEventChannel(name: string): name is EventChannel {
+  return Object.hasOwn(events, name);
+}
+
+/** A contract violation: a message that does not fit its schema (code 'usage' on the wire). */
+export class ContractError extends Error {
+  readonly code = 'usage' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ContractError';
+  }
+}
+
+/** Parses one wire message (JSON text) into an envelope; throws ContractError naming what is wrong. */
+export function parseEnvelope(text: string): Envelope {
+  if (text.length > MAX_ENVELOPE_CHARS) throw new ContractError(`message of ${text.length} characters is over the limit of ${MAX_ENVELOPE_CHARS}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ContractError('message is not JSON');
+  }
+  const r = envelope.safeParse(value);
+  if (!r.success) throw new ContractError(`bad envelope: ${summarizeIssues(r.error)}`);
+  return r.data;
+}
+
+/** Validates a request payload for a channel; throws a one-line ContractError when it does not fit. */
 export function parseRequest<C extends RequestChannel>(channel: C, payload: unknown): RequestOf<C> {
   const r = requests[channel].request.safeParse(payload);
-  if (!r.success) throw new Error(`bad ${channel} request: ${summarizeIssues(r.error)}`);
+  if (!r.success) throw new ContractError(`bad ${channel} request: ${summarizeIssues(r.error)}`);
   return r.data as RequestOf<C>;
 }
 
 export function parseResponse<C extends RequestChannel>(channel: C, payload: unknown): ResponseOf<C> {
   const r = requests[channel].response.safeParse(payload);
-  if (!r.success) throw new Error(`bad ${channel} response: ${summarizeIssues(r.error)}`);
+  if (!r.success) throw new ContractError(`bad ${channel} response: ${summarizeIssues(r.error)}`);
   return r.data as ResponseOf<C>;
 }
 
 export function parseEvent<C extends EventChannel>(channel: C, payload: unknown): EventOf<C> {
   const r = events[channel].safeParse(payload);
-  if (!r.success) throw new Error(`bad ${channel} event: ${summarizeIssues(r.error)}`);
+  if (!r.success) throw new ContractError(`bad ${channel} event: ${summarizeIssues(r.error)}`);
   return r.data as EventOf<C>;
 }
 
