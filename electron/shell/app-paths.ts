@@ -25,8 +25,10 @@ export interface ShellPaths {
   rendererDir: string;
   /** dist/electron/preload.cjs */
   preload: string;
-  /** resources/icons/ */
+  /** resources/icons/: the tray's pictures (tray-STATE.png) */
   icons: string;
+  /** The window's icon. */
+  appIcon: string;
 }
 
 export function shellPaths(root: string = appRoot()): ShellPaths {
@@ -38,5 +40,6 @@ export function shellPaths(root: string = appRoot()): ShellPaths {
     rendererDir,
     preload: join(root, 'dist', 'electron', 'preload.cjs'),
     icons: join(root, 'resources', 'icons'),
+    appIcon: join(root, 'resources', 'icons', 'chronodisk.png'),
   };
 }

@@ -15,7 +15,7 @@ import { createMainWindow, focusWindow } from './main-window.js';
 import { ServiceConnection } from './service-connection.js';
 import { ServiceStarter, serviceCommandLine } from './service-starter.js';
 import type { ShellActions } from './shell-actions.js';
-import { StatusTray, trayIconPath } from './status-tray.js';
+import { StatusTray } from './status-tray.js';
 import { guardWebContents, secureSession } from './web-security.js';
 
 export type ElectronMain = Pick<typeof Electron, 'app' | 'BrowserWindow' | 'ipcMain' | 'Tray' | 'Menu' | 'nativeImage' | 'session' | 'dialog'>;
@@ -106,7 +106,7 @@ export function startDesktopApp(electron: ElectronMain, options: DesktopAppOptio
   };
 
   function openWindow(): void {
-    win = createMainWindow(electron.BrowserWindow, paths, { icon: trayIconPath(paths.icons, 'capturing'), devTools: !app.isPackaged, log });
+    win = createMainWindow(electron.BrowserWindow, paths, { icon: paths.appIcon, devTools: !app.isPackaged, log });
     const contents = win.webContents;
     // The page learns the connection's state as soon as it has loaded, and on every change.
     contents.on('did-finish-load', () => {
