@@ -41,6 +41,8 @@ if ! getent group chronodisk >/dev/null; then
   groupadd --system chronodisk || addgroup --system chronodisk
 fi
 
+# The settings file is the administrator's: written once, never replaced.
+[ -e /etc/default/chronodisk ] || install -D -m 0644 "$FILES/chronodisk.default" /etc/default/chronodisk
 install -D -m 0644 "$FILES/chronodisk.service" /lib/systemd/system/chronodisk.service
 install -D -m 0644 "$FILES/dev.chronodisk.service.policy" /usr/share/polkit-1/actions/dev.chronodisk.service.policy
 install -D -m 0644 "$FILES/50-chronodisk.rules" /usr/share/polkit-1/rules.d/50-chronodisk.rules
@@ -48,5 +50,9 @@ install -D -m 0644 "$FILES/50-chronodisk.rules" /usr/share/polkit-1/rules.d/50-c
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload || true
   systemctl enable chronodisk.service || true
-  systemctl restart chronodisk.service || echo "chronodisk: the service did not start; see: journalctl -u chronodisk.service"
+  if grep -q '^CHRONODISK_APPLIANCE=' /etc/default/chronodisk; then
+    systemctl restart chronodisk.service || echo "chronodisk: the service did not start; see: journalctl -u chronodisk.service"
+  else
+    echo "chronodisk: name the appliance in /etc/default/chronodisk (CHRONODISK_APPLIANCE=DIR), then: sudo systemctl start chronodisk"
+  fi
 fi

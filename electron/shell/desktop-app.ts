@@ -13,7 +13,7 @@ import { CaptureStatusFollower, type CaptureView } from './capture-status.js';
 import { IpcBridge } from './ipc-bridge.js';
 import { createMainWindow, focusWindow } from './main-window.js';
 import { ServiceConnection } from './service-connection.js';
-import { ServiceStarter, serviceCommandLine } from './service-starter.js';
+import { ServiceStarter, serviceCommandLine, serviceGroup } from './service-starter.js';
 import type { ShellActions } from './shell-actions.js';
 import { StatusTray } from './status-tray.js';
 import { guardWebContents, secureSession } from './web-security.js';
@@ -52,6 +52,8 @@ export function startDesktopApp(electron: ElectronMain, options: DesktopAppOptio
   const starter = new ServiceStarter({
     cli: serviceCommandLine({ packaged: app.isPackaged, execPath: process.execPath, appRoot: appRoot(), nodePath: process.env.npm_node_execpath }),
     socketPath: options.socketPath,
+    group: serviceGroup(),
+    appliance: process.env.CHRONODISK_APPLIANCE,
     connected: async (ms) => {
       await connection.connectNow();
       return connection.whenConnected(ms);

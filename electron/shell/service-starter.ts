@@ -6,7 +6,8 @@
  * resources/linux/dev.chronodisk.service.policy). Either way the answer is one line.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError } from '../../shared/contract-client.js';
 import type { ServiceStart } from '../../shared/contract.js';
@@ -21,6 +22,10 @@ export interface ServiceStarterOptions {
   /** Waits for the service's socket to answer (ServiceConnection.whenConnected, after connectNow). */
   connected(timeoutMs: number): Promise<boolean>;
   socketPath: string;
+  /** The group (name or gid) the service lets connect to its socket: ours (serviceGroup()). */
+  group: string;
+  /** The appliance to name when the app was told one (pkexec clears the environment). */
+  appliance?: string;
   /** PATH and the rest for systemctl and pkexec. */
   env?: NodeJS.ProcessEnv;
   /** How long the socket may take to answer once systemd started the unit. */
@@ -68,7 +73,9 @@ export class ServiceStarter {
   }
 
   private startWithPkexec(): Promise<ServiceStart> {
-    const [program, ...rest] = [...this.options.cli, 'service'];
+    const o = this.options;
+    const args = ['service', '--socket', o.socketPath, '--group', o.group, ...(o.appliance ? ['--appliance', o.appliance] : [])];
+    const [program, ...rest] = [...o.cli, ...args];
     return new Promise((resolve, reject) => {
       let stderr = '';
       let settled = false;
@@ -131,6 +138,20 @@ export function serviceCommandLine(where: { packaged: boolean; execPath: string;
   if (where.packaged) return ['/usr/bin/env', 'ELECTRON_RUN_AS_NODE=1', where.execPath, script];
   // From a checkout (npm run start:app): the native addons are built for Node, so Node runs it.
   return [where.nodePath ?? 'node', script];
+}
+
+/**
+ * Who may reach a service started by pkexec: the chronodisk group when it exists (the deb
+ * makes it), else the person's own primary group, so the app itself can connect.
+ */
+export function serviceGroup(groupFile = '/etc/group'): string {
+  let groups = '';
+  try {
+    groups = readFileSync(groupFile, 'utf8');
+  } catch {
+    /* no group database: fall back to our gid */
+  }
+  return /^chronodisk:/m.test(groups) ? 'chronodisk' : String(userInfo().gid);
 }
 
 function firstLine(text: string): string {

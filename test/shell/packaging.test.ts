@@ -138,7 +138,8 @@ describe('what the deb installs', () => {
 
   it('the systemd unit runs `chronodisk service` and systemd-analyze accepts every line of it', () => {
     const unit = readFileSync(join(linuxFiles, SERVICE_UNIT), 'utf8');
-    expect(unit).toMatch(new RegExp(`^ExecStart=${INSTALLED_CLI} service$`, 'm'));
+    expect(unit).toMatch(new RegExp(`^ExecStart=${INSTALLED_CLI} service --group chronodisk$`, 'm'));
+    expect(unit).toMatch(/^RestartPreventExitStatus=2$/m);
     for (const key of ['NoNewPrivileges=yes', 'PrivateTmp=yes', 'ProtectKernelModules=yes', 'IPAddressDeny=any', 'RestrictNamespaces=yes', 'CapabilityBoundingSet=']) expect(unit).toContain(key);
     const dir = mkdtempSync(join(tmpdir(), 'unit-'));
     try {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ServiceConnection } from '../../electron/shell/service-connection.js';
-import { ServiceStarter, serviceCommandLine } from '../../electron/shell/service-starter.js';
+import { ServiceStarter, serviceCommandLine, serviceGroup } from '../../electron/shell/service-starter.js';
 import { repoRoot } from '../helpers/cli.js';
 import { ServicePeer } from './service-peer.js';
 
@@ -30,6 +30,8 @@ function starter(extra: Partial<ConstructorParameters<typeof ServiceStarter>[0]>
   return new ServiceStarter({
     cli: ['/usr/bin/chronodisk'],
     socketPath: peer.path,
+    group: 'chronodisk',
+    appliance: '/media/backup/appliance',
     env: { ...process.env, PATH: `${dir}:/usr/bin:/bin` },
     connected: async (ms) => {
       await connection.connectNow();
@@ -100,7 +102,7 @@ describe('ServiceStarter', () => {
     }, 10);
     expect(await started).toEqual({ how: 'pkexec', message: 'Started the Chronodisk service' });
     clearInterval(poll);
-    expect(calls()).toContain('pkexec /usr/bin/chronodisk service');
+    expect(calls()).toContain(`pkexec /usr/bin/chronodisk service --socket ${peer.path} --group chronodisk --appliance /media/backup/appliance`);
     // The stand-in stays running as the service would; it was started by this test.
     const pid = Number(readFileSync(join(dir, 'pkexec-ran'), 'utf8'));
     expect(pid).toBeGreaterThan(1);
@@ -117,6 +119,15 @@ describe('ServiceStarter', () => {
 
   it('says what to do when neither systemd nor pkexec is there', async () => {
     await expect(starter({ env: { PATH: dir } }).start()).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/pkexec is not installed.*sudo chronodisk service$/) });
+  });
+});
+
+describe('serviceGroup', () => {
+  it('is chronodisk when the group exists, else our own gid', () => {
+    writeFileSync(join(dir, 'group'), 'root:x:0:\nchronodisk:x:998:me\n');
+    expect(serviceGroup(join(dir, 'group'))).toBe('chronodisk');
+    writeFileSync(join(dir, 'group'), 'root:x:0:\nchronodiskers:x:997:\n');
+    expect(serviceGroup(join(dir, 'group'))).toBe(String(process.getgid!()));
   });
 });
 
