@@ -7,7 +7,7 @@
  * which this machine has not. REAL: the processes the starter spawns, and the service
  * socket it waits for (the pkexec stand-in starts a real service on it).
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -43,6 +43,16 @@ function starter(extra: Partial<ConstructorParameters<typeof ServiceStarter>[0]>
   });
 }
 
+/** Brings the real service socket up once the stand-in has left the file `marker` (what the real tool would have started). */
+function startPeerOnce(marker: string): NodeJS.Timeout {
+  const poll = setInterval(() => {
+    if (!existsSync(join(dir, marker))) return;
+    clearInterval(poll);
+    void peer.start();
+  }, 10);
+  return poll;
+}
+
 const calls = () => readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n').map((l) => l.replace(`${dir}/`, ''));
 
 beforeEach(() => {
@@ -65,15 +75,7 @@ describe('ServiceStarter', () => {
     tool('systemctl', `case "$1" in show) echo loaded ;; start) touch "${dir}/started" ;; esac`);
     const s = starter();
     const started = s.start();
-    const poll = setInterval(() => {
-      try {
-        readFileSync(join(dir, 'started'));
-        clearInterval(poll);
-        void peer.start();
-      } catch {
-        /* not yet */
-      }
-    }, 10);
+    const poll = startPeerOnce('started');
     expect(await started).toEqual({ how: 'systemd', message: 'Started chronodisk.service' });
     clearInterval(poll);
     expect(calls()).toEqual(['systemctl show --property=LoadState --value chronodisk.service', 'systemctl start chronodisk.service']);
@@ -91,15 +93,7 @@ describe('ServiceStarter', () => {
     tool('pkexec', 'echo $$ > "$(dirname "$0")/pkexec-ran"; exec sleep 30');
     const s = starter();
     const started = s.start();
-    const poll = setInterval(() => {
-      try {
-        readFileSync(join(dir, 'pkexec-ran'));
-        clearInterval(poll);
-        void peer.start();
-      } catch {
-        /* not yet */
-      }
-    }, 10);
+    const poll = startPeerOnce('pkexec-ran');
     expect(await started).toEqual({ how: 'pkexec', message: 'Started the Chronodisk service' });
     clearInterval(poll);
     expect(calls()).toContain(`pkexec /usr/bin/chronodisk service --socket ${peer.path} --group chronodisk --appliance /media/backup/appliance`);
