@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Appliance } from '../engine/appliance.js';
 import { readSettings } from '../engine/appliance-settings.js';
+import { ChronodiskError } from '../engine/errors.js';
 import { CaptureControl } from './capture-control.js';
 import { EventHub, type EventListener } from './event-hub.js';
 import { captureHandlers } from './handlers/capture-handlers.js';
@@ -42,6 +43,10 @@ export class ChronodiskService {
       ...restoreHandlers(ctx),
       ...captureHandlers(ctx),
       ...jobHandlers(ctx),
+      // The desktop app's main process answers this itself (it starts the service); asked here, the service is running.
+      startService: () => {
+        throw new ChronodiskError('usage', 'startService is answered by the desktop app, not the service: the service is already running');
+      },
     };
     this.router = new RequestRouter(handlers);
   }
