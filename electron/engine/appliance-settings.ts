@@ -86,7 +86,7 @@ function checkRestoreFolders(app: Appliance, folders: string[]): string[] {
 }
 
 /** Whether `path` is `dir` or inside it (both real paths). */
-export function isWithin(path: string, dir: string): boolean {
+function isWithin(path: string, dir: string): boolean {
   const d = dir.endsWith('/') ? dir : `${dir}/`;
   return path === dir || path.startsWith(d);
 }

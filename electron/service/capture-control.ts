@@ -171,10 +171,8 @@ export class CaptureControl {
    * skipped, its split listener closed (refused while NBD clients are attached).
    */
   async alone<T>(disk: DiskRecord, work: (ctx: AloneContext) => Promise<T>): Promise<T> {
+    this.checkAlone(disk);
     const split = this.splits.get(disk.id);
-    if (split && split.clients() > 0) {
-      throw new ChronodiskError('busy', `${disk.name} has ${split.clients()} NBD client(s) attached through split capture; disconnect them first`);
-    }
     if (split) {
       this.splits.delete(disk.id);
       await split.close();
@@ -187,6 +185,12 @@ export class CaptureControl {
       if (split) await this.startSplit(disk).catch((e) => this.failed(disk, e));
       this.refresh(disk);
     }
+  }
+
+  /** Refuses work alone on a disk now (before a job is started for it): NBD clients attached through split. */
+  checkAlone(disk: DiskRecord): void {
+    const clients = this.splits.get(disk.id)?.clients() ?? 0;
+    if (clients > 0) throw new ChronodiskError('busy', `${disk.name} has ${clients} NBD client(s) attached through split capture; disconnect them first`);
   }
 
   private async startSplit(disk: DiskRecord): Promise<void> {

@@ -15,8 +15,15 @@ export class EventHub {
     return () => void this.listeners.delete(listener);
   }
 
+  /** Sends an event to every subscriber. One that does not fit the contract (a bug) is dropped with a line on stderr: capture must not fail over it. */
   emit<E extends EventChannel>(channel: E, payload: EventOf<E>): void {
-    const checked = parseEvent(channel, payload);
+    let checked: EventOf<E>;
+    try {
+      checked = parseEvent(channel, payload);
+    } catch (e) {
+      process.stderr.write(`chronodisk service: dropped a ${channel} event that does not fit the contract (a bug): ${(e as Error).message}\n`);
+      return;
+    }
     for (const l of [...this.listeners]) {
       try {
         l(channel, checked);

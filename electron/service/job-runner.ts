@@ -91,11 +91,6 @@ export class JobRunner {
     return [...this.jobs.values()].map((r) => ({ ...r.job })).sort((a, b) => a.startedUs - b.startedUs);
   }
 
-  get(id: string): Job | undefined {
-    const r = this.jobs.get(id);
-    return r && { ...r.job };
-  }
-
   /** Asks a running job to stop; a finished one is left as it is. */
   cancel(id: string): void {
     const r = this.jobs.get(id);
@@ -107,12 +102,6 @@ export class JobRunner {
   async stopAll(): Promise<void> {
     for (const r of this.jobs.values()) if (r.job.finishedUs === undefined) r.controller.abort(new ChronodiskError('refused', 'the service is stopping'));
     await Promise.allSettled([...this.jobs.values()].map((r) => r.done));
-  }
-
-  /** Whether any unfinished job claims this resource. */
-  claimed(resource: string): Job | undefined {
-    for (const r of this.jobs.values()) if (r.job.finishedUs === undefined && r.claims.includes(resource)) return { ...r.job };
-    return undefined;
   }
 
   private progress(r: Running, phase: WorkPhase, done: number, total: number): void {

@@ -4,16 +4,14 @@
  * a peer that never sends a newline cannot make us buffer without bound.
  */
 import type { Duplex } from 'node:stream';
-import type { ContractTransport } from '../../shared/contract-client.js';
 import { MAX_ENVELOPE_CHARS } from '../../shared/contract.js';
+import { MessageTransport } from './message-transport.js';
 
-export class NdjsonTransport implements ContractTransport {
+export class NdjsonTransport extends MessageTransport {
   private partial = '';
-  private receive: (text: string) => void = () => {};
-  private closedListeners: Array<(reason: string) => void> = [];
-  private closeReason: string | undefined;
 
   constructor(private readonly stream: Duplex) {
+    super();
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => this.data(chunk));
     stream.on('error', (e) => this.ended(e.message));
@@ -24,15 +22,6 @@ export class NdjsonTransport implements ContractTransport {
     if (this.closeReason !== undefined) throw new Error(`connection closed: ${this.closeReason}`);
     if (text.includes('\n')) throw new Error('an NDJSON message may not contain a newline');
     this.stream.write(`${text}\n`);
-  }
-
-  onMessage(receive: (text: string) => void): void {
-    this.receive = receive;
-  }
-
-  onClose(closed: (reason: string) => void): void {
-    if (this.closeReason !== undefined) closed(this.closeReason);
-    else this.closedListeners.push(closed);
   }
 
   close(): void {
@@ -65,11 +54,5 @@ export class NdjsonTransport implements ContractTransport {
       return;
     }
     this.partial = text;
-  }
-
-  private ended(reason: string): void {
-    if (this.closeReason !== undefined) return;
-    this.closeReason = reason;
-    for (const l of this.closedListeners.splice(0)) l(reason);
   }
 }

@@ -1,17 +1,14 @@
 import type { WebSocket } from 'ws';
-import type { ContractTransport } from '../../shared/contract-client.js';
+import { MessageTransport } from './message-transport.js';
 
 /**
  * The contract over a WebSocket (package ws): one envelope per text frame. Used by the
  * browser UI's server side and by tests' clients. A binary frame is taken as text, so
  * the router refuses it like any other message that is not an envelope.
  */
-export class WebSocketTransport implements ContractTransport {
-  private receive: (text: string) => void = () => {};
-  private closedListeners: Array<(reason: string) => void> = [];
-  private closeReason: string | undefined;
-
+export class WebSocketTransport extends MessageTransport {
   constructor(private readonly ws: WebSocket) {
+    super();
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       this.receive(buf.toString('utf8'));
@@ -23,15 +20,6 @@ export class WebSocketTransport implements ContractTransport {
   send(text: string): void {
     if (this.closeReason !== undefined) throw new Error(`connection closed: ${this.closeReason}`);
     this.ws.send(text);
-  }
-
-  onMessage(receive: (text: string) => void): void {
-    this.receive = receive;
-  }
-
-  onClose(closed: (reason: string) => void): void {
-    if (this.closeReason !== undefined) closed(this.closeReason);
-    else this.closedListeners.push(closed);
   }
 
   close(): void {
@@ -46,11 +34,5 @@ export class WebSocketTransport implements ContractTransport {
   /** Bytes queued and not yet sent: a slow reader's backlog. */
   get backlog(): number {
     return this.ws.bufferedAmount;
-  }
-
-  private ended(reason: string): void {
-    if (this.closeReason !== undefined) return;
-    this.closeReason = reason;
-    for (const l of this.closedListeners.splice(0)) l(reason);
   }
 }

@@ -1,27 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
 import { cliPath, runCli } from '../helpers/cli.js';
 import { reachableRepo, spawnUnprivileged } from '../helpers/unprivileged.js';
+import { applianceHash } from '../helpers/appliance-hash.js';
 
 const MiB = 1024 * 1024;
-
-/** sha256 of every truth file of an appliance (segments, catalog, header). */
-function applianceHash(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!/^(index\.sqlite|writer\.)/.test(name)) h.update(name).update(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
-}
 
 describe('protect refuses what it must, with one clear line and nothing written', () => {
   const tmp = tempDir('chronodisk-protect-');

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -106,19 +106,7 @@ export function runQuiet(cmd: string, args: string[]): boolean {
   }
 }
 
-/** sha256 of every truth file of an appliance (segments, catalog, header, hash caches); the index and lock files are caches. */
-export function applianceHash(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!/^(index\.sqlite|writer\.)/.test(name)) h.update(p).update(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
-}
+export { applianceHash } from '../helpers/appliance-hash.js';
 
 export const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 

@@ -48,6 +48,7 @@ export function restoreHandlers(ctx: ServiceContext): Pick<Handlers, 'restoreFil
       const target = to === undefined ? undefined : await offeredTarget(app, disk, to);
       if (target && !target.inPlace) return ctx.jobs.start(copyJob(ctx, disk, point, target.device));
       const info = await probeRollbackDisk(app, disk);
+      ctx.capture.checkAlone(disk);
       return ctx.jobs.start(rollbackJob(ctx, disk, point, info.realPath));
     },
   };
