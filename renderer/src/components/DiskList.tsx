@@ -31,13 +31,15 @@ export function DiskList() {
             >
               <span className="disk-icon" aria-hidden="true" />
               <span className="disk-text">
-                <span className="disk-name">{d.name}</span>
+                <span className="disk-title">
+                  <span className="disk-name">{d.name}</span>
+                  <CaptureBadge state={d.state} message={d.message} />
+                </span>
                 <span className="disk-meta">
                   {formatBytes(d.size)} · {d.mode}
                 </span>
                 <span className="disk-meta">{d.latestUs !== undefined ? `Latest ${formatPointTime(d.latestUs)}` : 'No points yet'}</span>
               </span>
-              <CaptureBadge state={d.state} message={d.message} />
             </button>
           </li>
         );

@@ -6,12 +6,11 @@ import { formatFileTime } from '../format/local-time.js';
 import { joinPath } from '../model/inner-path.js';
 import type { ClickKind } from '../model/row-selection.js';
 import { useBrowserStore } from '../stores/browser-store.js';
+import { FileIcon } from './FileIcon.js';
 
 function clickKind(e: MouseEvent | KeyboardEvent): ClickKind {
   return e.shiftKey ? 'range' : e.ctrlKey || e.metaKey ? 'toggle' : 'single';
 }
-
-const icons: Record<FileEntry['type'], string> = { dir: '📁', file: '📄', symlink: '🔗', other: '⚙️' };
 
 function Row({ entry, selected }: { entry: FileEntry; selected: boolean }) {
   const click = useBrowserStore((s) => s.click);
@@ -21,6 +20,7 @@ function Row({ entry, selected }: { entry: FileEntry; selected: boolean }) {
   return (
     <tr
       className={selected ? 'row row-selected' : 'row'}
+      aria-label={entry.name}
       onClick={(e) => click(entry.name, clickKind(e))}
       onDoubleClick={open}
     >
@@ -33,10 +33,9 @@ function Row({ entry, selected }: { entry: FileEntry; selected: boolean }) {
           onChange={() => click(entry.name, 'toggle')}
         />
       </td>
-      <td className="cell-name">
-        <span className="file-icon" aria-hidden="true">
-          {icons[entry.type]}
-        </span>
+      <td>
+        <div className="cell-name">
+        <FileIcon type={entry.type} />
         {entry.type === 'dir' ? (
           <button
             type="button"
@@ -53,6 +52,7 @@ function Row({ entry, selected }: { entry: FileEntry; selected: boolean }) {
           <span>{entry.name}</span>
         )}
         {entry.type === 'symlink' && entry.target !== undefined && <span className="muted"> → {entry.target}</span>}
+        </div>
       </td>
       <td className="cell-size">{entry.type === 'dir' ? '—' : formatBytes(entry.size)}</td>
       <td className="cell-date">{formatFileTime(entry.mtimeUs)}</td>

@@ -38,7 +38,7 @@ export function TimelineSlider() {
       ro.disconnect();
       clearTimeout(timer);
     };
-  }, [loadActivity, span !== undefined]);
+  }, [loadActivity, span !== undefined && shown !== undefined]);
 
   if (!span || !shown) return <div className="slider-empty">No points yet</div>;
 

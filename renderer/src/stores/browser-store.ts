@@ -37,7 +37,9 @@ let ticket = 0;
 
 function pickVolume(volumes: Volume[], keep: string | undefined): string | undefined {
   if (keep && volumes.some((v) => v.address === keep && v.browsable)) return keep;
-  return (volumes.find((v) => v.browsable) ?? volumes[0])?.address;
+  // The largest browsable filesystem is most likely the one with the person's files.
+  const browsable = volumes.filter((v) => v.browsable).sort((a, b) => b.size - a.size);
+  return (browsable[0] ?? volumes[0])?.address;
 }
 
 export const useBrowserStore = create<BrowserState>((set, get) => {
