@@ -1,9 +1,10 @@
 /**
  * Layering: renderer → shared ← electron/service → electron/engine.
- * Only the Electron shell (electron/main.ts, electron/preload.ts, electron/shell/) imports
+ * Only the Electron shell (electron/main.ts, electron/preload.cts, electron/shell/) imports
  * `electron` at run time. test/layering.test.ts proves each rule fires on a fixture.
  */
-const shell = '^electron/(main|preload)\\.ts$|^electron/shell/';
+// preload is CommonJS (.cts): a sandboxed preload cannot be an ES module.
+const shell = '^electron/(main\\.ts|preload\\.cts)$|^electron/shell/';
 module.exports = {
   forbidden: [
     {
@@ -32,13 +33,20 @@ module.exports = {
       comment: 'electron/engine/ never imports the service, the CLI, the shell, react or electron.',
       severity: 'error',
       from: { path: '^electron/engine/' },
-      to: { path: ['^electron/(service|shell|cli)/', '^electron/(cli|main|preload)\\.ts$', '^node_modules/(react|react-dom|electron)/', '^renderer/'] },
+      to: { path: ['^electron/(service|shell|cli)/', '^electron/(cli|main)\\.ts$', '^electron/preload\\.cts$', '^node_modules/(react|react-dom|electron)/', '^renderer/'] },
     },
     {
       name: 'service-no-ui',
       severity: 'error',
       from: { path: '^electron/service/' },
-      to: { path: ['^renderer/', '^node_modules/(react|react-dom)/', '^electron/(shell|cli)/', '^electron/(cli|main|preload)\\.ts$'] },
+      to: { path: ['^renderer/', '^node_modules/(react|react-dom)/', '^electron/(shell|cli)/', '^electron/(cli|main)\\.ts$', '^electron/preload\\.cts$'] },
+    },
+    {
+      name: 'shell-no-engine',
+      comment: 'The Electron shell reaches the engine only through the service (its socket client); it never imports engine internals.',
+      severity: 'error',
+      from: { path: shell },
+      to: { path: ['^electron/engine/', '^electron/cli/', '^electron/cli\\.ts$'] },
     },
     {
       name: 'electron-only-in-shell',

@@ -194,6 +194,26 @@ export const status = z.object({
   space: z.object({ totalBytes: bytes, freeBytes: bytes, applianceBytes: bytes }),
 });
 
+/**
+ * Whether a client reaches the service. Sent by the desktop app's main process (not by the
+ * service), once when the window loads and on every change, so the window can say "not
+ * connected" and offer to start the service.
+ */
+export const serviceConnection = z.object({
+  state: z.enum(['connecting', 'connected', 'disconnected']),
+  /** The socket the app connects to. */
+  socket: z.string(),
+  /** While not connected: why, in one line ("no Chronodisk service listens at …"). */
+  reason: z.string().optional(),
+});
+
+/** How the desktop app started the service. */
+export const serviceStart = z.object({
+  how: z.enum(['systemd', 'pkexec']),
+  /** One line: "Started chronodisk.service" */
+  message: z.string(),
+});
+
 const empty = z.object({});
 const confirm = z.literal(true, { message: 'this action is destructive: send confirm: true once the person has confirmed it' });
 
@@ -249,6 +269,12 @@ export const requests = {
   setSettings: { request: settings.partial(), response: settings },
   listJobs: { request: empty, response: z.array(job) },
   cancelJob: { request: z.object({ id: z.string().min(1) }), response: empty },
+  /**
+   * Answered by the desktop app's main process, not by the service: start the service
+   * (systemd through polkit, or pkexec) when the window cannot reach it. A service asked
+   * this directly answers 'usage'.
+   */
+  startService: { request: empty, response: serviceStart },
 } as const;
 
 /** Events the service pushes to every connected client. */
@@ -260,6 +286,8 @@ export const events = {
   disksChanged: empty,
   /** Bookmarks of a disk changed: fetch its timeline again. */
   bookmarksChanged: z.object({ disk: diskName }),
+  /** From the desktop app's main process, not the service: see serviceConnection. */
+  serviceConnection,
 } as const;
 
 export type RequestChannel = keyof typeof requests;
@@ -284,6 +312,8 @@ export type Settings = z.infer<typeof settings>;
 export type Job = z.infer<typeof job>;
 export type JobPhase = z.infer<typeof jobPhase>;
 export type Status = z.infer<typeof status>;
+export type ServiceConnection = z.infer<typeof serviceConnection>;
+export type ServiceStart = z.infer<typeof serviceStart>;
 
 /** The envelope on the wire (service socket, WebSocket, Electron IPC): one JSON object per message. */
 export const envelope = z.union([
