@@ -15,10 +15,18 @@ declare global {
   }
 }
 
+export interface LinkState {
+  connected: boolean;
+  /** Why not, in one line. */
+  reason?: string;
+}
+
 export interface Connection {
   api: ContractApi;
-  /** Registers what to do when the service is gone (never called under Electron, whose bridge lives as long as the window). */
-  onClosed(listener: (reason: string) => void): void;
+  /** Whether the window may ask for the service to be started (the desktop app can; a browser cannot). */
+  canStartService: boolean;
+  /** Reports each change of the link after it was made. */
+  onState(listener: (s: LinkState) => void): void;
   close(): void;
 }
 
@@ -29,9 +37,25 @@ export function tokenFromHash(hash: string): string | undefined {
   return t ? t : undefined;
 }
 
+/** The desktop app: its main process keeps the service connection and says how it stands (serviceConnection). */
+function electronConnection(bridged: ContractApi): Connection {
+  const api = validatingApi(bridged);
+  return {
+    api,
+    canStartService: true,
+    onState(listener) {
+      api.on('serviceConnection', (s) => {
+        if (s.state === 'connected') listener({ connected: true });
+        else if (s.state === 'disconnected') listener({ connected: false, reason: s.reason ?? `no Chronodisk service answers at ${s.socket}` });
+      });
+    },
+    close: () => {},
+  };
+}
+
 export async function connectToService(): Promise<Connection> {
   const bridged = window.chronodisk;
-  if (bridged) return { api: validatingApi(bridged), onClosed: () => {}, close: () => {} };
+  if (bridged) return electronConnection(bridged);
   const token = tokenFromHash(window.location.hash);
   if (!token) throw new Error('this address has no token: open the address that `chronodisk ui` printed (it ends in #token=…)');
   const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -40,7 +64,8 @@ export async function connectToService(): Promise<Connection> {
   client.onProtocolError = (e) => console.warn(e.message);
   return {
     api: client,
-    onClosed: (listener) => void (client.onClosed = listener),
+    canStartService: false,
+    onState: (listener) => void (client.onClosed = (reason) => listener({ connected: false, reason })),
     close: () => client.close(),
   };
 }
