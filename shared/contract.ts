@@ -105,6 +105,17 @@ export const fileVersion = z.object({
   mtimeUs: z.number().int(),
 });
 
+/** A partition of a drive, offered for protection on its own. */
+export const drivePartition = z.object({
+  device: z.string(),
+  number: z.number().int().positive(),
+  start: bytes,
+  size: bytes,
+  mountpoints: z.array(z.string()),
+  protectedAs: diskName.optional(),
+  refusal: z.string().optional(),
+});
+
 export const drive = z.object({
   device: z.string(),
   description: z.string(),
@@ -117,6 +128,8 @@ export const drive = z.object({
   protectedAs: diskName.optional(),
   /** Why it cannot be protected (one line), when it cannot. */
   refusal: z.string().optional(),
+  /** Its partitions, each of which can be protected instead of the whole drive. */
+  partitions: z.array(drivePartition).optional(),
 });
 
 /** A device a disk can be restored onto, with every rule that refuses it (balenaEtcher's list). */
@@ -305,6 +318,7 @@ export type Volume = z.infer<typeof volume>;
 export type FileEntry = z.infer<typeof fileEntry>;
 export type FileVersion = z.infer<typeof fileVersion>;
 export type Drive = z.infer<typeof drive>;
+export type DrivePartition = z.infer<typeof drivePartition>;
 export type RestoreTarget = z.infer<typeof restoreTarget>;
 export type RestoreDestination = z.infer<typeof restoreDestination>;
 export type Retention = z.infer<typeof retention>;

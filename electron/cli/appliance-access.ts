@@ -84,7 +84,8 @@ export interface ApplianceAccess {
   passphrase?: string;
 }
 
-async function openWithAccess(opts: ApplianceOptions, mode: { writable?: boolean; command?: string }): Promise<{ app: Appliance; access: ApplianceAccess }> {
+/** The appliance directory the options name, and its passphrase when it is encrypted (asked for only then). */
+export async function applianceAccess(opts: ApplianceOptions): Promise<ApplianceAccess> {
   const dir = applianceDir(opts);
   let passphrase: string | undefined;
   try {
@@ -93,8 +94,13 @@ async function openWithAccess(opts: ApplianceOptions, mode: { writable?: boolean
     // Appliance.open names a missing directory or a non-appliance best; let it.
     if (!(e instanceof ChronodiskError)) throw e;
   }
-  const app = await Appliance.open(dir, { writable: mode.writable, passphrase, command: mode.command });
-  return { app, access: { dir, passphrase } };
+  return { dir, ...(passphrase !== undefined ? { passphrase } : {}) };
+}
+
+async function openWithAccess(opts: ApplianceOptions, mode: { writable?: boolean; command?: string }): Promise<{ app: Appliance; access: ApplianceAccess }> {
+  const access = await applianceAccess(opts);
+  const app = await Appliance.open(access.dir, { writable: mode.writable, passphrase: access.passphrase, command: mode.command });
+  return { app, access };
 }
 
 /** Runs `fn` with the appliance open, closing it however `fn` ends. */

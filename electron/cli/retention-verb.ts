@@ -1,8 +1,8 @@
 import type { Verb } from './verb.js';
 import { parseSize, formatBytes } from '../../shared/units.js';
 import { ChronodiskError } from '../engine/errors.js';
-import { formatRetentionDuration, parseRetentionDuration, policyToJson, type RetentionPolicy } from '../engine/retention/policy.js';
-import { policyOf } from '../engine/retention/thin.js';
+import { formatRetentionDuration, parseRetentionDuration, type RetentionPolicy } from '../engine/retention/policy.js';
+import { policyOf, setDiskPolicy } from '../engine/retention/policy-settings.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { printJson, printLine } from './output.js';
 
@@ -38,7 +38,7 @@ export const retentionVerb: Verb = {
           if (given.length) {
             const flag = { keepAll: '--keep-all', hourly: '--hourly', daily: '--daily', weekly: '--weekly' } as const;
             policy = { ...policy, ...Object.fromEntries(given.map((k) => [k, parseRetentionDuration(opts[k]!, flag[k])])) };
-            app.setSetting(`retention:${disk.id}`, policyToJson(policy));
+            setDiskPolicy(app, disk, policy);
           }
           if (minFree !== undefined) app.setSetting('minFreeBytes', minFree);
           const floor = app.setting<number>('minFreeBytes');

@@ -1,6 +1,7 @@
 import type { Verb } from './verb.js';
 import { formatIsoMicros } from '../../shared/time.js';
 import { formatBytes, parseSize } from '../../shared/units.js';
+import { readSettings } from '../engine/appliance-settings.js';
 import { CaptureLoop } from '../engine/capture/capture-loop.js';
 import { startSplitListeners } from '../engine/capture/split-listeners.js';
 import { setIdleIoPriority } from '../engine/devices/io-priority.js';
@@ -15,22 +16,23 @@ export const runVerb: Verb = {
   summary: "Be the appliance's writer: capture every protected disk continuously until stopped",
   configure(cmd) {
     applianceOptions(cmd)
-      .option('--interval <seconds>', 'seconds between scan passes of scan-mode disks', '300')
-      .option('--rate-limit <size>', 'at most this many bytes per second of scan reads (e.g. 100M; 0 = no limit)', '0')
+      .option('--interval <seconds>', "seconds between scan passes of scan-mode disks (default: the appliance's setting, 300)")
+      .option('--rate-limit <size>', "at most this many bytes per second of scan reads (e.g. 100M; 0 = no limit; default: the appliance's setting)")
       .option('--no-idle', 'do not lower the I/O priority to idle')
       .option('--split-dir <dir>', 'where split-mode disks listen (DIR/DISK.sock)', '/run/chronodisk')
       .option('--json', 'print one JSON object per line for each point and error')
-      .action(async (opts: ApplianceOptions & { interval: string; rateLimit: string; idle: boolean; splitDir: string; json?: boolean }) => {
-        const interval = Number(opts.interval);
-        if (!(interval > 0)) throw new ChronodiskError('usage', `--interval ${opts.interval} is not a positive number of seconds`);
-        const rate = parseSize(opts.rateLimit);
-        if (rate === undefined) throw new ChronodiskError('usage', `--rate-limit ${opts.rateLimit} is not a size (e.g. 100M)`);
+      .action(async (opts: ApplianceOptions & { interval?: string; rateLimit?: string; idle: boolean; splitDir: string; json?: boolean }) => {
+        const interval = opts.interval === undefined ? undefined : Number(opts.interval);
+        if (interval !== undefined && !(interval > 0)) throw new ChronodiskError('usage', `--interval ${opts.interval} is not a positive number of seconds`);
+        const rate = opts.rateLimit === undefined ? undefined : parseSize(opts.rateLimit);
+        if (opts.rateLimit !== undefined && rate === undefined) throw new ChronodiskError('usage', `--rate-limit ${opts.rateLimit} is not a size (e.g. 100M)`);
         if (opts.idle) await setIdleIoPriority();
         const say = (obj: Record<string, unknown>, text: string) => (opts.json ? printLine(JSON.stringify(obj)) : printLine(text));
         await withAppliance(opts, { writable: true, command: 'chronodisk run' }, async (app) => {
+          const settings = readSettings(app);
           const loop = new CaptureLoop(app, {
-            scanIntervalSec: interval,
-            rateLimit: rate,
+            scanIntervalSec: interval ?? settings.scanIntervalSec,
+            rateLimit: rate ?? settings.rateLimit,
             onPoint: (p, how) =>
               say(
                 { event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), flags: flagNames(p.flags), bytes: p.bytes, how },

@@ -16,6 +16,7 @@ import { restoreVerb } from './restore-verb.js';
 import { jobsVerb } from './jobs-verb.js';
 import { runVerb } from './run-verb.js';
 import { serveVerb } from './serve-verb.js';
+import { serviceVerb } from './service-verb.js';
 import { splitVerb } from './split-verb.js';
 import { timelineVerb } from './timeline-verb.js';
 import { versionVerb } from './version-verb.js';
@@ -29,6 +30,7 @@ export const verbs: Verb[] = [
   unprotectVerb,
   captureVerb,
   runVerb,
+  serviceVerb,
   splitVerb,
   serveVerb,
   timelineVerb,

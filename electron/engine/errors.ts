@@ -20,6 +20,16 @@ export const notFound = (message: string) => new ChronodiskError('not-found', me
 export const damaged = (message: string) => new ChronodiskError('damaged', message);
 export const refused = (message: string) => new ChronodiskError('refused', message);
 
+/**
+ * Throws when long work was asked to stop (a cancelled job): the reason the signal was
+ * aborted with, or a one-line 'refused'. Engine loops call it between chunks, where
+ * stopping leaves what was written durable and the work finishable by running it again.
+ */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  throw signal.reason instanceof Error ? signal.reason : new ChronodiskError('refused', 'cancelled');
+}
+
 export function isChronodiskError(e: unknown, code?: ErrorCode): e is ChronodiskError {
   return e instanceof ChronodiskError && (code === undefined || e.code === code);
 }

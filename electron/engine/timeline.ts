@@ -44,6 +44,7 @@ export class Timeline {
       atOrBeforeTime: db.prepare('SELECT * FROM commits WHERE disk = ? AND time_us <= ? ORDER BY time_us DESC, seq DESC LIMIT 1'),
       atOrBeforeSeq: db.prepare('SELECT * FROM commits WHERE disk = ? AND seq <= ? ORDER BY seq DESC LIMIT 1'),
       range: db.prepare('SELECT * FROM commits WHERE disk = ? AND time_us >= ? AND time_us <= ? ORDER BY seq LIMIT ?'),
+      newest: db.prepare('SELECT * FROM (SELECT * FROM commits WHERE disk = ? AND time_us >= ? AND time_us <= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
       count: db.prepare('SELECT count(*) AS n FROM commits WHERE disk = ? AND time_us >= ? AND time_us <= ?'),
       written: db.prepare('SELECT start, end FROM writes WHERE disk = ? AND seq > ? AND seq <= ? ORDER BY start'),
       activity: db.prepare(
@@ -54,6 +55,12 @@ export class Timeline {
 
   points(disk: DiskRecord, range: { fromUs?: number; toUs?: number; limit?: number } = {}): PointInfo[] {
     const rows = this.q.range!.all(disk.id, range.fromUs ?? 0, range.toUs ?? Number.MAX_SAFE_INTEGER, range.limit ?? -1) as CommitRow[];
+    return rows.map((r) => this.info(disk, r));
+  }
+
+  /** The newest `limit` points of the range, oldest first (a timeline that shows the recent end of a long history). */
+  newestPoints(disk: DiskRecord, range: { fromUs?: number; toUs?: number; limit: number }): PointInfo[] {
+    const rows = this.q.newest!.all(disk.id, range.fromUs ?? 0, range.toUs ?? Number.MAX_SAFE_INTEGER, range.limit) as CommitRow[];
     return rows.map((r) => this.info(disk, r));
   }
 

@@ -39,6 +39,12 @@ export class NdjsonTransport implements ContractTransport {
     this.stream.end();
   }
 
+  /** Drops the connection at once, with whatever is still queued (a peer that does not read). */
+  destroy(reason = 'closed'): void {
+    this.stream.destroy();
+    this.ended(reason);
+  }
+
   /** Bytes written but not yet taken by the OS: a slow reader's backlog. */
   get backlog(): number {
     return this.stream.writableLength;

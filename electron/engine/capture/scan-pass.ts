@@ -3,6 +3,7 @@ import { withFrozen } from '../devices/freeze.js';
 import { mountsOf } from '../devices/mounts.js';
 import { WriteTracker, type TrackerEvent } from '../devices/write-tracker.js';
 import type { RateLimiter } from '../devices/io-priority.js';
+import { throwIfCancelled } from '../errors.js';
 import { CommitFlag } from '../format/constants.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import type { PointInfo } from '../timeline.js';
@@ -50,6 +51,8 @@ export interface ScanOptions {
   limiter?: RateLimiter;
   /** Commit even when nothing changed (an explicit capture); a background pass skips it. */
   commitUnchanged?: boolean;
+  /** Cancels the pass between chunks (its batch is dropped: no point). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -100,6 +103,7 @@ export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOp
   const changes = new ChangedBlocks(blockSize, lender);
   try {
     for await (const [at, buf] of reader.chunks([{ offset: 0, length: disk.size }], READ_CHUNK, READS_AHEAD, lending)) {
+      throwIfCancelled(options.signal);
       await options.limiter?.take(buf.length);
       bytesChanged += changes.absorb(at, buf, fresh, old?.hashes);
       bytesRead += buf.length;
@@ -158,6 +162,7 @@ async function previousHashes(app: Appliance, disk: DiskRecord, seq: number | un
   const hashes = new BigUint64Array(count);
   const buf = Buffer.allocUnsafe(READ_CHUNK);
   for (let at = 0; at < disk.size; at += READ_CHUNK) {
+    throwIfCancelled(options.signal);
     const part = buf.subarray(0, Math.min(READ_CHUNK, disk.size - at));
     image.readInto(part, at);
     for (let off = 0; off < part.length; off += disk.blockSize) hashes[(at + off) / disk.blockSize] = blockHash(part.subarray(off, Math.min(part.length, off + disk.blockSize)));

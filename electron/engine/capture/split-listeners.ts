@@ -3,12 +3,47 @@ import { join } from 'node:path';
 import type { Appliance } from '../appliance.js';
 import { ExportTable } from '../nbd/export.js';
 import { NbdServer, type Listening } from '../nbd/server.js';
+import type { DiskRecord } from '../store/catalog-state.js';
 import type { PointInfo } from '../timeline.js';
 import { SplitCapture } from './split-capture.js';
 
 export interface SplitListener {
   disk: string;
   listening: Listening;
+}
+
+/** One split-mode disk's NBD listener, and how to close it (the server, then the capture). */
+export interface RunningSplit extends SplitListener {
+  /** NBD clients connected now (a VM, nbdfuse): while any is, the disk is in use. */
+  clients(): number;
+  close(): Promise<void>;
+}
+
+/** Starts the split listener of one split-mode disk on `<dir>/<disk>.sock` (mode 0600). */
+export async function startSplitListener(
+  app: Appliance,
+  disk: DiskRecord,
+  dir: string,
+  onPoint?: (p: PointInfo) => void,
+  onError?: (e: unknown) => void,
+): Promise<RunningSplit> {
+  const split = await SplitCapture.start(app, disk, onPoint);
+  const server = new NbdServer({
+    provider: new ExportTable([{ name: disk.name, description: `${disk.name} through split capture`, open: () => split.open() }], disk.name),
+    onError,
+  });
+  const close = async () => {
+    await server.close().catch(() => undefined);
+    await split.close();
+  };
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const listening = await server.listen({ socket: join(dir, `${disk.name}.sock`) });
+    return { disk: disk.name, listening, clients: () => server.connectionCount, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
 
 /**
@@ -21,28 +56,15 @@ export async function startSplitListeners(
   onPoint?: (p: PointInfo) => void,
   onError?: (e: unknown) => void,
 ): Promise<{ listeners: SplitListener[]; close(): Promise<void> }> {
-  const servers: NbdServer[] = [];
-  const splits: SplitCapture[] = [];
-  const listeners: SplitListener[] = [];
+  const running: RunningSplit[] = [];
   const close = async () => {
-    await Promise.allSettled(servers.map((s) => s.close()));
-    await Promise.allSettled(splits.map((s) => s.close()));
+    await Promise.allSettled(running.map((s) => s.close()));
   };
   try {
-    for (const disk of app.disks().filter((d) => d.mode === 'split')) {
-      const split = await SplitCapture.start(app, disk, onPoint);
-      splits.push(split);
-      const server = new NbdServer({
-        provider: new ExportTable([{ name: disk.name, description: `${disk.name} through split capture`, open: () => split.open() }], disk.name),
-        onError,
-      });
-      servers.push(server);
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      listeners.push({ disk: disk.name, listening: await server.listen({ socket: join(dir, `${disk.name}.sock`) }) });
-    }
+    for (const disk of app.disks().filter((d) => d.mode === 'split')) running.push(await startSplitListener(app, disk, dir, onPoint, onError));
   } catch (e) {
     await close();
     throw e;
   }
-  return { listeners, close };
+  return { listeners: running.map(({ disk, listening }) => ({ disk, listening })), close };
 }

@@ -61,8 +61,20 @@ export class TrackCapture {
     if (this.timer) clearInterval(this.timer);
     await this.busy;
     await new Promise((r) => setTimeout(r, 50)); // let the last trace lines arrive
-    await this.flushPending(CommitFlag.Final).catch((e) => this.events.onError?.(e));
+    await this.flushPending(CommitFlag.Final).catch((e) => {
+      this.needScan = true;
+      this.events.onError?.(e);
+    });
     await this.tracker?.stop();
+  }
+
+  /**
+   * After stop(): whether the latest point holds every write the trace saw (no lost
+   * events, no failed batch, no scan owed). Work that needs the capture current (a
+   * rollback) may then skip its own scan pass.
+   */
+  get current(): boolean {
+    return this.stopped && !this.needScan;
   }
 
   private absorb(events: TrackerEvent[]): void {

@@ -1,6 +1,6 @@
 import { closeSync, ftruncateSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, chmodSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChronodiskError, fromFsError } from '../errors.js';
+import { ChronodiskError, fromFsError, throwIfCancelled } from '../errors.js';
 import { isAllZero } from '../format/payload-codec.js';
 import type { FileStat, FileSystemReader } from '../fs/filesystem.js';
 import { walkTree } from '../fs/tree-walk.js';
@@ -10,6 +10,8 @@ export interface RestoreFilesOptions {
   /** Keep uid/gid (only meaningful as root). */
   keepOwner?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Stops between entries and chunks; what was restored so far stays. */
+  signal?: AbortSignal;
 }
 
 export interface RestoreFilesResult {
@@ -80,6 +82,7 @@ export async function restoreFiles(fs: FileSystemReader, paths: string[], dest: 
     mkdirSync(dest, { recursive: true });
     for (const e of clashes) rmSync(e.target, { recursive: true, force: true });
     for (const e of entries) {
+      throwIfCancelled(opts.signal);
       const { stat, target } = e;
       if (stat.type === 'dir') {
         mkdirSync(target, { recursive: true });
@@ -96,6 +99,7 @@ export async function restoreFiles(fs: FileSystemReader, paths: string[], dest: 
           continue;
         }
         await copyFile(fs, e, (n) => {
+          throwIfCancelled(opts.signal);
           result.bytes += n;
           opts.onProgress?.(result.bytes, total);
         });

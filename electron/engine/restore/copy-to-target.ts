@@ -130,13 +130,15 @@ export async function copyToTarget(app: Appliance, disk: DiskRecord, point: Poin
         startAt,
         skipZeroChunks: !isDevice,
         limiter: options.limiter,
+        signal: options.signal,
         onProgress: progress('write'),
         onDurable: (w) => journal.advance(j, w),
       }),
     );
     written = streamed.written;
-    verified = await clock.time('verify', () => verifyExtents(image, whole, target, { chunkHashes: streamed.chunkHashes, onProgress: progress('verify') })).catch((e: unknown) => {
-      journal.remove(j); // what is there cannot be trusted: the next run starts over
+    verified = await clock.time('verify', () => verifyExtents(image, whole, target, { chunkHashes: streamed.chunkHashes, signal: options.signal, onProgress: progress('verify') })).catch((e: unknown) => {
+      // What is there cannot be trusted: the next run starts over (a cancelled check proves nothing either way).
+      if (!options.signal?.aborted) journal.remove(j);
       throw e;
     });
   } finally {

@@ -4,6 +4,7 @@ import { isAllZero } from '../format/payload-codec.js';
 import type { TimeImage } from '../time-image.js';
 import type { Extent } from '../timeline.js';
 import { alignedBuffer } from '../devices/aligned-buffer.js';
+import { throwIfCancelled } from '../errors.js';
 import type { RestoreTarget } from './restore-target.js';
 
 export const CHUNK = 4 * 1024 * 1024;
@@ -25,6 +26,8 @@ export interface StreamOptions {
   onProgress?: (done: number, total: number) => void;
   /** Everything before `watermark` (plan order) is durable on the target. */
   onDurable?: (watermark: number) => void;
+  /** Stops between chunks, after making what was written durable (the journal says how far). */
+  signal?: AbortSignal;
 }
 
 /** Splits extents into (offset, length, planPosition) chunks of at most CHUNK bytes. */
@@ -70,6 +73,10 @@ export async function streamExtents(image: TimeImage, extents: Extent[], target:
     lastSync = performance.now();
   };
   for (const c of chunksOf(extents)) {
+    if (options.signal?.aborted) {
+      await durable(c.plan);
+      throwIfCancelled(options.signal);
+    }
     // The other buffer may still be in flight: fill this one (switch only after a write).
     const buf = buffers[i % 2]!.subarray(0, c.length);
     const already = c.plan + c.length <= startAt;

@@ -12,6 +12,8 @@ export interface RestoreOptions {
   onProgress?: (p: RestoreProgress) => void;
   /** Throttles writes to the target (bytes per second). */
   limiter?: RateLimiter;
+  /** Cancels between chunks; what was made durable stays journalled, so running it again finishes it. */
+  signal?: AbortSignal;
 }
 
 /** What a finished restore reports (the CLI's --json summary is this). */

@@ -5,7 +5,7 @@ import { probeProtectedSource } from '../capture/source-check.js';
 import type { SourceInfo } from '../devices/block-device.js';
 import { mountsOf, systemDisks } from '../devices/mounts.js';
 import { holdersOf } from '../devices/sysfs-block.js';
-import { checkProtectSource, checkRestoreTarget, factsOf } from '../devices/target-rules.js';
+import { checkProtectSource, checkRestoreTarget, factsOf, type TargetProblem } from '../devices/target-rules.js';
 import { ChronodiskError } from '../errors.js';
 import { CommitFlag } from '../format/constants.js';
 import type { DiskRecord } from '../store/catalog-state.js';
@@ -58,6 +58,7 @@ export async function rollbackInPlace(app: Appliance, disk: DiskRecord, point: P
       streamExtents(image, extents, target, {
         startAt: committed ? job.total : job.watermark,
         limiter: options.limiter,
+        signal: options.signal,
         // The restore point's batch: drained() holds the stream back while the encoders
         // are behind, so a large rollback does not pile its chunks up in memory.
         onChunk:
@@ -71,8 +72,9 @@ export async function rollbackInPlace(app: Appliance, disk: DiskRecord, point: P
       }),
     );
     written = streamed.written;
-    verified = await clock.time('verify', () => verifyExtents(image, extents, target, { chunkHashes: streamed.chunkHashes, onProgress: progress('verify') })).catch((e: unknown) => {
-      journal.advance(job, 0); // what is on the disk cannot be trusted: the next run writes it all again
+    verified = await clock.time('verify', () => verifyExtents(image, extents, target, { chunkHashes: streamed.chunkHashes, signal: options.signal, onProgress: progress('verify') })).catch((e: unknown) => {
+      // What is on the disk cannot be trusted: the next run writes it all again (unless only the check was cancelled).
+      if (!options.signal?.aborted) journal.advance(job, 0);
       throw e;
     });
     restorePoint =
@@ -111,6 +113,13 @@ export const beforeRestoreLabel = (p: PointInfo) => `before-restore-${p.seq}`;
  * asking for confirmation; rollbackInPlace runs it again.
  */
 export async function probeRollbackDisk(app: Appliance, disk: DiskRecord): Promise<SourceInfo> {
+  const { info, problems } = await rollbackProblems(app, disk);
+  if (problems.length) throw new ChronodiskError('refused', `cannot roll back ${disk.name}: ${problems[0]!.message}`);
+  return info;
+}
+
+/** Every rule that refuses rolling the protected disk back now (empty when it may be). Throws when the source cannot be probed. */
+export async function rollbackProblems(app: Appliance, disk: DiskRecord): Promise<{ info: SourceInfo; problems: TargetProblem[] }> {
   const info = await probeProtectedSource(disk);
   const facts = factsOf(info);
   const problems = [
@@ -123,8 +132,7 @@ export async function probeRollbackDisk(app: Appliance, disk: DiskRecord): Promi
     }),
     ...checkProtectSource({ source: facts, appliance: applianceFacts(app.dir), readable: true }),
   ];
-  if (problems.length) throw new ChronodiskError('refused', `cannot roll back ${disk.name}: ${problems[0]!.message}`);
-  return info;
+  return { info, problems };
 }
 
 interface RollbackPlan {
@@ -166,7 +174,7 @@ async function planRollback(
   const upToDate =
     options.upToDate ??
     (await clock.time('catch-up', async () => {
-      const r = await scanPass(app, disk, { freeze: false, commitUnchanged: false, onProgress: (p) => options.onProgress?.({ phase: 'catch-up', done: p.done, total: p.total }) });
+      const r = await scanPass(app, disk, { freeze: false, commitUnchanged: false, signal: options.signal, onProgress: (p) => options.onProgress?.({ phase: 'catch-up', done: p.done, total: p.total }) });
       return r.point;
     }));
   if (point.seq > upToDate.seq) throw new ChronodiskError('usage', `point ${point.seq} is later than ${disk.name}'s latest point ${upToDate.seq}`);

@@ -1,11 +1,18 @@
 import { createHash } from 'node:crypto';
 import { xxh64 } from '@node-rs/xxhash';
-import { ChronodiskError } from '../errors.js';
+import { ChronodiskError, throwIfCancelled } from '../errors.js';
 import type { TimeImage } from '../time-image.js';
 import type { Extent } from '../timeline.js';
 import { chunksOf, CHUNK } from './extent-stream.js';
 import type { RestoreTarget } from './restore-target.js';
 import { DirectReader } from './direct-reader.js';
+
+export interface VerifyOptions {
+  chunkHashes?: Array<bigint | undefined>;
+  onProgress?: (done: number, total: number) => void;
+  /** Stops between chunks (nothing is written while verifying). */
+  signal?: AbortSignal;
+}
 
 export interface VerifyResult {
   bytesVerified: number;
@@ -22,7 +29,7 @@ export async function verifyExtents(
   image: TimeImage,
   extents: Extent[],
   target: RestoreTarget,
-  opts: { chunkHashes?: Array<bigint | undefined>; onProgress?: (done: number, total: number) => void } = {},
+  opts: VerifyOptions = {},
 ): Promise<VerifyResult> {
   const total = extents.reduce((n, e) => n + e.length, 0);
   const direct = await DirectReader.open(target.path, image.size, CHUNK);
@@ -47,7 +54,7 @@ async function compareChunks(
   total: number,
   readBack: (i: number, offset: number, length: number) => Promise<Buffer>,
   path: string,
-  opts: { chunkHashes?: Array<bigint | undefined>; onProgress?: (done: number, total: number) => void },
+  opts: VerifyOptions,
 ): Promise<VerifyResult> {
   const expected = Buffer.allocUnsafeSlow(CHUNK);
   const hash = createHash('sha256');
@@ -55,6 +62,10 @@ async function compareChunks(
   // The next read is in flight while this chunk is compared.
   let next = chunks.length ? readBack(0, chunks[0]!.offset, chunks[0]!.length) : undefined;
   for (let i = 0; i < chunks.length; i++) {
+    if (opts.signal?.aborted) {
+      await next?.catch(() => undefined);
+      throwIfCancelled(opts.signal);
+    }
     const c = chunks[i]!;
     const back = (await next)!;
     const n = chunks[i + 1];

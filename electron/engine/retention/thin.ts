@@ -5,7 +5,8 @@ import type { CommitRow } from '../index/index-db.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import type { SegmentWriter } from '../store/segment-writer.js';
 import { decodeRecordHeader } from '../format/segment-record.js';
-import { keptPoints, policyFromJson, type RetentionPolicy } from './policy.js';
+import { keptPoints } from './policy.js';
+import { policyOf } from './policy-settings.js';
 
 export interface DiskThinning {
   disk: string;
@@ -24,10 +25,6 @@ export interface ThinPlan {
   droppedDisks: number[];
   removedPoints: number;
   bytesFreed: number;
-}
-
-export function policyOf(app: Appliance, disk: DiskRecord): RetentionPolicy {
-  return policyFromJson(app.setting(`retention:${disk.id}`));
 }
 
 /** Which points each disk's policy lets go now (nothing is changed). */

@@ -1,0 +1,95 @@
+import { resolve } from 'node:path';
+import { Appliance } from '../engine/appliance.js';
+import { readSettings } from '../engine/appliance-settings.js';
+import { CaptureControl } from './capture-control.js';
+import { EventHub, type EventListener } from './event-hub.js';
+import { captureHandlers } from './handlers/capture-handlers.js';
+import { diskHandlers } from './handlers/disk-handlers.js';
+import { fileHandlers } from './handlers/file-handlers.js';
+import { jobHandlers } from './handlers/job-handlers.js';
+import { restoreHandlers } from './handlers/restore-handlers.js';
+import { timelineHandlers } from './handlers/timeline-handlers.js';
+import { JobRunner } from './job-runner.js';
+import { OpenFileSystems } from './open-filesystems.js';
+import { RequestRouter, type Answer, type Handlers } from './request-router.js';
+import type { ServiceContext } from './service-context.js';
+
+export interface ServiceOptions {
+  /** The appliance directory. */
+  dir: string;
+  passphrase?: string;
+  /** Where split-mode disks listen (DIR/DISK.sock). */
+  splitDir: string;
+  /** Names the writer in the appliance's lock ("in use by … (chronodisk service)"). */
+  command: string;
+}
+
+/**
+ * The privileged service: the one writer of an appliance (it holds the writer lock),
+ * capturing every protected disk as `chronodisk run` does, answering every request of
+ * the contract and pushing its events to every subscriber. Transports (the unix socket,
+ * the loopback WebSocket) only carry text to answer() and events out of subscribe().
+ */
+export class ChronodiskService {
+  private readonly router: RequestRouter;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(private readonly ctx: ServiceContext) {
+    const handlers: Handlers = {
+      ...diskHandlers(ctx),
+      ...timelineHandlers(ctx),
+      ...fileHandlers(ctx),
+      ...restoreHandlers(ctx),
+      ...captureHandlers(ctx),
+      ...jobHandlers(ctx),
+    };
+    this.router = new RequestRouter(handlers);
+  }
+
+  /** Opens the appliance as its writer (refused, with who holds it, when another writer does) and starts capture. */
+  static async start(options: ServiceOptions): Promise<ChronodiskService> {
+    const app = await Appliance.open(resolve(options.dir), { writable: true, passphrase: options.passphrase, command: options.command });
+    try {
+      const events = new EventHub();
+      const settings = readSettings(app);
+      const capture = new CaptureControl(app, events, { splitDir: options.splitDir, scanIntervalSec: settings.scanIntervalSec, rateLimit: settings.rateLimit });
+      const service = new ChronodiskService({ app, events, capture, jobs: new JobRunner(events), files: new OpenFileSystems(app) });
+      await capture.start();
+      return service;
+    } catch (e) {
+      app.close();
+      throw e;
+    }
+  }
+
+  get appliance(): Appliance {
+    return this.ctx.app;
+  }
+
+  get splitListeners() {
+    return this.ctx.capture.splitListeners;
+  }
+
+  /** Answers one incoming message (never throws). */
+  answer(text: string): Promise<Answer> {
+    return this.router.answer(text);
+  }
+
+  subscribe(listener: EventListener): () => void {
+    return this.ctx.events.subscribe(listener);
+  }
+
+  /** Cancels running jobs, ends capture with a final point, closes the appliance. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.ctx.jobs.stopAll();
+      try {
+        await this.ctx.capture.stop();
+        await this.ctx.files.closeAll();
+      } finally {
+        this.ctx.app.close();
+      }
+    })();
+    return this.stopping;
+  }
+}

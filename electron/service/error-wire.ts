@@ -1,0 +1,28 @@
+import { ContractError } from '../../shared/contract.js';
+import { errorCodeOf, isServiceError } from '../../shared/contract-client.js';
+import type { ErrorInfo } from '../../shared/errors.js';
+import { PointSyntaxError } from '../../shared/point.js';
+import { ChronodiskError, fromFsError } from '../engine/errors.js';
+
+const MAX_MESSAGE = 600;
+
+/**
+ * Any failure as the contract's { code, message }: engine errors keep their code, contract
+ * and point-syntax errors are 'usage', an errno error gets the code fromFsError gives it,
+ * anything else is 'internal'. The message is one line, of bounded length.
+ */
+export function errorInfoOf(e: unknown): ErrorInfo {
+  if (e instanceof ChronodiskError) return { code: e.code, message: oneLine(e.message) };
+  if (e instanceof ContractError || e instanceof PointSyntaxError) return { code: 'usage', message: oneLine(e.message) };
+  if (isServiceError(e)) return { code: e.code, message: oneLine(e.message) };
+  if (typeof (e as NodeJS.ErrnoException)?.code === 'string') {
+    const mapped = fromFsError(e, 'a file the service needed');
+    if (mapped instanceof ChronodiskError) return { code: mapped.code, message: oneLine(`${mapped.message} (${(e as Error).message})`) };
+  }
+  return { code: errorCodeOf(e), message: oneLine(`internal error: ${(e as Error)?.message ?? String(e)}`) };
+}
+
+export function oneLine(text: string): string {
+  const line = text.replace(/\s*\n\s*/g, '; ').trim();
+  return line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE - 1)}…` : line || 'failed';
+}

@@ -1,0 +1,51 @@
+import { readSettings, writeSettings } from '../../engine/appliance-settings.js';
+import { formatBytes } from '../../../shared/units.js';
+import { ChronodiskError } from '../../engine/errors.js';
+import type { Handlers } from '../request-router.js';
+import type { ServiceContext } from '../service-context.js';
+import { policyOfWire, settingsOf } from '../wire-shapes.js';
+
+/** Capture on request, pause and resume, and the appliance's settings. */
+export function captureHandlers(ctx: ServiceContext): Pick<Handlers, 'captureNow' | 'pauseCapture' | 'resumeCapture' | 'getSettings' | 'setSettings'> {
+  const { app } = ctx;
+  return {
+    captureNow: ({ disk: name }) => {
+      const disk = app.disk(name);
+      if (disk.mode === 'split') throw new ChronodiskError('usage', `${disk.name} is captured through split: every write is already a point`);
+      ctx.jobs.start({
+        kind: 'scan',
+        title: `Scan ${disk.name}`,
+        disk: disk.name,
+        claims: [`disk:${disk.name}`],
+        run: async (job) => {
+          const r = await ctx.capture.captureNow(disk, {
+            commitUnchanged: true,
+            signal: job.signal,
+            onProgress: (p) => job.progress(p.phase === 'hash' ? 'prepare' : p.phase === 'commit' ? 'commit' : 'read', p.done, p.total),
+          });
+          return `Point ${r.point.seq} of ${disk.name}: read ${formatBytes(r.bytesRead)}, ${formatBytes(r.bytesChanged)} changed, ${formatBytes(r.bytesStored)} stored${r.frozen ? ', crash-consistent (frozen)' : ''}`;
+        },
+        cancelled: () => `Scan of ${disk.name} cancelled: no point was made`,
+      });
+      return {};
+    },
+
+    pauseCapture: () => {
+      ctx.capture.pause('paused by you');
+      return {};
+    },
+
+    resumeCapture: () => {
+      ctx.capture.resume();
+      return {};
+    },
+
+    getSettings: () => settingsOf(readSettings(app)),
+
+    setSettings: (patch) => {
+      const s = writeSettings(app, { ...patch, retention: patch.retention && policyOfWire(patch.retention) });
+      ctx.capture.configure(s);
+      return settingsOf(s);
+    },
+  };
+}

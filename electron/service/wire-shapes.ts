@@ -1,0 +1,51 @@
+/**
+ * Engine records in the contract's shapes (shared/contract.ts): what every handler and
+ * event sends. The router validates each response against the table again.
+ */
+import type { Bookmark, Disk, Point, Retention, Settings } from '../../shared/contract.js';
+import type { ApplianceSettings } from '../engine/appliance-settings.js';
+import type { RetentionPolicy } from '../engine/retention/policy.js';
+import type { BookmarkRecord, DiskRecord } from '../engine/store/catalog-state.js';
+import { flagNames, type PointInfo } from '../engine/timeline.js';
+
+export function diskOf(d: DiskRecord): Disk {
+  return { id: d.id, name: d.name, source: d.source, size: d.size, mode: d.mode, blockSize: d.blockSize, identity: flatIdentity(d.identity), createdUs: d.createdUs };
+}
+
+/** The identity as flat strings: nested facts become dotted keys, lists comma-joined. */
+function flatIdentity(identity: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (identity === null || identity === undefined) return out;
+  if (typeof identity !== 'object') {
+    out[prefix || 'value'] = String(identity);
+    return out;
+  }
+  if (Array.isArray(identity)) {
+    if (identity.length) out[prefix] = identity.map(String).join(',');
+    return out;
+  }
+  for (const [k, v] of Object.entries(identity)) flatIdentity(v, prefix ? `${prefix}.${k}` : k, out);
+  return out;
+}
+
+export function pointOf(p: PointInfo): Point {
+  return { seq: p.seq, disk: p.disk, timeUs: p.timeUs, flags: flagNames(p.flags), ...(p.label ? { label: p.label } : {}), bytes: p.bytes };
+}
+
+export function bookmarkOf(disk: DiskRecord, b: BookmarkRecord): Bookmark {
+  return { disk: disk.name, seq: b.seq, label: b.label, timeUs: b.timeUs };
+}
+
+/** µs as the contract carries them: "forever" is null for the weekly level, the largest safe integer elsewhere. */
+const finite = (us: number) => (Number.isFinite(us) ? us : Number.MAX_SAFE_INTEGER);
+
+export function retentionOf(p: RetentionPolicy): Retention {
+  return { keepAllUs: finite(p.keepAll), hourlyUs: finite(p.hourly), dailyUs: finite(p.daily), weeklyUs: Number.isFinite(p.weekly) ? p.weekly : null };
+}
+
+export function policyOfWire(r: Retention): RetentionPolicy {
+  return { keepAll: r.keepAllUs, hourly: r.hourlyUs, daily: r.dailyUs, weekly: r.weeklyUs ?? Infinity };
+}
+
+export function settingsOf(s: ApplianceSettings): Settings {
+  return { scanIntervalSec: s.scanIntervalSec, rateLimit: s.rateLimit, retention: retentionOf(s.retention), restoreFolders: s.restoreFolders };
+}
