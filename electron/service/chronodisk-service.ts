@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { Appliance } from '../engine/appliance.js';
+import { ChronodiskError } from '../engine/errors.js';
 import { readSettings } from '../engine/appliance-settings.js';
 import { CaptureControl } from './capture-control.js';
 import { EventHub, type EventListener } from './event-hub.js';
@@ -42,6 +43,10 @@ export class ChronodiskService {
       ...restoreHandlers(ctx),
       ...captureHandlers(ctx),
       ...jobHandlers(ctx),
+      // The desktop app's main process answers this one (shared/contract.ts); asked directly, the service refuses.
+      startService: () => {
+        throw new ChronodiskError('usage', 'startService is answered by the desktop app, not by the service: this service is already running');
+      },
     };
     this.router = new RequestRouter(handlers);
   }
