@@ -59,7 +59,7 @@ export async function runServiceUntilStopped(opts: ServiceRunOptions, command: s
       listeners.push(...(await listen(service)));
       for (const l of listeners) say({ event: 'listening', ...l.json }, l.text);
       const disks = service.appliance.disks().map((d) => d.name);
-      say({ event: 'started', appliance: access.dir, disks }, `Chronodisk service for ${access.dir}: capturing ${disks.length} disks; stop with Ctrl-C.`);
+      say({ event: 'started', appliance: service.appliance.dir, disks }, `Chronodisk service for ${service.appliance.dir}: capturing ${disks.length} disks; stop with Ctrl-C.`);
       const sig = await signals.stopped;
       await Promise.allSettled(listeners.map((l) => l.close()));
       await service.stop();

@@ -17,6 +17,7 @@ import { jobsVerb } from './jobs-verb.js';
 import { runVerb } from './run-verb.js';
 import { serveVerb } from './serve-verb.js';
 import { serviceVerb } from './service-verb.js';
+import { uiVerb } from './ui-verb.js';
 import { splitVerb } from './split-verb.js';
 import { timelineVerb } from './timeline-verb.js';
 import { versionVerb } from './version-verb.js';
@@ -31,6 +32,7 @@ export const verbs: Verb[] = [
   captureVerb,
   runVerb,
   serviceVerb,
+  uiVerb,
   splitVerb,
   serveVerb,
   timelineVerb,
