@@ -81,6 +81,7 @@ export function TimelineSlider() {
   const thumbUs = dragUs ?? shown.timeUs;
   const label = formatPointTime(shown.timeUs);
   const mark = bookmarks.find((b) => b.seq === shown.seq);
+  const text = viewing.now && dragUs === undefined ? `Now · ${label}` : label;
   return (
     <div className="slider">
       <ActivityHistogram buckets={activity} span={span} />
@@ -94,7 +95,7 @@ export function TimelineSlider() {
         aria-valuemin={span.firstUs}
         aria-valuemax={span.latestUs}
         aria-valuenow={shown.timeUs}
-        aria-valuetext={viewing.now ? `Now (${label})` : label}
+        aria-valuetext={mark ? `${text}, bookmark ${mark.label}` : text}
         onPointerDown={onPointerDown}
         onPointerMove={onPointerMove}
         onPointerUp={onPointerUp}
@@ -104,9 +105,9 @@ export function TimelineSlider() {
         <div className="slider-rail" aria-hidden="true" />
         <div className="slider-fill" style={{ top: `${fractionOfTime(span, thumbUs) * 100}%` }} aria-hidden="true" />
         <div className="slider-thumb" style={{ top: `${fractionOfTime(span, thumbUs) * 100}%` }} aria-hidden="true">
-          <output className="slider-label" aria-label="Point shown">
+          <output className="slider-label">
             {mark && <span className="slider-label-mark">★ {mark.label}</span>}
-            {viewing.now && dragUs === undefined ? `Now · ${label}` : label}
+            {text}
           </output>
         </div>
       </div>
