@@ -32,7 +32,7 @@ function randomBytes(n: number, seed: number): Buffer {
   return b;
 }
 
-function writeTree(dir: string, version: 1 | 2): void {
+export function writeTree(dir: string, version: 1 | 2): void {
   mkdirSync(join(dir, 'docs', 'reports'), { recursive: true });
   mkdirSync(join(dir, 'photos'), { recursive: true });
   writeFileSync(join(dir, 'notes.txt'), version === 1 ? 'The first draft of the notes.\n'.repeat(40) : 'Rewritten entirely at the second point.\n'.repeat(300));
@@ -44,6 +44,15 @@ function writeTree(dir: string, version: 1 | 2): void {
 
 const MiB = 1024 * 1024;
 
+function makeExt4(image: string, label: string, tree: string): void {
+  sh('mkfs.ext4', ['-q', '-F', '-L', label, '-d', tree, '-b', '4096', image, `${(48 * MiB) / 1024}K`]);
+}
+
+/** Writes a new filesystem holding `tree` over the disk's image (the next capture sees it). */
+export function rebuildImage(d: TwoPointDisk, tree: string): void {
+  makeExt4(d.image, d.disk, tree);
+}
+
 /** Builds the appliance under `root` (created), protecting `disk` with points p1 and p2. */
 export function buildTwoPointDisk(root: string, disk = 'work'): TwoPointDisk {
   const app = join(root, 'appliance');
@@ -52,7 +61,7 @@ export function buildTwoPointDisk(root: string, disk = 'work'): TwoPointDisk {
   const imageAt = { p1: join(root, 'at-p1.img'), p2: join(root, 'at-p2.img') };
   writeTree(tree.p1, 1);
   writeTree(tree.p2, 2);
-  const mkfs = (t: string) => sh('mkfs.ext4', ['-q', '-F', '-L', disk, '-d', t, '-b', '4096', image, String(48 * MiB / 1024) + 'K']);
+  const mkfs = (t: string) => makeExt4(image, disk, t);
   mkfs(tree.p1);
   expect0(runCli(['init', app]));
   expect0(runCli(['protect', image, '-a', app, '--name', disk]));

@@ -7,14 +7,14 @@
  * was. A loop device smaller than the disk stands for a restore target the wizard must refuse.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { attachLoop, makeImage, tempDir, type Loop } from '../devices/loop-device.js';
 import { runCliJson } from '../helpers/cli.js';
 import { launchChromium, chromiumPath, type Chromium } from './chromium.js';
-import { buildTwoPointDisk, sha256, type TwoPointDisk } from './two-point-disk.js';
+import { buildTwoPointDisk, rebuildImage, sha256, writeTree, type TwoPointDisk } from './two-point-disk.js';
 import { startUi, type UiService } from './ui-service.js';
 
 const skipReason = !existsSync(chromiumPath) ? `no Chromium at ${chromiumPath}` : process.getuid?.() !== 0 ? 'the loop-device target needs root' : undefined;
@@ -199,6 +199,58 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
     await page.screenshot({ path: join(shots, 'rolled-back.png') });
     expect(sha256(disk.image)).toBe(sha256(disk.imageAt.p1));
     await wizard.getByRole('button', { name: 'Close' }).last().click();
+  });
+
+  it('lists the jobs it ran, and pauses and resumes capture', async () => {
+    await page.getByRole('button', { name: /^Jobs/ }).click();
+    const jobs = page.getByRole('region', { name: 'Jobs' }).getByRole('listitem');
+    await expect.poll(() => jobs.count()).toBeGreaterThanOrEqual(4);
+    expect(await jobs.filter({ hasText: 'Done' }).count()).toBeGreaterThanOrEqual(3);
+    expect(await jobs.filter({ hasText: 'already exist' }).count()).toBe(1);
+    await page.getByRole('button', { name: 'Close jobs' }).click();
+
+    await page.getByRole('button', { name: 'Pause capture' }).click();
+    await expect.poll(() => page.getByText(/^Capture paused:/).count()).toBe(1);
+    await page.getByRole('button', { name: 'Resume capture' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Pause capture' }).count()).toBe(1);
+    expect(await page.getByText(/^Capture paused:/).count()).toBe(0);
+  });
+
+  it('captures a change on request and shows the new point in the present', async () => {
+    writeTree(join(tmp.dir, 'tree-p3'), 2);
+    writeFileSync(join(tmp.dir, 'tree-p3', 'captured-from-window.txt'), 'made after the rollback\n');
+    rebuildImage(disk, join(tmp.dir, 'tree-p3'));
+    const before = runCliJson<{ count: number }>(['timeline', '-a', disk.app, disk.disk]).count;
+    await slider().focus();
+    await page.keyboard.press('End');
+    await page.getByRole('button', { name: 'Capture now' }).click();
+    await expect.poll(() => row('captured-from-window.txt').count(), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => page.getByText(`${before + 1} points`).count()).toBe(1);
+    const newest = runCliJson<{ points: Array<{ seq: number }> }>(['timeline', '-a', disk.app, disk.disk]).points.at(-1)!;
+    expect(newest.seq).toBeGreaterThan(disk.seq.p2);
+  });
+
+  it('protects a drive: refused drives are greyed with their reason, a chosen one is named and listed', async () => {
+    await page.getByRole('button', { name: '+ Protect a drive…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Protect a drive' });
+    const loop = dialog.getByRole('radio', { name: new RegExp(smallTarget!.device) });
+    await expect.poll(() => loop.count(), { timeout: 30_000 }).toBe(1);
+    const refused = dialog.locator('input[type=radio]:disabled');
+    expect(await refused.count()).toBeGreaterThanOrEqual(1);
+    const reasonId = await refused.first().getAttribute('aria-describedby');
+    expect((await page.locator(`[id="${reasonId}"]`).textContent())?.length).toBeGreaterThan(0);
+    await loop.check();
+    const name = dialog.getByLabel('Name');
+    expect(await name.inputValue()).toBe(smallTarget!.device.replace('/dev/', ''));
+    await name.fill('bad:name');
+    await dialog.getByRole('button', { name: 'Protect', exact: true }).click();
+    await expect.poll(() => dialog.getByRole('alert').textContent()).toMatch(/may not contain/);
+    await name.fill('spare');
+    await dialog.getByLabel('Capture mode').selectOption('scan');
+    await dialog.getByRole('button', { name: 'Protect', exact: true }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Disk spare' }).count(), { timeout: 30_000 }).toBe(1);
+    const disks = runCliJson<Array<{ name: string; source: string }>>(['disks', '-a', disk.app]);
+    expect(disks).toContainEqual(expect.objectContaining({ name: 'spare', source: smallTarget!.device }));
   });
 
   it('says it is not connected when the service is gone', async () => {

@@ -27,7 +27,8 @@ export function openWebSocketTransport(url: string, protocols: string[]): Promis
       if (typeof ev.data === 'string') receive(ev.data);
     });
     ws.addEventListener('close', (ev: CloseEvent) => {
-      const why = ev.reason ? `${ev.reason} (code ${ev.code})` : `the socket closed (code ${ev.code})`;
+      // 1006: closed without a word, as when the service stops or the network drops.
+      const why = ev.reason ? `${ev.reason} (code ${ev.code})` : ev.code === 1006 ? 'the connection to the service was lost' : `the connection closed (code ${ev.code})`;
       if (open) closed(why);
       else reject(new Error(`the service refused the connection: ${why}`));
     });

@@ -2,6 +2,7 @@
 import { formatPointTime } from '../format/local-time.js';
 import { joinPath } from '../model/inner-path.js';
 import { useBrowserStore } from '../stores/browser-store.js';
+import { selectedDisk, useDisksStore } from '../stores/disks-store.js';
 import { useDiskRestoreStore } from '../stores/disk-restore-store.js';
 import { useRestoreFilesStore } from '../stores/restore-files-store.js';
 import { useTimelineStore } from '../stores/timeline-store.js';
@@ -20,6 +21,8 @@ export function BrowserToolbar({ disk }: { disk: string }) {
   const beginRestore = useRestoreFilesStore((s) => s.begin);
   const beginDisk = useDiskRestoreStore((s) => s.begin);
   const showVersions = useVersionsStore((s) => s.show);
+  const captureNow = useDisksStore((s) => s.captureNow);
+  const splitMode = useDisksStore((s) => selectedDisk(s)?.mode === 'split');
   const single = selected.length === 1 ? entries.find((e) => e.name === selected[0]) : undefined;
   const restorePoint = point ?? shown;
   return (
@@ -63,6 +66,11 @@ export function BrowserToolbar({ disk }: { disk: string }) {
         <button type="button" className="button" disabled={!shown} onClick={() => shown && beginDisk(disk, shown)}>
           Restore disk…
         </button>
+        {!splitMode && (
+          <button type="button" className="button" title="Scan the disk now and make a point" onClick={() => void captureNow(disk)}>
+            Capture now
+          </button>
+        )}
       </div>
     </div>
   );

@@ -2,6 +2,7 @@
 import { create } from 'zustand';
 import type { DiskSummary, EventOf, Point } from '../../../shared/contract.js';
 import { call } from './service-call.js';
+import { useToastStore } from './toast-store.js';
 
 interface DisksState {
   disks: DiskSummary[];
@@ -9,6 +10,8 @@ interface DisksState {
   selected: string | undefined;
   load(): Promise<void>;
   select(name: string): void;
+  /** Asks for a scan pass now (a job; the point arrives as pointCommitted). */
+  captureNow(name: string): Promise<void>;
   applyCaptureStatus(e: EventOf<'captureStatus'>): void;
   applyPoint(p: Point): void;
 }
@@ -25,6 +28,9 @@ export const useDisksStore = create<DisksState>((set, get) => ({
   },
   select(name) {
     set({ selected: name });
+  },
+  async captureNow(name) {
+    if ((await call('captureNow', { disk: name })) !== undefined) useToastStore.getState().push(`Capturing ${name}…`, 'info');
   },
   applyCaptureStatus(e) {
     set((s) => ({

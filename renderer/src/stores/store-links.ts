@@ -6,8 +6,10 @@
 import type { ContractApi } from '../../../shared/contract-client.js';
 import { useBrowserStore } from './browser-store.js';
 import { useConnectionStore } from './connection-store.js';
+import { useDiskRestoreStore } from './disk-restore-store.js';
 import { selectedDisk, useDisksStore } from './disks-store.js';
 import { useJobsStore } from './jobs-store.js';
+import { useRestoreFilesStore } from './restore-files-store.js';
 import { useStatusStore } from './status-store.js';
 import { useTimelineStore, viewingAt } from './timeline-store.js';
 import { useVersionsStore } from './versions-store.js';
@@ -27,7 +29,9 @@ function subscribeEvents(api: ContractApi): Array<() => void> {
     api.on('jobProgress', (job) => {
       const before = useJobsStore.getState().jobs.find((j) => j.id === job.id);
       useJobsStore.getState().upsert(job);
-      if (job.phase === 'failed' && before?.phase !== 'failed' && job.error) useToastStore.getState().push(`${job.title}: ${job.error.message}`);
+      // A failure is a toast unless the dialog that started the job is open and says it there.
+      const shownInDialog = [useRestoreFilesStore.getState(), useDiskRestoreStore.getState()].some((d) => d.open && d.jobId === job.id);
+      if (job.phase === 'failed' && before?.phase !== 'failed' && job.error && !shownInDialog) useToastStore.getState().push(`${job.title}: ${job.error.message}`);
     }),
     api.on('pointCommitted', (p) => {
       useDisksStore.getState().applyPoint(p);
