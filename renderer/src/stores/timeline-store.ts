@@ -25,8 +25,6 @@ interface TimelineState {
   shown: PointRef | undefined;
   /** Where the thumb is while dragging (µs); undefined: at the shown point. */
   dragUs: number | undefined;
-  /** Bumped when the cache learns points (for the marks the slider draws). */
-  version: number;
 
   load(disk: string, span: Span | undefined): Promise<void>;
   loadActivity(buckets: number): Promise<void>;
@@ -75,7 +73,6 @@ export const useTimelineStore = create<TimelineState>((set, get) => {
     viewing: { now: true },
     shown: undefined,
     dragUs: undefined,
-    version: 0,
 
     async load(disk, span) {
       resolver = newResolver(disk);
@@ -88,7 +85,7 @@ export const useTimelineStore = create<TimelineState>((set, get) => {
       const first = res.points[0];
       const last = res.points[res.points.length - 1];
       const s = get().span ?? (first && last ? { firstUs: first.timeUs, latestUs: last.timeUs } : undefined);
-      set((st) => ({ total: res.total, bookmarks: res.bookmarks, span: s, shown: r.cache.newest(), version: st.version + 1 }));
+      set({ total: res.total, bookmarks: res.bookmarks, span: s, shown: r.cache.newest() });
       if (activityBuckets) await get().loadActivity(activityBuckets);
     },
 
@@ -118,7 +115,7 @@ export const useTimelineStore = create<TimelineState>((set, get) => {
         return;
       }
       void r.atOrBefore(us).then((p) => {
-        if (ticket === dragTicket && p && resolver === r) set((s) => ({ shown: p, version: s.version + 1 }));
+        if (ticket === dragTicket && p && resolver === r) set({ shown: p });
       });
     },
 
@@ -131,7 +128,6 @@ export const useTimelineStore = create<TimelineState>((set, get) => {
       if (ticket !== dragTicket || resolver !== r) return;
       // Before the first point: the oldest point is the nearest there is.
       settle(p ?? (await r.atOrBefore(get().span?.firstUs ?? us)));
-      set((s) => ({ version: s.version + 1 }));
     },
 
     async step(direction) {
@@ -141,7 +137,6 @@ export const useTimelineStore = create<TimelineState>((set, get) => {
       const ticket = ++dragTicket;
       const p = direction === 'older' ? await r.older(at) : await r.newer(at);
       if (ticket === dragTicket && resolver === r && p) settle(p);
-      set((s) => ({ version: s.version + 1 }));
     },
 
     async page(direction) {
@@ -158,7 +153,6 @@ export const useTimelineStore = create<TimelineState>((set, get) => {
         if (p && p.seq <= at.seq) p = await r.newer(at);
       }
       if (ticket === dragTicket && resolver === r && p) settle(p);
-      set((s) => ({ version: s.version + 1 }));
     },
 
     async oldest() {
@@ -203,7 +197,6 @@ export const useTimelineStore = create<TimelineState>((set, get) => {
         span: { firstUs: s.span?.firstUs ?? p.timeUs, latestUs: Math.max(p.timeUs, s.span?.latestUs ?? 0) },
         // The present follows new points; a past point stays where it is.
         shown: s.viewing.now && s.dragUs === undefined ? { seq: p.seq, timeUs: p.timeUs } : s.shown,
-        version: s.version + 1,
       }));
       // The histogram's buckets stretch with the span: refresh it, at most every few seconds.
       clearTimeout(activityTimer);
