@@ -84,7 +84,9 @@ export const useTimelineStore = create<TimelineState>((set, get) => {
       r.cache.merge({ points: res.points, total: res.total });
       const first = res.points[0];
       const last = res.points[res.points.length - 1];
-      const s = get().span ?? (first && last ? { firstUs: first.timeUs, latestUs: last.timeUs } : undefined);
+      // The sidebar's summary may be older than this answer: the newest point wins.
+      const given = get().span;
+      const s = first && last ? { firstUs: Math.min(given?.firstUs ?? first.timeUs, first.timeUs), latestUs: Math.max(given?.latestUs ?? 0, last.timeUs) } : given;
       set({ total: res.total, bookmarks: res.bookmarks, span: s, shown: r.cache.newest() });
       if (activityBuckets) await get().loadActivity(activityBuckets);
     },
