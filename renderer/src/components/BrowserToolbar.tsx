@@ -59,7 +59,7 @@ export function BrowserToolbar({ disk }: { disk: string }) {
           type="button"
           className="button button-primary"
           disabled={selected.length === 0 || !volume || !restorePoint}
-          onClick={() => volume && restorePoint && void beginRestore(volume, String(restorePoint.seq), selected.map((n) => joinPath(path, n)))}
+          onClick={() => volume && restorePoint && void beginRestore(volume, restorePoint, selected.map((n) => joinPath(path, n)))}
         >
           Restore…
         </button>

@@ -1,4 +1,5 @@
 /** Restore the selected files: choose a destination the service offers; replace existing files only after asking. */
+import { formatPointTime } from '../format/local-time.js';
 import { baseName } from '../model/inner-path.js';
 import { isRunning, jobById, useJobsStore } from '../stores/jobs-store.js';
 import { useRestoreFilesStore } from '../stores/restore-files-store.js';
@@ -67,13 +68,14 @@ export function RestoreFilesDialog() {
   return (
     <Dialog title={`Restore ${what}`} onClose={s.close} actions={actions}>
       <p>
-        {s.paths.length === 1 ? s.paths[0] : s.paths.join(', ')} <span className="muted">as at point {s.at}</span>
+        {s.paths.length === 1 ? s.paths[0] : s.paths.join(', ')} <span className="muted">as {s.paths.length === 1 ? 'it was' : 'they were'} at {formatPointTime(s.timeUs)}</span>
       </p>
       {s.step === 'choose' && <Destinations />}
       {asking && (
-        <p className="form-warning" role="alert">
-          {s.conflict ?? job?.error?.message} Replace the existing files with the restored ones?
-        </p>
+        <div className="form-warning" role="alert">
+          <p className="warning-line">Some of these are already at the destination. Replace them with the versions from {formatPointTime(s.timeUs)}?</p>
+          <p className="warning-detail">{s.conflict ?? job?.error?.message}</p>
+        </div>
       )}
       {s.step === 'running' && job && !conflictJob && <JobProgress job={job} />}
       {s.problem && (

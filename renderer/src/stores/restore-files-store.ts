@@ -15,6 +15,8 @@ interface RestoreFilesState {
   /** DISK or DISK:N, the point's sequence number and the paths inside it. */
   address: string;
   at: string;
+  /** When that point was (for the dialog's words). */
+  timeUs: number;
   paths: string[];
   destinations: RestoreDestination[] | undefined;
   destination: string | undefined;
@@ -24,7 +26,7 @@ interface RestoreFilesState {
   problem: string | undefined;
   jobId: string | undefined;
   busy: boolean;
-  begin(address: string, at: string, paths: string[]): Promise<void>;
+  begin(address: string, point: { seq: number; timeUs: number }, paths: string[]): Promise<void>;
   choose(id: string): void;
   start(overwrite: boolean): Promise<void>;
   close(): void;
@@ -35,6 +37,7 @@ export const useRestoreFilesStore = create<RestoreFilesState>((set, get) => ({
   step: 'choose',
   address: '',
   at: 'now',
+  timeUs: 0,
   paths: [],
   destinations: undefined,
   destination: undefined,
@@ -43,8 +46,8 @@ export const useRestoreFilesStore = create<RestoreFilesState>((set, get) => ({
   jobId: undefined,
   busy: false,
 
-  async begin(address, at, paths) {
-    set({ open: true, step: 'choose', address, at, paths, destinations: undefined, destination: undefined, conflict: undefined, problem: undefined, jobId: undefined });
+  async begin(address, point, paths) {
+    set({ open: true, step: 'choose', address, at: String(point.seq), timeUs: point.timeUs, paths, destinations: undefined, destination: undefined, conflict: undefined, problem: undefined, jobId: undefined });
     const d = await call('listRestoreDestinations', { disk: address });
     if (get().address !== address) return;
     set({ destinations: d ?? [], destination: d?.[0]?.id });
