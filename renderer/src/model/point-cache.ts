@@ -47,11 +47,6 @@ export class PointCache {
     return this.points.length;
   }
 
-  /** The known points, oldest first (read-only view). */
-  all(): readonly PointRef[] {
-    return this.points;
-  }
-
   /** Takes in one timeline answer and the range it covers. */
   merge(w: TimelineWindow): void {
     if (w.points.length) this.addPoints(w.points.map((p) => ({ seq: p.seq, timeUs: p.timeUs, ...(p.label ? { label: p.label } : {}) })));
@@ -109,12 +104,6 @@ export class PointCache {
   newest(): PointRef | undefined {
     const last = this.covered[this.covered.length - 1];
     return last?.hi === END ? this.points[this.points.length - 1] : undefined;
-  }
-
-  /** Whether a range is fully known (for tests and prefetch decisions). */
-  isCovered(lo: number, hi: number): boolean {
-    const c = this.coverOf(lo);
-    return c !== undefined && c.hi >= hi;
   }
 
   private coverOf(us: number): Covered | undefined {

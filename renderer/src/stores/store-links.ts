@@ -18,6 +18,14 @@ import { useToastStore } from './toast-store.js';
 const STATUS_POLL_MS = 10_000;
 const LIVE_REFRESH_MS = 5_000;
 
+/** Loads the selected disk's timeline afresh, its span from the sidebar's summary. */
+function reloadTimeline(): void {
+  const d = selectedDisk(useDisksStore.getState());
+  if (!d) return;
+  const span = d.firstUs !== undefined && d.latestUs !== undefined ? { firstUs: d.firstUs, latestUs: d.latestUs } : undefined;
+  void useTimelineStore.getState().load(d.name, span);
+}
+
 function subscribeEvents(api: ContractApi): Array<() => void> {
   let liveTimer: ReturnType<typeof setTimeout> | undefined;
   return [
@@ -32,6 +40,8 @@ function subscribeEvents(api: ContractApi): Array<() => void> {
       // A failure is a toast unless the dialog that started the job is open and says it there.
       const shownInDialog = [useRestoreFilesStore.getState(), useDiskRestoreStore.getState()].some((d) => d.open && d.jobId === job.id);
       if (job.phase === 'failed' && before?.phase !== 'failed' && job.error && !shownInDialog) useToastStore.getState().push(`${job.title}: ${job.error.message}`);
+      // Thinning removes points: what the timeline holds may name some that are gone.
+      if (job.kind === 'thin' && job.phase === 'done' && before?.phase !== 'done') void useDisksStore.getState().load().then(reloadTimeline);
     }),
     api.on('pointCommitted', (p) => {
       useDisksStore.getState().applyPoint(p);
@@ -77,9 +87,7 @@ export function linkStores(): () => void {
       useBrowserStore.getState().clear();
       return;
     }
-    const d = selectedDisk(useDisksStore.getState());
-    const span = d?.firstUs !== undefined && d.latestUs !== undefined ? { firstUs: d.firstUs, latestUs: d.latestUs } : undefined;
-    void useTimelineStore.getState().load(name, span);
+    reloadTimeline();
     void useBrowserStore.getState().open(name, 'now');
   };
 
