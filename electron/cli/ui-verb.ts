@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Verb } from './verb.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { loopbackHost } from '../service/loopback-guard.js';
@@ -13,8 +14,9 @@ export const uiVerb: Verb = {
       .option('--host <address>', 'the loopback address to listen on: 127.0.0.1, ::1 or localhost', '127.0.0.1')
       .option('--port <n>', 'the port to listen on (0: any free port)', '0')
       .option('--socket <path>', 'also answer on this unix socket (as chronodisk service does)')
+      .option('--renderer-dir <dir>', 'the built window to serve (default: dist/renderer, made by npm run build:renderer)')
       .addHelpText('after', '\nOpen the printed URL (http://127.0.0.1:PORT/#token=TOKEN) in a browser on this machine. Details: docs/SERVICE.md.')
-      .action(async (opts: ServiceRunOptions & { host: string; port: string; socket?: string }) => {
+      .action(async (opts: ServiceRunOptions & { host: string; port: string; socket?: string; rendererDir?: string }) => {
         const host = loopbackHost(opts.host);
         const port = Number(opts.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ChronodiskError('usage', `--port ${opts.port} is not a port number (0 to 65535)`);
@@ -25,7 +27,7 @@ export const uiVerb: Verb = {
             listeners.push({ json: { socket: s.path, mode: `0${s.mode.toString(8)}` }, text: `Listening on ${s.path}.`, close: s.close });
           }
           try {
-            const ui = await startUiServer(service, { host, port });
+            const ui = await startUiServer(service, { host, port, ...(opts.rendererDir ? { rendererDir: resolve(opts.rendererDir) } : {}) });
             listeners.push({ json: { url: ui.url, host: ui.host, port: ui.port, token: ui.token }, text: `Open ${ui.url} in a browser on this machine.`, close: ui.close });
           } catch (e) {
             await Promise.allSettled(listeners.map((l) => l.close()));

@@ -8,8 +8,8 @@ import { serveConnection } from './service-connection.js';
 
 export interface SocketOptions {
   path: string;
-  /** A group (name or gid) whose members may connect: the socket is then 0660 root:GROUP, else 0600. */
-  group?: string;
+  /** A gid whose members may connect (groupId resolves a name): the socket is then 0660 root:GROUP, else 0600. */
+  gid?: number;
 }
 
 export interface SocketListening {
@@ -25,7 +25,7 @@ export interface SocketListening {
  * answers belongs to a running service, and starting is refused.
  */
 export async function listenOnSocket(service: ChronodiskService, options: SocketOptions): Promise<SocketListening> {
-  const gid = options.group === undefined ? undefined : groupId(options.group);
+  const gid = options.gid;
   const mode = gid === undefined ? 0o600 : 0o660;
   mkdirSync(dirname(options.path), { recursive: true, mode: 0o755 });
   await clearStale(options.path);
@@ -92,8 +92,8 @@ async function clearStale(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-/** A group name (from /etc/group) or a numeric gid. */
-function groupId(group: string): number {
+/** A group name (from /etc/group) or a numeric gid, as --group gives it. */
+export function groupId(group: string): number {
   if (/^\d+$/.test(group)) return Number(group);
   for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
     const [name, , gid] = line.split(':');

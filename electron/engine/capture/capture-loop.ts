@@ -100,9 +100,17 @@ export class CaptureLoop {
     this.setStatus({ state: 'capturing', message: 'capture resumed' });
   }
 
+  /** Applies changed settings at once: a new interval also re-times the scans now waiting. */
   configure(settings: { scanIntervalSec?: number; rateLimit?: number }): void {
-    if (settings.scanIntervalSec !== undefined) this.options.scanIntervalSec = settings.scanIntervalSec;
     if (settings.rateLimit !== undefined) this.limiter.setRate(settings.rateLimit);
+    if (settings.scanIntervalSec === undefined || settings.scanIntervalSec === this.options.scanIntervalSec) return;
+    this.options.scanIntervalSec = settings.scanIntervalSec;
+    for (const [id, timer] of this.timers) {
+      const disk = this.watched.get(id);
+      if (!disk || this.scans.has(id)) continue; // a pass under way schedules the next one itself
+      clearTimeout(timer);
+      this.scheduleScan(disk, settings.scanIntervalSec * 1000);
+    }
   }
 
   /** Whether a disk's capture is held for work running alone on it. */

@@ -1,6 +1,11 @@
 import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Appliance } from '../appliance.js';
+import { applianceFacts } from '../capture/protect.js';
 import { listDrives } from '../devices/drives.js';
+import { mountsOf, systemDisks } from '../devices/mounts.js';
+import { holdersOf } from '../devices/sysfs-block.js';
+import { checkRestoreTarget, type DeviceFacts } from '../devices/target-rules.js';
 import { ChronodiskError } from '../errors.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import { inspectTarget } from './copy-to-target.js';
@@ -27,13 +32,15 @@ export async function restoreTargetsFor(app: Appliance, disk: DiskRecord): Promi
   const own = realOrUndefined(disk.source);
   const withPartitions = disk.identity.partition !== undefined;
   for (const drive of await listDrives({ applianceDir: app.dir })) {
-    const candidates = [
-      { device: drive.device, description: drive.description, size: drive.size },
-      ...(withPartitions ? drive.partitions.map((p) => ({ device: p.device, description: `partition ${p.number} of ${drive.description}`, size: p.size })) : []),
+    const candidates: Candidate[] = [
+      { device: drive.device, description: drive.description, size: drive.size, disk: drive.device, readOnly: drive.isReadOnly },
+      ...(withPartitions
+        ? drive.partitions.map((p) => ({ device: p.device, description: `partition ${p.number} of ${drive.description}`, size: p.size, disk: drive.device, readOnly: drive.isReadOnly }))
+        : []),
     ];
     for (const c of candidates) {
       if (c.device === own) continue; // the in-place entry stands for it
-      out.push({ ...c, inPlace: false, problems: await problemsOf(app, disk, c.device) });
+      out.push({ device: c.device, description: c.description, size: c.size, inPlace: false, problems: await problemsOf(app, disk, c) });
     }
   }
   return out;
@@ -60,11 +67,24 @@ async function inPlaceChoice(app: Appliance, disk: DiskRecord): Promise<RestoreT
   }
 }
 
-async function problemsOf(app: Appliance, disk: DiskRecord, device: string): Promise<string[]> {
+/** A drive or partition of the list, with the facts listDrives found (no open needed). */
+interface Candidate {
+  device: string;
+  description: string;
+  size: number;
+  /** The whole disk it is on. */
+  disk: string;
+  readOnly: boolean;
+}
+
+async function problemsOf(app: Appliance, disk: DiskRecord, c: Candidate): Promise<string[]> {
   try {
-    return (await inspectTarget(app.dir, disk, device)).problems.map((p) => p.message);
+    return (await inspectTarget(app.dir, disk, c.device)).problems.map((p) => p.message);
   } catch (e) {
-    return [e instanceof ChronodiskError ? e.message : `${device} cannot be probed: ${(e as Error).message}`];
+    // It cannot be probed (the OS refuses to open it): the rules that need no open still speak, then why.
+    const facts: DeviceFacts = { path: c.device, kind: c.device === c.disk ? 'disk' : 'partition', size: c.size, readOnly: c.readOnly, device: c.device, disks: [c.disk] };
+    const rules = checkRestoreTarget({ target: facts, imageSize: disk.size, systemDisks: systemDisks(), appliance: applianceFacts(app.dir), mounts: mountsOf(c.device), holders: holdersOf(basename(c.device)) });
+    return [...rules.map((p) => p.message), e instanceof ChronodiskError ? e.message : `${c.device} cannot be probed: ${(e as Error).message}`];
   }
 }
 
