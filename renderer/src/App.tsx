@@ -1,24 +1,35 @@
-import { useAppStore } from './store.js';
-import { formatBytes } from '../../shared/units.js';
+/** The window: sidebar, main area (browser or settings), timeline at the right edge, status bar; dialogs above. */
+import { BrowserPane } from './components/BrowserPane.js';
+import { DiskRestoreWizard } from './components/DiskRestoreWizard.js';
+import { JobsPanel } from './components/JobsPanel.js';
+import { NotConnected } from './components/NotConnected.js';
+import { ProtectDialog } from './components/ProtectDialog.js';
+import { RestoreFilesDialog } from './components/RestoreFilesDialog.js';
+import { SettingsPage } from './components/SettingsPage.js';
+import { Sidebar } from './components/Sidebar.js';
+import { StatusBar } from './components/StatusBar.js';
+import { TimelinePane } from './components/TimelinePane.js';
+import { Toasts } from './components/Toasts.js';
+import { useConnectionStore } from './stores/connection-store.js';
+import { useLayoutStore } from './stores/layout-store.js';
 
 export function App() {
-  const disks = useAppStore((s) => s.disks);
-  const error = useAppStore((s) => s.error);
+  const state = useConnectionStore((s) => s.state);
+  const page = useLayoutStore((s) => s.page);
+  const everConnected = useConnectionStore((s) => s.generation > 0);
+  if (state !== 'connected' && !everConnected) return <NotConnected />;
   return (
-    <main>
-      <h1>Chronodisk</h1>
-      {error && <p role="alert">{error}</p>}
-      {disks.length === 0 ? (
-        <p>No protected disks yet.</p>
-      ) : (
-        <ul>
-          {disks.map((d) => (
-            <li key={d.id}>
-              {d.name} — {formatBytes(d.size)} ({d.mode})
-            </li>
-          ))}
-        </ul>
-      )}
-    </main>
+    <div className="app">
+      <Sidebar />
+      <main className="main">{page === 'settings' ? <SettingsPage /> : <BrowserPane />}</main>
+      {page === 'browser' && <TimelinePane />}
+      <StatusBar />
+      <JobsPanel />
+      <ProtectDialog />
+      <RestoreFilesDialog />
+      <DiskRestoreWizard />
+      <Toasts />
+      {state !== 'connected' && <NotConnected />}
+    </div>
   );
 }
