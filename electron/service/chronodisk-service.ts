@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import { Appliance } from '../engine/appliance.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { readSettings } from '../engine/appliance-settings.js';
-import { ChronodiskError } from '../engine/errors.js';
 import { CaptureControl } from './capture-control.js';
 import { EventHub, type EventListener } from './event-hub.js';
 import { captureHandlers } from './handlers/capture-handlers.js';
