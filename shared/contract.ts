@@ -330,12 +330,13 @@ export type ServiceConnection = z.infer<typeof serviceConnection>;
 export type ServiceStart = z.infer<typeof serviceStart>;
 
 /** The envelope on the wire (service socket, WebSocket, Electron IPC): one JSON object per message. */
-export const envelope = z.union([
-  z.object({ type: z.literal('request'), id: z.number().int().nonnegative(), channel: z.string(), payload: z.unknown() }),
-  z.object({ type: z.literal('response'), id: z.number().int().nonnegative(), ok: z.literal(true), payload: z.unknown() }),
-  z.object({ type: z.literal('response'), id: z.number().int().nonnegative(), ok: z.literal(false), error: errorInfo }),
-  z.object({ type: z.literal('event'), channel: z.string(), payload: z.unknown() }),
-]);
+const envelopeKinds = {
+  request: z.object({ type: z.literal('request'), id: z.number().int().nonnegative(), channel: z.string(), payload: z.unknown() }),
+  okResponse: z.object({ type: z.literal('response'), id: z.number().int().nonnegative(), ok: z.literal(true), payload: z.unknown() }),
+  errorResponse: z.object({ type: z.literal('response'), id: z.number().int().nonnegative(), ok: z.literal(false), error: errorInfo }),
+  event: z.object({ type: z.literal('event'), channel: z.string(), payload: z.unknown() }),
+};
+export const envelope = z.union([envelopeKinds.request, envelopeKinds.okResponse, envelopeKinds.errorResponse, envelopeKinds.event]);
 export type Envelope = z.infer<typeof envelope>;
 
 /** Largest envelope any side accepts, in characters of JSON (a listFiles of a big directory fits). */
@@ -367,9 +368,20 @@ export function parseEnvelope(text: string): Envelope {
   } catch {
     throw new ContractError('message is not JSON');
   }
-  const r = envelope.safeParse(value);
+  // Pick the kind by `type` (and `ok`) first, so the error names the field that is wrong,
+  // not "invalid input" for the whole union.
+  const v = value as { type?: unknown; ok?: unknown } | null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ContractError('bad envelope: not a JSON object');
+  const kind =
+    v.type === 'request' ? envelopeKinds.request
+    : v.type === 'event' ? envelopeKinds.event
+    : v.type === 'response' ? (v.ok === false ? envelopeKinds.errorResponse : envelopeKinds.okResponse)
+    : undefined;
+  if (!kind) throw new ContractError(`bad envelope: type must be "request", "response" or "event", not ${JSON.stringify(v.type) ?? 'missing'}`);
+  if (kind !== envelopeKinds.errorResponse && !Object.hasOwn(v, 'payload')) throw new ContractError('bad envelope: payload: missing (send {} when there is nothing to say)');
+  const r = kind.safeParse(value);
   if (!r.success) throw new ContractError(`bad envelope: ${summarizeIssues(r.error)}`);
-  return r.data;
+  return r.data as Envelope;
 }
 
 /** Validates a request payload for a channel; throws a one-line ContractError when it does not fit. */

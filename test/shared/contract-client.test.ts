@@ -87,3 +87,15 @@ describe('the contract table', () => {
     expect(parseRequest('listFiles', { disk: 'home:2', at: '-2h', path: '/etc' }).disk).toBe('home:2');
   });
 });
+
+describe('parseEnvelope', () => {
+  it('names the field that is wrong', async () => {
+    const { parseEnvelope: parse } = await import('../../shared/contract.js');
+    expect(() => parse('{"type":"request","id":1,"channel":"status"}')).toThrow('bad envelope: payload: missing (send {} when there is nothing to say)');
+    expect(() => parse('{"type":"request","id":-1,"channel":"status","payload":{}}')).toThrow(/bad envelope: id: /);
+    expect(() => parse('{"type":"hello"}')).toThrow('bad envelope: type must be "request", "response" or "event", not "hello"');
+    expect(() => parse('[1]')).toThrow('bad envelope: not a JSON object');
+    expect(() => parse('{"type":"response","id":3,"ok":false,"error":{"code":"nope","message":"x"}}')).toThrow(/bad envelope: error.code: /);
+    expect(parse('{"type":"event","channel":"disksChanged","payload":{}}')).toEqual({ type: 'event', channel: 'disksChanged', payload: {} });
+  });
+});
