@@ -68,8 +68,9 @@ export class SplitCapture {
         batch.writeZeroes(offset, data.zeroes);
         length = data.zeroes;
       } else {
+        // The payload is ours: the socket delivered it in fresh buffers nobody reuses.
         for (const piece of Buffer.isBuffer(data) ? [data] : data) {
-          batch.write(offset + length, piece);
+          batch.give(offset + length, piece);
           length += piece.length;
         }
       }

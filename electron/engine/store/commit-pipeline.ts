@@ -2,7 +2,9 @@ import { MAX_RECORD_LENGTH, RecordFlag, RecordType } from '../format/constants.j
 import type { CommitRow, IndexDb, StagedWrite, Watermark } from '../index/index-db.js';
 import { ChronodiskError } from '../errors.js';
 import type { EncodedRun, EncoderPool } from './encoder-pool.js';
-import { WRITE_FIELDS } from './record-encoder.js';
+import { encodeInlineRun, WRITE_FIELDS } from './record-encoder.js';
+import { isAllZero } from '../format/payload-codec.js';
+import { looksIncompressible } from '../format/incompressible.js';
 import type { RecordLocation, SegmentWriter } from './segment-writer.js';
 
 /** What the pipeline knows of one batch still open (not yet committed). */
@@ -56,17 +58,37 @@ interface PlacedCommit {
   durable?: boolean;
 }
 
-/** Whether `data` can join run `r`: lent bytes only a run over the same memory, others a run with room. */
-function fits(r: PendingRun, data: Buffer, lent: boolean): boolean {
-  return lent ? r.lent && r.data.buffer === data.buffer : !r.lent && r.used + data.length <= r.data.length;
+/**
+ * How write() takes the caller's bytes: `copy` (into a run buffer of its own), `lent`
+ * (shared memory the encoder threads read in place; see write()) or `given` (the caller
+ * never changes them again, so a raw record is written from them: see appendWrite()).
+ */
+export type WriteMode = 'copy' | 'lent' | 'given';
+
+/**
+ * What a run does with its writes: `copy` and `lent` go to an encoder thread; `inline`
+ * runs hold given bytes that looked incompressible, and zero runs: their records are
+ * only headers and a checksum, made on the spot, and the payloads are written from
+ * where they are (no copy, no encoder round trip).
+ */
+type RunMode = 'copy' | 'lent' | 'inline';
+
+/** Whether `data` can join run `r`: lent bytes only a run over the same memory, copies a run with room. */
+function fits(r: PendingRun, data: Buffer, mode: RunMode): boolean {
+  if (r.mode !== mode) return false;
+  if (mode === 'lent') return r.data.buffer === data.buffer;
+  if (mode === 'copy') return r.used + data.length <= r.data.length;
+  return true;
 }
 
 /** Writes gathered for the next encoder request, and the batches they belong to. */
 interface PendingRun {
-  /** The writes' bytes: copied into a buffer of the run's own, or the caller's shared memory (lent). */
+  /** The writes' bytes: copied into a buffer of the run's own, or the caller's shared memory (lent); empty when inline. */
   data: Buffer;
-  lent: boolean;
-  /** Bytes of `data` the writes use. */
+  mode: RunMode;
+  /** Inline: the given payloads, which each write's last field indexes. */
+  pieces: Buffer[];
+  /** Bytes of `data` (or `pieces`) the writes use. */
   used: number;
   fields: number[];
   batches: OpenBatch[];
@@ -103,6 +125,7 @@ export class CommitPipeline {
   private failures = new Map<number, unknown>();
   /** Resolves when no lent memory given so far is still used (see write()). */
   private lentTail: Promise<void> = Promise.resolve();
+  private commitsInFlight = new Set<Promise<CommitResult>>();
 
   constructor(
     private readonly writer: SegmentWriter,
@@ -126,12 +149,14 @@ export class CommitPipeline {
    * copied, unless `lent`: then `data` (in a SharedArrayBuffer) is read by the encoder
    * threads and written to the segment where it is, and the caller leaves it unchanged
    * until lentReleased() resolves — one memory pass fewer per byte on the main thread.
+   * `given` bytes are the pipeline's from now on (the caller drops them): what looks
+   * incompressible is written from them as it is, the rest is copied.
    */
-  write(diskId: number, offset: number, data: Buffer, lent = false): void {
-    if (lent && !(data.buffer instanceof SharedArrayBuffer)) throw new TypeError('lent capture bytes must be in a SharedArrayBuffer');
+  write(diskId: number, offset: number, data: Buffer, how: WriteMode = 'copy'): void {
+    if (how === 'lent' && !(data.buffer instanceof SharedArrayBuffer)) throw new TypeError('lent capture bytes must be in a SharedArrayBuffer');
     const b = this.batch(diskId);
     for (let at = 0; at < data.length; at += MAX_RECORD_LENGTH) {
-      this.appendWrite(b, offset + at, data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH)), lent);
+      this.appendWrite(b, offset + at, data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH)), how);
     }
   }
 
@@ -144,7 +169,7 @@ export class CommitPipeline {
   /** Appends zeros (TRIM, WRITE_ZEROES, zero blocks): recorded without payload. */
   zero(diskId: number, offset: number, length: number): void {
     const b = this.batch(diskId);
-    for (let at = 0; at < length; at += MAX_RECORD_LENGTH) this.appendWrite(b, offset + at, Math.min(length - at, MAX_RECORD_LENGTH), false);
+    for (let at = 0; at < length; at += MAX_RECORD_LENGTH) this.appendWrite(b, offset + at, Math.min(length - at, MAX_RECORD_LENGTH), 'copy');
   }
 
   /**
@@ -167,7 +192,25 @@ export class CommitPipeline {
     this.encoders.forgetShared();
   }
 
-  async commit(diskId: number, options: CommitOptions = {}): Promise<CommitResult> {
+  /**
+   * Makes the batch a durable, visible point. The batch ends at once (the disk may begin
+   * its next batch while this one syncs); the promise resolves once it is durable and in
+   * the index.
+   */
+  commit(diskId: number, options: CommitOptions = {}): Promise<CommitResult> {
+    const c = this.commitBatch(diskId, options);
+    this.commitsInFlight.add(c);
+    const done = () => this.commitsInFlight.delete(c);
+    c.then(done, done);
+    return c;
+  }
+
+  /** Resolves once every commit begun so far is acknowledged or failed (never rejects). */
+  async commitsSettled(): Promise<void> {
+    await Promise.allSettled([...this.commitsInFlight]);
+  }
+
+  private async commitBatch(diskId: number, options: CommitOptions): Promise<CommitResult> {
     const b = this.batch(diskId);
     this.dispatch();
     this.open.delete(diskId);
@@ -220,10 +263,11 @@ export class CommitPipeline {
   }
 
   /** One record's worth: `data`, or a number of zero bytes (sent to an encoder without a payload). */
-  private appendWrite(b: OpenBatch, offset: number, data: Buffer | number, lent: boolean): void {
+  private appendWrite(b: OpenBatch, offset: number, data: Buffer | number, how: WriteMode): void {
     const length = typeof data === 'number' ? data : data.length;
     b.bytes += length;
-    if (typeof data !== 'number' && this.extendLast(b, offset, data, lent)) return;
+    const mode = this.runMode(data, how);
+    if (typeof data !== 'number' && this.extendLast(b, offset, data, mode)) return;
     const seq = this.nextSeq++;
     const timeUs = this.tick(false);
     b.firstSeq ??= seq;
@@ -239,20 +283,39 @@ export class CommitPipeline {
       return;
     }
     const payload = typeof data === 'number' ? 0 : length;
-    if (this.run && payload > 0 && !fits(this.run, data as Buffer, lent)) this.dispatch();
-    this.run ??= lent
-      ? { data: Buffer.from((data as Buffer).buffer), lent, used: 0, fields: [], batches: [] }
-      : { data: this.encoders.buffer(Math.max(RUN_BYTES, payload)), lent, used: 0, fields: [], batches: [] };
+    // Zeros carry no bytes: they join whatever run is open.
+    if (this.run && payload > 0 && !fits(this.run, data as Buffer, mode)) this.dispatch();
+    this.run ??= this.newRun(mode, data, payload);
     const r = this.run;
     let at = -1;
     if (typeof data !== 'number') {
-      at = r.lent ? data.byteOffset : r.used;
-      if (!r.lent) data.copy(r.data, r.used);
+      if (r.mode === 'lent') at = data.byteOffset;
+      else if (r.mode === 'copy') at = (data.copy(r.data, r.used), r.used);
+      else at = r.pieces.push(data) - 1;
     }
     r.used += payload;
     r.fields.push(b.diskId, seq, timeUs, offset, length, at);
     r.batches.push(b);
-    if (r.used >= (r.lent ? LENT_RUN_BYTES : RUN_BYTES) || r.batches.length >= RUN_RECORDS) this.dispatch();
+    if (r.used >= (r.mode === 'lent' ? LENT_RUN_BYTES : RUN_BYTES) || r.batches.length >= RUN_RECORDS) this.dispatch();
+  }
+
+  /**
+   * Given bytes that are all zeros or look incompressible (a byte-histogram probe of 2 KiB,
+   * ~4 µs) need no encoder thread on a plain appliance: their records are made inline.
+   * Encrypted, or compressible, they are copied for an encoder like any write.
+   */
+  private runMode(data: Buffer | number, how: WriteMode): RunMode {
+    if (typeof data === 'number') return this.run?.mode ?? 'inline';
+    if (how !== 'given') return how;
+    if (this.encoders.encrypted) return 'copy';
+    return isAllZero(data) || looksIncompressible(data) ? 'inline' : 'copy';
+  }
+
+  private newRun(mode: RunMode, data: Buffer | number, payload: number): PendingRun {
+    const run = { mode, pieces: [], used: 0, fields: [], batches: [] };
+    if (mode === 'lent') return { ...run, data: Buffer.from((data as Buffer).buffer) };
+    if (mode === 'copy') return { ...run, data: this.encoders.buffer(Math.max(RUN_BYTES, payload)) };
+    return { ...run, data: Buffer.alloc(0) };
   }
 
   /**
@@ -261,9 +324,11 @@ export class CommitPipeline {
    * index row). Only the very last write numbered may grow, so no other write's sequence
    * number falls between the two halves and newest-wins still holds.
    */
-  private extendLast(b: OpenBatch, offset: number, data: Buffer, lent: boolean): boolean {
+  private extendLast(b: OpenBatch, offset: number, data: Buffer, mode: RunMode): boolean {
     const r = this.run;
-    if (!r || r.batches[r.batches.length - 1] !== b || r.lent !== lent) return false;
+    // Inline payloads are separate buffers (a record is one of them).
+    if (!r || r.batches[r.batches.length - 1] !== b || r.mode !== mode || mode === 'inline') return false;
+    const lent = mode === 'lent';
     const f = r.fields.length - WRITE_FIELDS;
     const length = r.fields[f + 4]!;
     const at = r.fields[f + 5]!;
@@ -274,39 +339,47 @@ export class CommitPipeline {
     if (!lent) data.copy(r.data, r.used);
     r.used += data.length;
     r.fields[f + 4] = length + data.length;
-    if (r.used >= (r.lent ? LENT_RUN_BYTES : RUN_BYTES)) this.dispatch();
+    if (r.used >= (lent ? LENT_RUN_BYTES : RUN_BYTES)) this.dispatch();
     return true;
   }
 
-  /** Sends the gathered writes to an encoder thread and schedules their placement. */
+  /** Sends the gathered writes to an encoder thread (or encodes an inline run) and schedules their placement. */
   private dispatch(): void {
     const r = this.run;
     if (!r) return;
     this.run = undefined;
     let encoded: Promise<EncodedRun>;
     try {
-      encoded = this.encoders.encode({ data: r.data.buffer as ArrayBuffer | SharedArrayBuffer, writes: Float64Array.from(r.fields) });
+      encoded =
+        r.mode === 'inline'
+          ? Promise.resolve(encodeInlineRun(r.fields, r.pieces))
+          : this.encoders.encode({ data: r.data.buffer as ArrayBuffer | SharedArrayBuffer, writes: Float64Array.from(r.fields) });
     } catch (e) {
       this.fail(e); // the run's writes are gone: no batch of theirs may commit
       throw e;
     }
     let written: Promise<void> | undefined;
     // Lent bytes are bounded by the lender's memory (it waits for lentReleased()), not by drained().
-    const step = this.schedule(r.lent ? 0 : r.used, encoded, (run) => {
-      const payloadOf = (i: number) => run!.data.subarray(r.fields[i * WRITE_FIELDS + 5]!, r.fields[i * WRITE_FIELDS + 5]! + r.fields[i * WRITE_FIELDS + 4]!);
+    const step = this.schedule(r.mode === 'lent' ? 0 : r.used, encoded, (run) => {
+      const payloadOf =
+        r.mode === 'inline'
+          ? (i: number) => r.pieces[r.fields[i * WRITE_FIELDS + 5]!]!
+          : (i: number) => run!.data.subarray(r.fields[i * WRITE_FIELDS + 5]!, r.fields[i * WRITE_FIELDS + 5]! + r.fields[i * WRITE_FIELDS + 4]!);
       this.writer.appendRun(run!, payloadOf).forEach((loc, i) => {
         const f = i * WRITE_FIELDS;
         this.placed(r.batches[i]!, r.fields[f + 1]!, r.fields[f + 3]!, r.fields[f + 4]!, loc);
       });
       // The segment is written from the run's memory: it is reused only once that is done.
-      written = this.writer.written().then(() => this.encoders.recycle(run!));
+      written = this.writer.written().then(() => {
+        if (r.mode !== 'inline') this.encoders.recycle(run!);
+      });
     });
     // After a failure the memory is not recycled, but lent memory is free once no write uses it.
     const released = step.then(
       () => written,
       () => this.quietlyWritten(),
     );
-    if (r.lent) this.lentTail = Promise.all([this.lentTail, released]).then(() => {});
+    if (r.mode === 'lent') this.lentTail = Promise.all([this.lentTail, released]).then(() => {});
     step.catch(() => {
       // fail() has recorded it for the batches' later write() and commit() calls.
     });

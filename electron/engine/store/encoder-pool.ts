@@ -49,6 +49,11 @@ export class EncoderPool {
     readonly size = Math.max(1, Math.min(4, availableParallelism())),
   ) {}
 
+  /** Whether the records are encrypted (the pool holds the data key). */
+  get encrypted(): boolean {
+    return this.key !== undefined;
+  }
+
   /** A buffer of at least `size` bytes to gather a request in (a returned one when it fits). */
   buffer(size: number): Buffer {
     const i = this.spare.findIndex((b) => b.byteLength >= size);

@@ -265,18 +265,30 @@ export class SegmentWriter {
   private async runSyncs(): Promise<void> {
     try {
       while (this.waiters.length) {
-        // Writes in flight land first: a failed flush cuts the file back, which must not
-        // race a write still on its way to it.
-        await this.settled();
-        if (this.inFlight.length) continue; // more started while this one awaited
+        // Everything appended so far is pending or in flight: write the rest (on the libuv
+        // pool, so the event loop goes on), wait for those writes, then fdatasync. Writes
+        // started later may land meanwhile; they are not counted as durable.
         const serial = this.appended;
-        this.flush();
-        const fd = this.fd;
         const segment = this.id;
         const end = this.end;
-        await new Promise<void>((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : res())));
-        this.durable = Math.max(this.durable, serial);
-        if (this.id === segment) this.durableEnd = Math.max(this.durableEnd, end);
+        if (this.asyncFlush) {
+          if (this.pendingBytes > 0) this.startWrite();
+          await Promise.allSettled([...this.inFlight]);
+          // A failed write: settled() cuts the file back (after every write in flight) and throws.
+          if (this.writeFailure !== undefined) await this.settled();
+        } else {
+          // Writes in flight land first: a failed flush cuts the file back, which must not
+          // race a write still on its way to it.
+          await this.settled();
+          this.flush();
+        }
+        // Else a rotation meanwhile sealed the segment: its fdatasync covered these records.
+        if (this.id === segment && this.fd >= 0) {
+          const fd = this.fd;
+          await new Promise<void>((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : res())));
+          this.durable = Math.max(this.durable, serial);
+          if (this.id === segment) this.durableEnd = Math.max(this.durableEnd, end);
+        }
         for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
         const ready = this.waiters.filter((w) => w.serial <= this.durable);
         this.waiters = this.waiters.filter((w) => w.serial > this.durable);
