@@ -42,6 +42,10 @@ const RUN_BYTES = 1024 * 1024;
  * makes two requests, one per encoder thread, and each placement one segment write.
  */
 const LENT_RUN_BYTES = 4 * 1024 * 1024;
+/** …or of given bytes to copy (an NBD write: one run per write, see newRun). */
+const GIVEN_RUN_BYTES = 256 * 1024;
+/** Given pieces shorter than this are stored raw without a look (see runMode). */
+const MIN_PROBE = 512;
 /** …or records (zero runs carry no bytes). */
 const RUN_RECORDS = 4096;
 /** In-flight bytes above which drained() makes capture wait for the encoders. */
@@ -285,7 +289,7 @@ export class CommitPipeline {
     const payload = typeof data === 'number' ? 0 : length;
     // Zeros carry no bytes: they join whatever run is open.
     if (this.run && payload > 0 && !fits(this.run, data as Buffer, mode)) this.dispatch();
-    this.run ??= this.newRun(mode, data, payload);
+    this.run ??= this.newRun(mode, how, data, payload);
     const r = this.run;
     let at = -1;
     if (typeof data !== 'number') {
@@ -308,13 +312,17 @@ export class CommitPipeline {
     if (typeof data === 'number') return this.run?.mode ?? 'inline';
     if (how !== 'given') return how;
     if (this.encoders.encrypted) return 'copy';
+    // A short piece (the tail of a socket read) would save a few bytes at best.
+    if (data.length < MIN_PROBE) return 'inline';
     return isAllZero(data) || looksIncompressible(data) ? 'inline' : 'copy';
   }
 
-  private newRun(mode: RunMode, data: Buffer | number, payload: number): PendingRun {
+  private newRun(mode: RunMode, how: WriteMode, data: Buffer | number, payload: number): PendingRun {
     const run = { mode, pieces: [], used: 0, fields: [], batches: [] };
     if (mode === 'lent') return { ...run, data: Buffer.from((data as Buffer).buffer) };
-    if (mode === 'copy') return { ...run, data: this.encoders.buffer(Math.max(RUN_BYTES, payload)) };
+    // Given bytes come one NBD write at a time: a run sized for bulk capture would carry
+    // (and, transferred to a thread and back, count as fresh external memory) 4× the bytes.
+    if (mode === 'copy') return { ...run, data: this.encoders.buffer(Math.max(how === 'given' ? GIVEN_RUN_BYTES : RUN_BYTES, payload)) };
     return { ...run, data: Buffer.alloc(0) };
   }
 
@@ -370,9 +378,9 @@ export class CommitPipeline {
         this.placed(r.batches[i]!, r.fields[f + 1]!, r.fields[f + 3]!, r.fields[f + 4]!, loc);
       });
       // The segment is written from the run's memory: it is reused only once that is done.
-      written = this.writer.written().then(() => {
-        if (r.mode !== 'inline') this.encoders.recycle(run!);
-      });
+      // Inline runs hold no memory of ours: their records go with the next write or
+      // fdatasync (one pwritev per group of split writes rather than one each).
+      if (r.mode !== 'inline') written = this.writer.written().then(() => this.encoders.recycle(run!));
     });
     // After a failure the memory is not recycled, but lent memory is free once no write uses it.
     const released = step.then(
