@@ -265,6 +265,9 @@ export class SegmentWriter {
   private async runSyncs(): Promise<void> {
     try {
       while (this.waiters.length) {
+        // Let the rest of this event-loop turn join the group: pipelined split writes whose
+        // bytes arrived in the same poll of the sockets reach sync() right after the first.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         // Everything appended so far is pending or in flight: write the rest (on the libuv
         // pool, so the event loop goes on), wait for those writes, then fdatasync. Writes
         // started later may land meanwhile; they are not counted as durable.
