@@ -90,8 +90,8 @@ interface PendingRun {
   /** The writes' bytes: copied into a buffer of the run's own, or the caller's shared memory (lent); empty when inline. */
   data: Buffer;
   mode: RunMode;
-  /** Inline: the given payloads, which each write's last field indexes. */
-  pieces: Buffer[];
+  /** Inline: each record's given payload (one buffer or several in disk order), which its last field indexes. */
+  pieces: Buffer[][];
   /** Bytes of `data` (or `pieces`) the writes use. */
   used: number;
   fields: number[];
@@ -159,9 +159,33 @@ export class CommitPipeline {
   write(diskId: number, offset: number, data: Buffer, how: WriteMode = 'copy'): void {
     if (how === 'lent' && !(data.buffer instanceof SharedArrayBuffer)) throw new TypeError('lent capture bytes must be in a SharedArrayBuffer');
     const b = this.batch(diskId);
-    for (let at = 0; at < data.length; at += MAX_RECORD_LENGTH) {
+    // A given write arrives in socket-sized pieces; topping up the last inline record first
+    // keeps records at 64 KiB (a 256 KiB NBD write: 4 records, not 5).
+    const start = how === 'given' ? this.topUpInline(b, offset, data) : 0;
+    for (let at = start; at < data.length; at += MAX_RECORD_LENGTH) {
       this.appendWrite(b, offset + at, data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH)), how);
     }
+  }
+
+  /**
+   * Adds the head of `data` to the last record of the open inline run when that record is
+   * the batch's, the last one numbered, ends where `data` starts on the disk and has room
+   * (newest-wins holds as in extendLast). Returns the bytes taken. A raw record's payload
+   * may be any bytes, so the head needs no look of its own.
+   */
+  private topUpInline(b: OpenBatch, offset: number, data: Buffer): number {
+    const r = this.run;
+    if (!r || r.mode !== 'inline' || r.batches[r.batches.length - 1] !== b) return 0;
+    const f = r.fields.length - WRITE_FIELDS;
+    const length = r.fields[f + 4]!;
+    if (r.fields[f + 5]! < 0 || r.fields[f + 1] !== this.nextSeq - 1 || r.fields[f + 3]! + length !== offset) return 0;
+    const take = Math.min(MAX_RECORD_LENGTH - length, data.length);
+    if (take <= 0) return 0;
+    r.pieces[r.fields[f + 5]!]!.push(data.subarray(0, take));
+    r.fields[f + 4] = length + take;
+    r.used += take;
+    b.bytes += take;
+    return take;
   }
 
   /** Resolves once the pipeline no longer uses any memory lent to write() so far (never rejects). */
@@ -295,7 +319,7 @@ export class CommitPipeline {
     if (typeof data !== 'number') {
       if (r.mode === 'lent') at = data.byteOffset;
       else if (r.mode === 'copy') at = (data.copy(r.data, r.used), r.used);
-      else at = r.pieces.push(data) - 1;
+      else at = r.pieces.push([data]) - 1;
     }
     r.used += payload;
     r.fields.push(b.diskId, seq, timeUs, offset, length, at);
@@ -487,7 +511,9 @@ export class CommitPipeline {
     const ready = this.toApply.splice(0, i + 1);
     this.index.db.transaction(() => {
       for (const e of ready) this.index.applyCommit(e.row, e.batch.writes);
-      for (const e of ready) if (e.row.time_us > Number(this.index.meta('max_time_us') ?? 0)) this.index.setMeta('max_time_us', e.row.time_us);
+      // Commit times only grow (tick()): the group's last is its latest.
+      const latest = ready[ready.length - 1]!.row.time_us;
+      if (latest > Number(this.index.meta('max_time_us') ?? 0)) this.index.setMeta('max_time_us', latest);
       this.index.noteSeq(this.nextSeq - 1);
       this.index.setWatermark(this.safeWatermark(ready[ready.length - 1]!.end));
     })();

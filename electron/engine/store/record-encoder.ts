@@ -130,9 +130,10 @@ export function encodeWrites(codec: PayloadCodec, req: EncodeRequest, memory?: S
  * The records of a run of given payloads on a plain appliance, made on the writer's own
  * thread (see CommitPipeline's inline runs): each is a zero record, or a raw one whose
  * payload stays where it is (`external`); only the 64-byte headers are in `bytes`. Write
- * i's last field indexes `pieces` (-1: a run of zeros with no bytes).
+ * i's last field indexes `pieces` (-1: a run of zeros with no bytes); a record's payload
+ * may be several given buffers that follow each other on the disk.
  */
-export function encodeInlineRun(fields: number[], pieces: Buffer[]): EncodedRun {
+export function encodeInlineRun(fields: number[], pieces: Buffer[][]): EncodedRun {
   const count = fields.length / WRITE_FIELDS;
   const bytes = Buffer.allocUnsafe(count * RECORD_HEADER_SIZE);
   const sizes = new Uint32Array(count).fill(RECORD_HEADER_SIZE);
@@ -141,11 +142,11 @@ export function encodeInlineRun(fields: number[], pieces: Buffer[]): EncodedRun 
   for (let i = 0; i < count; i++) {
     const f = i * WRITE_FIELDS;
     const piece = fields[f + 5]! >= 0 ? pieces[fields[f + 5]!]! : undefined;
-    const zero = !piece || isAllZero(piece);
+    const zero = !piece || piece.every(isAllZero);
     const header = bytes.subarray(i * RECORD_HEADER_SIZE, (i + 1) * RECORD_HEADER_SIZE);
     flags[i] = zero ? RecordFlag.Zero : 0;
     external[i] = zero ? 0 : 1;
-    encodeRecordHeaderInto(header, { type: RecordType.Write, diskId: fields[f]!, seq: fields[f + 1]!, timeUs: fields[f + 2]!, a: fields[f + 3]!, b: fields[f + 4]!, c: 0, flags: flags[i]!, storedLength: zero ? 0 : piece.length });
+    encodeRecordHeaderInto(header, { type: RecordType.Write, diskId: fields[f]!, seq: fields[f + 1]!, timeUs: fields[f + 2]!, a: fields[f + 3]!, b: fields[f + 4]!, c: 0, flags: flags[i]!, storedLength: zero ? 0 : fields[f + 4]! });
     stampChecksum(header, zero ? EMPTY : piece);
   }
   return { bytes, sizes, flags, external, data: EMPTY };

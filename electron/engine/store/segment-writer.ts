@@ -109,7 +109,7 @@ export class SegmentWriter {
    * `payloadOf(i)` is record i's raw payload where the run left it outside its bytes.
    * The run's memory is written from as it is: keep it unchanged until written() resolves.
    */
-  appendRun(run: EncodedRun, payloadOf: (i: number) => Buffer): RecordLocation[] {
+  appendRun(run: EncodedRun, payloadOf: (i: number) => Buffer | Buffer[]): RecordLocation[] {
     const out: RecordLocation[] = [];
     let pos = 0;
     // A run never seals the segment (that would write and fdatasync on the event loop):
@@ -119,7 +119,7 @@ export class SegmentWriter {
     for (let i = 0; i < run.sizes.length; i++) {
       const size = run.sizes[i]!;
       const header = run.bytes.subarray(pos, pos + size);
-      out.push(this.place(run.external[i] ? [header, payloadOf(i)] : header, run.flags[i]!));
+      out.push(this.place(run.external[i] ? [header, ...[payloadOf(i)].flat()] : header, run.flags[i]!));
       pos += size;
     }
     return out;
@@ -165,9 +165,9 @@ export class SegmentWriter {
     return this.place(r.bytes, r.flags);
   }
 
-  /** Queues encoded record bytes (one buffer, or header and payload) at the segment's end. */
+  /** Queues encoded record bytes (one buffer, or the header and the payload's parts) at the segment's end. */
   private place(bytes: Buffer | Buffer[], flags: number): RecordLocation {
-    const n = Array.isArray(bytes) ? bytes[0]!.length + bytes[1]!.length : bytes.length;
+    const n = Array.isArray(bytes) ? bytes.reduce((sum, b) => sum + b.length, 0) : bytes.length;
     const at = { segmentId: this.id, offset: this.end, end: this.end + n, flags };
     if (Array.isArray(bytes)) this.pending.push(...bytes);
     else this.pending.push(bytes);
