@@ -3,8 +3,7 @@ import type { CommitRow, IndexDb, StagedWrite, Watermark } from '../index/index-
 import { ChronodiskError } from '../errors.js';
 import type { EncodedRun, EncoderPool } from './encoder-pool.js';
 import { encodeInlineRun, WRITE_FIELDS } from './record-encoder.js';
-import { isAllZero } from '../format/payload-codec.js';
-import { looksIncompressible } from '../format/incompressible.js';
+import { addWrite, extendLast, fits, newRun, runFull, runModeFor, topUpInline, type PendingRun, type WriteMode } from './write-runs.js';
 import type { RecordLocation, SegmentWriter } from './segment-writer.js';
 
 /** What the pipeline knows of one batch still open (not yet committed). */
@@ -35,19 +34,6 @@ export interface CommitResult {
 const STAGE_THRESHOLD = 50_000;
 /** A batch this small while nothing is in flight is encoded on the spot (one split write: latency). */
 const INLINE_LIMIT = 64 * 1024;
-/** Bytes of writes gathered into one request for an encoder thread… */
-const RUN_BYTES = 1024 * 1024;
-/**
- * …or of lent bytes (nothing to copy, so nothing gained by starting early): an 8 MiB read
- * makes two requests, one per encoder thread, and each placement one segment write.
- */
-const LENT_RUN_BYTES = 4 * 1024 * 1024;
-/** …or of given bytes to copy (an NBD write: one run per write, see newRun). */
-const GIVEN_RUN_BYTES = 256 * 1024;
-/** Given pieces shorter than this are stored raw without a look (see runMode). */
-const MIN_PROBE = 512;
-/** …or records (zero runs carry no bytes). */
-const RUN_RECORDS = 4096;
 /** In-flight bytes above which drained() makes capture wait for the encoders. */
 const HIGH_WATER = 48 * 1024 * 1024;
 
@@ -60,42 +46,6 @@ interface PlacedCommit {
   lost?: unknown;
   /** Set once its fdatasync is done: it may be applied. */
   durable?: boolean;
-}
-
-/**
- * How write() takes the caller's bytes: `copy` (into a run buffer of its own), `lent`
- * (shared memory the encoder threads read in place; see write()) or `given` (the caller
- * never changes them again, so a raw record is written from them: see appendWrite()).
- */
-export type WriteMode = 'copy' | 'lent' | 'given';
-
-/**
- * What a run does with its writes: `copy` and `lent` go to an encoder thread; `inline`
- * runs hold given bytes that looked incompressible, and zero runs: their records are
- * only headers and a checksum, made on the spot, and the payloads are written from
- * where they are (no copy, no encoder round trip).
- */
-type RunMode = 'copy' | 'lent' | 'inline';
-
-/** Whether `data` can join run `r`: lent bytes only a run over the same memory, copies a run with room. */
-function fits(r: PendingRun, data: Buffer, mode: RunMode): boolean {
-  if (r.mode !== mode) return false;
-  if (mode === 'lent') return r.data.buffer === data.buffer;
-  if (mode === 'copy') return r.used + data.length <= r.data.length;
-  return true;
-}
-
-/** Writes gathered for the next encoder request, and the batches they belong to. */
-interface PendingRun {
-  /** The writes' bytes: copied into a buffer of the run's own, or the caller's shared memory (lent); empty when inline. */
-  data: Buffer;
-  mode: RunMode;
-  /** Inline: each record's given payload (one buffer or several in disk order), which its last field indexes. */
-  pieces: Buffer[][];
-  /** Bytes of `data` (or `pieces`) the writes use. */
-  used: number;
-  fields: number[];
-  batches: OpenBatch[];
 }
 
 /**
@@ -115,7 +65,7 @@ export class CommitPipeline {
   private toApply: PlacedCommit[] = [];
   /** The transaction that applies every commit made durable by the same fdatasync (see applyDurableSoon). */
   private applying: Promise<void> | undefined;
-  private run: PendingRun | undefined;
+  private run: PendingRun<OpenBatch> | undefined;
   /** The last placement step: every step waits for the one before (sequence order). */
   private tail: Promise<void> = Promise.resolve();
   private steps = 0;
@@ -159,33 +109,11 @@ export class CommitPipeline {
   write(diskId: number, offset: number, data: Buffer, how: WriteMode = 'copy'): void {
     if (how === 'lent' && !(data.buffer instanceof SharedArrayBuffer)) throw new TypeError('lent capture bytes must be in a SharedArrayBuffer');
     const b = this.batch(diskId);
-    // A given write arrives in socket-sized pieces; topping up the last inline record first
-    // keeps records at 64 KiB (a 256 KiB NBD write: 4 records, not 5).
-    const start = how === 'given' ? this.topUpInline(b, offset, data) : 0;
+    const start = how === 'given' ? topUpInline(this.run, b, offset, data, this.nextSeq - 1) : 0;
+    b.bytes += start;
     for (let at = start; at < data.length; at += MAX_RECORD_LENGTH) {
       this.appendWrite(b, offset + at, data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH)), how);
     }
-  }
-
-  /**
-   * Adds the head of `data` to the last record of the open inline run when that record is
-   * the batch's, the last one numbered, ends where `data` starts on the disk and has room
-   * (newest-wins holds as in extendLast). Returns the bytes taken. A raw record's payload
-   * may be any bytes, so the head needs no look of its own.
-   */
-  private topUpInline(b: OpenBatch, offset: number, data: Buffer): number {
-    const r = this.run;
-    if (!r || r.mode !== 'inline' || r.batches[r.batches.length - 1] !== b) return 0;
-    const f = r.fields.length - WRITE_FIELDS;
-    const length = r.fields[f + 4]!;
-    if (r.fields[f + 5]! < 0 || r.fields[f + 1] !== this.nextSeq - 1 || r.fields[f + 3]! + length !== offset) return 0;
-    const take = Math.min(MAX_RECORD_LENGTH - length, data.length);
-    if (take <= 0) return 0;
-    r.pieces[r.fields[f + 5]!]!.push(data.subarray(0, take));
-    r.fields[f + 4] = length + take;
-    r.used += take;
-    b.bytes += take;
-    return take;
   }
 
   /** Resolves once the pipeline no longer uses any memory lent to write() so far (never rejects). */
@@ -294,8 +222,11 @@ export class CommitPipeline {
   private appendWrite(b: OpenBatch, offset: number, data: Buffer | number, how: WriteMode): void {
     const length = typeof data === 'number' ? data : data.length;
     b.bytes += length;
-    const mode = this.runMode(data, how);
-    if (typeof data !== 'number' && this.extendLast(b, offset, data, mode)) return;
+    const mode = runModeFor(data, how, this.run, this.encoders.encrypted);
+    if (typeof data !== 'number' && extendLast(this.run, b, offset, data, mode, this.nextSeq - 1)) {
+      if (runFull(this.run!)) this.dispatch();
+      return;
+    }
     const seq = this.nextSeq++;
     const timeUs = this.tick(false);
     b.firstSeq ??= seq;
@@ -310,69 +241,11 @@ export class CommitPipeline {
       }
       return;
     }
-    const payload = typeof data === 'number' ? 0 : length;
     // Zeros carry no bytes: they join whatever run is open.
-    if (this.run && payload > 0 && !fits(this.run, data as Buffer, mode)) this.dispatch();
-    this.run ??= this.newRun(mode, how, data, payload);
-    const r = this.run;
-    let at = -1;
-    if (typeof data !== 'number') {
-      if (r.mode === 'lent') at = data.byteOffset;
-      else if (r.mode === 'copy') at = (data.copy(r.data, r.used), r.used);
-      else at = r.pieces.push([data]) - 1;
-    }
-    r.used += payload;
-    r.fields.push(b.diskId, seq, timeUs, offset, length, at);
-    r.batches.push(b);
-    if (r.used >= (r.mode === 'lent' ? LENT_RUN_BYTES : RUN_BYTES) || r.batches.length >= RUN_RECORDS) this.dispatch();
-  }
-
-  /**
-   * Given bytes that are all zeros or look incompressible (a byte-histogram probe of 2 KiB,
-   * ~4 µs) need no encoder thread on a plain appliance: their records are made inline.
-   * Encrypted, or compressible, they are copied for an encoder like any write.
-   */
-  private runMode(data: Buffer | number, how: WriteMode): RunMode {
-    if (typeof data === 'number') return this.run?.mode ?? 'inline';
-    if (how !== 'given') return how;
-    if (this.encoders.encrypted) return 'copy';
-    // A short piece (the tail of a socket read) would save a few bytes at best.
-    if (data.length < MIN_PROBE) return 'inline';
-    return isAllZero(data) || looksIncompressible(data) ? 'inline' : 'copy';
-  }
-
-  private newRun(mode: RunMode, how: WriteMode, data: Buffer | number, payload: number): PendingRun {
-    const run = { mode, pieces: [], used: 0, fields: [], batches: [] };
-    if (mode === 'lent') return { ...run, data: Buffer.from((data as Buffer).buffer) };
-    // Given bytes come one NBD write at a time: a run sized for bulk capture would carry
-    // (and, transferred to a thread and back, count as fresh external memory) 4× the bytes.
-    if (mode === 'copy') return { ...run, data: this.encoders.buffer(Math.max(how === 'given' ? GIVEN_RUN_BYTES : RUN_BYTES, payload)) };
-    return { ...run, data: Buffer.alloc(0) };
-  }
-
-  /**
-   * Grows the last gathered write by `data` when it continues it on the disk (and, lent,
-   * in memory): sequential small writes become one record (one compression call, one
-   * index row). Only the very last write numbered may grow, so no other write's sequence
-   * number falls between the two halves and newest-wins still holds.
-   */
-  private extendLast(b: OpenBatch, offset: number, data: Buffer, mode: RunMode): boolean {
-    const r = this.run;
-    // Inline payloads are separate buffers (a record is one of them).
-    if (!r || r.batches[r.batches.length - 1] !== b || r.mode !== mode || mode === 'inline') return false;
-    const lent = mode === 'lent';
-    const f = r.fields.length - WRITE_FIELDS;
-    const length = r.fields[f + 4]!;
-    const at = r.fields[f + 5]!;
-    if (at < 0) return false; // a zero run: its bytes are not in the buffer
-    if (r.fields[f + 1] !== this.nextSeq - 1 || r.fields[f + 3]! + length !== offset) return false;
-    if (length + data.length > MAX_RECORD_LENGTH) return false;
-    if (lent ? data.buffer !== r.data.buffer || at + length !== data.byteOffset : r.used + data.length > r.data.length) return false;
-    if (!lent) data.copy(r.data, r.used);
-    r.used += data.length;
-    r.fields[f + 4] = length + data.length;
-    if (r.used >= (lent ? LENT_RUN_BYTES : RUN_BYTES)) this.dispatch();
-    return true;
+    if (this.run && typeof data !== 'number' && !fits(this.run, data, mode)) this.dispatch();
+    this.run ??= newRun(mode, how, data, this.encoders);
+    addWrite(this.run, b, [b.diskId, seq, timeUs, offset], data);
+    if (runFull(this.run)) this.dispatch();
   }
 
   /** Sends the gathered writes to an encoder thread (or encodes an inline run) and schedules their placement. */

@@ -1,11 +1,11 @@
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writev, writeSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FILE_HEADER_SIZE, FORMAT_VERSION, RecordType, SEGMENT_MAGIC, SEGMENT_TARGET_SIZE, SEGMENTS_DIR } from '../format/constants.js';
 import { encodeFileHeader } from '../format/file-header.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { fsyncDir } from './durable-file.js';
 import { fromFsError } from '../errors.js';
-import { zeroWrite } from '../positional-io.js';
+import { pwritevFully, pwritevFullySync } from '../positional-io.js';
 import { segmentPath } from './segment-file.js';
 import type { EncodedRun } from './encoder-pool.js';
 import { encodeRecord, type RecordFields } from './record-encoder.js';
@@ -199,7 +199,7 @@ export class SegmentWriter {
     this.pendingBytes = 0;
     // A write leaves inFlight when it lands, so every settled() caller waits for it (the
     // rotation and a group commit's fdatasync may both be waiting).
-    const write: Promise<void> = writeAll(this.fd, bufs, position)
+    const write: Promise<void> = pwritevFully(this.fd, bufs, position)
       .catch((e: unknown) => {
         this.writeFailure ??= e;
       })
@@ -374,17 +374,8 @@ export class SegmentWriter {
     const position = this.end - this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    let written = 0;
     const total = bufs.reduce((n, b) => n + b.length, 0);
-    // writev takes at most IOV_MAX (1024) buffers; write in groups.
-    for (let i = 0; i < bufs.length; i += 1000) {
-      const group = bufs.slice(i, i + 1000);
-      const want = group.reduce((n, b) => n + b.length, 0);
-      let n = writevSync(this.fd, group, position + written);
-      if (n < want) n += writeRemainder(this.fd, Buffer.concat(group).subarray(n), position + written + n);
-      written += n;
-    }
-    if (written !== total) throw new Error(`short write to segment ${this.id}`);
+    if (pwritevFullySync(this.fd, bufs, position) !== total) throw new Error(`short write to segment ${this.id}`);
   }
 
   /** The open segment has reached its target size: the next record seals it first. */
@@ -456,26 +447,5 @@ export class SegmentWriter {
     this.end = FILE_HEADER_SIZE;
     this.durableEnd = FILE_HEADER_SIZE;
     this.records = 0;
-  }
-}
-
-function writeRemainder(fd: number, buf: Buffer, position: number): number {
-  let done = 0;
-  while (done < buf.length) {
-    const n = writeSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0) throw zeroWrite(position + done);
-    done += n;
-  }
-  return done;
-}
-
-/** writev of every buffer at `position`, on the libuv pool, in groups of at most IOV_MAX. */
-async function writeAll(fd: number, bufs: Buffer[], position: number): Promise<void> {
-  for (let i = 0; i < bufs.length; i += 1000) {
-    const group = bufs.slice(i, i + 1000);
-    const want = group.reduce((n, b) => n + b.length, 0);
-    const n = await new Promise<number>((resolve, reject) => writev(fd, group, position, (err, written) => (err ? reject(err) : resolve(written))));
-    if (n < want) writeRemainder(fd, Buffer.concat(group).subarray(n), position + n);
-    position += want;
   }
 }
