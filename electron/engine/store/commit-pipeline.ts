@@ -1,7 +1,8 @@
 import { MAX_RECORD_LENGTH, RecordFlag, RecordType } from '../format/constants.js';
 import type { CommitRow, IndexDb, StagedWrite, Watermark } from '../index/index-db.js';
 import { ChronodiskError } from '../errors.js';
-import type { EncodedRun, EncoderPool } from './encoder-pool.js';
+import type { EncoderPool } from './encoder-pool.js';
+import type { EncodedRun } from './record-encoder.js';
 import { encodeInlineRun, WRITE_FIELDS } from './record-encoder.js';
 import { addWrite, extendLast, fits, newRun, runFull, runModeFor, topUpInline, type PendingRun, type WriteMode } from './write-runs.js';
 import type { RecordLocation, SegmentWriter } from './segment-writer.js';

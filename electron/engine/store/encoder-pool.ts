@@ -3,18 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { ChronodiskError } from '../errors.js';
 import { builtWorkerScript } from '../worker-script.js';
 import { RECORD_HEADER_SIZE } from '../format/constants.js';
-import { WRITE_FIELDS, type EncodeReply, type EncodeRequest } from './record-encoder.js';
-
-/** The encoded records of one request, back to back, with each one's size and flags. */
-export interface EncodedRun {
-  bytes: Buffer;
-  sizes: Uint32Array;
-  flags: Uint8Array;
-  /** 1 where only the header is in `bytes`: the raw payload is still in `data`. */
-  external: Uint8Array;
-  /** The request's bytes, handed back: external payloads are read from here. */
-  data: Buffer;
-}
+import { WRITE_FIELDS, type EncodedRun, type EncodeReply, type EncodeRequest } from './record-encoder.js';
 
 /** Buffers kept for reuse per thread: enough for the requests in flight at the writer's high water (48 MiB). */
 const SPARE_PER_THREAD = 32;

@@ -1,7 +1,17 @@
 import { MAX_RECORD_LENGTH, RECORD_HEADER_SIZE, RecordFlag, RecordType } from '../format/constants.js';
 import { isAllZero, type PayloadCodec } from '../format/payload-codec.js';
-import type { EncodedRun } from './encoder-pool.js';
 import { associatedData, encodeRecordHeaderInto, stampChecksum, type RecordHeader } from '../format/segment-record.js';
+
+/** The encoded records of one request, back to back, with each one's size and flags. */
+export interface EncodedRun {
+  bytes: Buffer;
+  sizes: Uint32Array;
+  flags: Uint8Array;
+  /** 1 where only the header is in `bytes`: the raw payload is still in `data`. */
+  external: Uint8Array;
+  /** The request's bytes, handed back: external payloads are read from here. */
+  data: Buffer;
+}
 
 /** The fields of a record before encoding: the codec picks flags and stored length. */
 export type RecordFields = Omit<RecordHeader, 'flags' | 'storedLength'>;

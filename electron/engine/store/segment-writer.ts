@@ -7,7 +7,7 @@ import { fsyncDir } from './durable-file.js';
 import { fromFsError } from '../errors.js';
 import { pwritevFully, pwritevFullySync } from '../positional-io.js';
 import { segmentPath } from './segment-file.js';
-import type { EncodedRun } from './encoder-pool.js';
+import type { EncodedRun } from './record-encoder.js';
 import { encodeRecord, type RecordFields } from './record-encoder.js';
 import { EarlyWriteback } from './early-writeback.js';
 
