@@ -10,6 +10,7 @@ import { segmentPath } from './segment-file.js';
 import type { EncodedRun } from './record-encoder.js';
 import { encodeRecord, type RecordFields } from './record-encoder.js';
 import { EarlyWriteback } from './early-writeback.js';
+import { GroupCommit, type SyncRound } from './group-commit.js';
 
 /** Undurable bytes of the open segment past which EarlyWriteback has the disk write them. */
 const EARLY_WRITEBACK = 16 * 1024 * 1024;
@@ -54,9 +55,14 @@ export class SegmentWriter {
   private pendingBytes = 0;
   /** Bytes appended in this process, across segments: the group-commit clock. */
   private appended = 0;
-  private durable = 0;
-  private syncing: Promise<void> | undefined;
-  private waiters: Array<{ serial: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private group = new GroupCommit({
+    appended: () => this.appended,
+    gather: () => this.gather(),
+    failed: () => this.syncFailed(),
+    synced: () => {
+      for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
+    },
+  });
   private fdsToClose: number[] = [];
   /** Where the open segment's durable records end (after its last fdatasync). */
   private durableEnd = 0;
@@ -210,13 +216,9 @@ export class SegmentWriter {
     if (this.end - this.durableEnd >= EARLY_WRITEBACK) this.writeback.written(this.id, segmentPath(this.dir, this.id), this.end, this.inFlight.slice());
   }
 
-  /** Resolves once everything appended before the call is on stable storage. */
+  /** Resolves once everything appended before the call is on stable storage (group commit). */
   sync(): Promise<void> {
-    if (this.durable >= this.appended) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ serial: this.appended, resolve, reject });
-      this.syncing ??= this.runSyncs();
-    });
+    return this.group.sync();
   }
 
   /**
@@ -237,7 +239,7 @@ export class SegmentWriter {
 
   /** Leaves the current segment (sealed or not: thinning retired it) and starts segment `id`. */
   async restartAt(id: number): Promise<void> {
-    if (this.syncing) await this.syncing;
+    await this.group.idle();
     await this.settled();
     if (this.fd >= 0) {
       this.flush();
@@ -268,77 +270,42 @@ export class SegmentWriter {
   }
 
   /**
-   * Serves the waiters until none is left. It must await before anything can throw: were
-   * it to finish synchronously, its `finally` would clear `syncing` before sync() set it,
-   * and every later sync() would wait on a loop that has ended. It clears `syncing` in
-   * the same synchronous step that finds no waiter, so none is ever left behind.
-   *
-   * Rounds overlap: while one round's fdatasync runs, the next gathers its group and
-   * writes its records to the file; its fdatasync starts when the previous one is done
-   * (one at a time). A round covers everything appended before it started writing.
+   * A group commit's round: everything appended so far is pending or in flight; write the
+   * rest (on the libuv pool, so the event loop goes on) and wait for those writes. Writes
+   * started later may land meanwhile; the round's fdatasync does not count them.
    */
-  private async runSyncs(): Promise<void> {
-    /** The last round's fdatasync and acknowledgements, still running. */
-    let previous: Promise<void> | undefined;
-    /** What the last round started covers. */
-    let started = this.durable;
-    try {
-      for (;;) {
-        if (!this.waiters.some((w) => w.serial > started)) {
-          if (!previous) break;
-          await previous;
-          previous = undefined;
-          continue;
-        }
-        // Let the rest of this event-loop turn join the group: pipelined split writes whose
-        // bytes arrived in the same poll of the sockets reach sync() right after the first.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        // Everything appended so far is pending or in flight: write the rest (on the libuv
-        // pool, so the event loop goes on), wait for those writes, then fdatasync. Writes
-        // started later may land meanwhile; they are not counted as durable.
-        const serial = this.appended;
-        const segment = this.id;
-        const end = this.end;
-        if (this.asyncFlush) {
-          if (this.pendingBytes > 0) this.startWrite();
-          await Promise.allSettled([...this.inFlight]);
-          // A failed write: settled() cuts the file back (after every write in flight) and throws.
-          if (this.writeFailure !== undefined) await this.settled();
-        } else {
-          // Writes in flight land first: a failed flush cuts the file back, which must not
-          // race a write still on its way to it.
-          await this.settled();
-          this.flush();
-        }
-        if (previous) await previous;
-        started = serial;
-        previous = this.syncRound(serial, segment, end);
-        previous.catch(() => undefined); // awaited by the next round or the loop's end
-      }
-    } catch (e) {
-      await previous?.catch(() => undefined);
-      // A write started during a failed fdatasync lands (or fails) before the cut.
-      await this.settled().catch(() => undefined);
-      if (this.fd >= 0) this.cutBackToDurable();
-      for (const w of this.waiters.splice(0)) w.reject(e);
-    } finally {
-      this.syncing = undefined;
+  private async gather(): Promise<SyncRound> {
+    const serial = this.appended;
+    const segment = this.id;
+    const end = this.end;
+    if (this.asyncFlush) {
+      if (this.pendingBytes > 0) this.startWrite();
+      await Promise.allSettled([...this.inFlight]);
+      // A failed write: settled() cuts the file back (after every write in flight) and throws.
+      if (this.writeFailure !== undefined) await this.settled();
+    } else {
+      // Writes in flight land first: a failed flush cuts the file back, which must not
+      // race a write still on its way to it.
+      await this.settled();
+      this.flush();
     }
+    return {
+      serial,
+      sync: async () => {
+        // Else a rotation meanwhile sealed the segment: its fdatasync covered these records.
+        if (this.id !== segment || this.fd < 0) return;
+        const fd = this.fd;
+        await new Promise<void>((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : res())));
+        if (this.id === segment) this.durableEnd = Math.max(this.durableEnd, end);
+      },
+    };
   }
 
-  /** One round's fdatasync (of records up to `serial`, ending at `end` of `segment`), then its acknowledgements. */
-  private async syncRound(serial: number, segment: number, end: number): Promise<void> {
-    // Else a rotation meanwhile sealed the segment: its fdatasync covered these records.
-    if (this.id === segment && this.fd >= 0) {
-      const fd = this.fd;
-      await new Promise<void>((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : res())));
-      this.durable = Math.max(this.durable, serial);
-      if (this.id === segment) this.durableEnd = Math.max(this.durableEnd, end);
-    }
-    for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
-    const ready = this.waiters.filter((w) => w.serial <= this.durable);
-    this.waiters = this.waiters.filter((w) => w.serial > this.durable);
-    for (const w of ready) w.resolve();
+  /** A write or fdatasync failed: drop everything after the last durable record. */
+  private async syncFailed(): Promise<void> {
+    // A write started during a failed fdatasync lands (or fails) before the cut.
+    await this.settled().catch(() => undefined);
+    if (this.fd >= 0) this.cutBackToDurable();
   }
 
   private flush(): void {
@@ -423,10 +390,10 @@ export class SegmentWriter {
 
   /** The seal record is durable (W3): closes the segment, records the seal, opens the next. */
   private sealed(records: number, startNext: boolean): void {
-    this.durable = this.appended;
+    this.group.durable = this.appended;
     const sealedId = this.id;
     const size = this.end;
-    if (this.syncing) this.fdsToClose.push(this.fd);
+    if (this.group.busy) this.fdsToClose.push(this.fd);
     else closeSync(this.fd);
     this.fd = -1;
     this.nextId = sealedId + 1;
