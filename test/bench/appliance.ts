@@ -66,8 +66,15 @@ async function ours(w: Workload, offs: number[], encrypted: boolean): Promise<{ 
     const perBatch = BATCH_BYTES / w.writeSize;
     let ms: number;
     let commitMs = 0;
+    let storedBefore = 0;
     try {
       const d = app.addDisk({ name: 'bench', source: '/dev/null', size: DISK_SIZE, mode: 'scan', blockSize: 64 * KiB, identity: {} });
+      // Steady state, as in a long-running writer: one untimed batch starts the encoder
+      // threads (and their compiled code) first. Its bytes are not counted as stored.
+      const warm = app.beginBatch(d);
+      for (let i = 0; i < BATCH_BYTES / MiB; i++) warm.write(i * MiB, slice(p, i, MiB));
+      await warm.commit();
+      storedBefore = dirBytes(join(dir.path, 'segments'));
       const t0 = now();
       let previous: Promise<unknown> | undefined;
       const awaitCommit = async (c: Promise<unknown> | undefined) => {
@@ -89,7 +96,7 @@ async function ours(w: Workload, offs: number[], encrypted: boolean): Promise<{ 
     } finally {
       app.close();
     }
-    return { ms, commitMs, stored: dirBytes(join(dir.path, 'segments')) };
+    return { ms, commitMs, stored: dirBytes(join(dir.path, 'segments')) - storedBefore };
   } finally {
     dir.remove();
   }
@@ -160,7 +167,7 @@ export async function benchCommit(): Promise<void> {
     data,
     notes: [
       'raw file: the same pwrites to a plain file, one fdatasync per batch; ours: capture batch + durable commit.',
-      'ours: like a capture writer, the next batch is written while the previous commit syncs (two in flight); in commit(): share of our time awaiting a commit (fdatasync, index) with nothing else to do.',
+      'ours: like a running capture writer — encoder threads already started (one untimed batch first), the next batch written while the previous commit syncs (two in flight); in commit(): share of our time awaiting a commit (encoding still queued, fdatasync, index).',
       'text: independent random words (zstd-1 2.5×, its slowest kind of input); files: the project\'s node_modules, real JavaScript, JSON and native libraries (zstd-1 2.9×); see measure.ts.',
       `target: commit ≥ ${TARGET_MBPS} MB/s on compressible data, 1 MiB writes (slowest of seq/random, plain/encrypted) — ` +
         `files ${fmtMBps(large.files ?? 0)}: ${verdict((large.files ?? 0) >= TARGET_MBPS)}; text ${fmtMBps(large.text ?? 0)}: ${verdict((large.text ?? 0) >= TARGET_MBPS)}; ` +
