@@ -7,8 +7,7 @@ import { fsyncDir } from './durable-file.js';
 import { fromFsError } from '../errors.js';
 import { pwritevFully, pwritevFullySync } from '../positional-io.js';
 import { segmentPath } from './segment-file.js';
-import type { EncodedRun } from './record-encoder.js';
-import { encodeRecord, type RecordFields } from './record-encoder.js';
+import { encodeRecord, type EncodedRun, type RecordFields } from './record-encoder.js';
 import { EarlyWriteback } from './early-writeback.js';
 import { GroupCommit, type SyncRound } from './group-commit.js';
 
