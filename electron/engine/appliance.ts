@@ -170,6 +170,8 @@ export class Appliance {
     build: (out: SegmentWriter, rewritten: Set<number>) => Promise<void>,
   ): Promise<{ added: number[]; retired: number[]; bytesWritten: number }> {
     const pipeline = this.requireWriter();
+    // A capture writer (track mode) leaves its last batch syncing between steps.
+    await pipeline.commitsSettled();
     if (pipeline.busy) throw new ChronodiskError('busy', 'a capture batch is open; thinning waits for capture to pause');
     const r = await swapSegments(
       { dir: this.dir, applianceId: uuidBytes(this.header.id), codec: this.codec, catalog: this.catalog, files: this.files, writer: this.writer!, segmentTargetSize: this.segmentTargetSize },

@@ -28,7 +28,18 @@ export class CaptureBatch {
    */
   lend(offset: number, data: Buffer): void {
     this.check(offset, data.length);
-    this.pipeline.write(this.disk.id, offset, data, true);
+    this.pipeline.write(this.disk.id, offset, data, 'lent');
+    this.bytes += data.length;
+  }
+
+  /**
+   * write() of bytes the caller hands over and never changes again (an NBD write's
+   * payload): on a plain appliance, what looks incompressible is written to the segment
+   * from `data` itself, with no copy and no encoder thread.
+   */
+  give(offset: number, data: Buffer): void {
+    this.check(offset, data.length);
+    this.pipeline.write(this.disk.id, offset, data, 'given');
     this.bytes += data.length;
   }
 

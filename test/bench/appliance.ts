@@ -24,7 +24,7 @@ import {
 
 /**
  * Commit throughput: captured writes of one size and pattern, 16 MiB per commit, into a
- * fresh appliance; beside the same bytes pwritten to a plain file with one fdatasync per
+ * fresh appliance, the next batch written while the previous one syncs; beside the same bytes pwritten to a plain file with one fdatasync per
  * batch — what the disk itself does with the same workload.
  */
 
@@ -50,7 +50,12 @@ function offsets(w: Workload): number[] {
   return out;
 }
 
-/** `commitMs`: time inside commit() (fdatasync + index), the rest is inside write() (encode, compress, checksum, buffer). */
+/**
+ * `commitMs`: time awaiting a commit (fdatasync + index), the rest is inside write() and
+ * drained() (encode, compress, checksum, buffering). Like a capture writer (track mode,
+ * TrackCapture), the producer begins the next batch while the previous one syncs: at most
+ * two batches in flight, memory bounded by drained().
+ */
 async function ours(w: Workload, offs: number[], encrypted: boolean): Promise<{ ms: number; commitMs: number; stored: number }> {
   const dir = tempDir('commit');
   try {
@@ -61,21 +66,37 @@ async function ours(w: Workload, offs: number[], encrypted: boolean): Promise<{ 
     const perBatch = BATCH_BYTES / w.writeSize;
     let ms: number;
     let commitMs = 0;
+    let storedBefore = 0;
     try {
       const d = app.addDisk({ name: 'bench', source: '/dev/null', size: DISK_SIZE, mode: 'scan', blockSize: 64 * KiB, identity: {} });
+      // Steady state, as in a long-running writer: one untimed batch starts the encoder
+      // threads (and their compiled code) first. Its bytes are not counted as stored.
+      const warm = app.beginBatch(d);
+      for (let i = 0; i < BATCH_BYTES / MiB; i++) warm.write(i * MiB, slice(p, i, MiB));
+      await warm.commit();
+      storedBefore = dirBytes(join(dir.path, 'segments'));
       const t0 = now();
+      let previous: Promise<unknown> | undefined;
+      const awaitCommit = async (c: Promise<unknown> | undefined) => {
+        const c0 = now();
+        await c;
+        commitMs += now() - c0;
+      };
       for (let i = 0; i < offs.length; ) {
         const b = app.beginBatch(d);
         for (const end = Math.min(offs.length, i + perBatch); i < end; i++) b.write(offs[i]!, slice(p, i, w.writeSize));
-        const c0 = now();
-        await b.commit();
-        commitMs += now() - c0;
+        await b.drained();
+        const committing = b.commit();
+        committing.catch(() => undefined); // awaited below, after the next batch
+        await awaitCommit(previous);
+        previous = committing;
       }
+      await awaitCommit(previous);
       ms = now() - t0;
     } finally {
       app.close();
     }
-    return { ms, commitMs, stored: dirBytes(join(dir.path, 'segments')) };
+    return { ms, commitMs, stored: dirBytes(join(dir.path, 'segments')) - storedBefore };
   } finally {
     dir.remove();
   }
@@ -146,7 +167,7 @@ export async function benchCommit(): Promise<void> {
     data,
     notes: [
       'raw file: the same pwrites to a plain file, one fdatasync per batch; ours: capture batch + durable commit.',
-      'in commit(): share of our time spent awaiting commit() (fdatasync, index); the rest is write() (zero check, zstd, AES, checksum, buffering).',
+      'ours: like a running capture writer — encoder threads already started (one untimed batch first), the next batch written while the previous commit syncs (two in flight); in commit(): share of our time awaiting a commit (encoding still queued, fdatasync, index).',
       'text: independent random words (zstd-1 2.5×, its slowest kind of input); files: the project\'s node_modules, real JavaScript, JSON and native libraries (zstd-1 2.9×); see measure.ts.',
       `target: commit ≥ ${TARGET_MBPS} MB/s on compressible data, 1 MiB writes (slowest of seq/random, plain/encrypted) — ` +
         `files ${fmtMBps(large.files ?? 0)}: ${verdict((large.files ?? 0) >= TARGET_MBPS)}; text ${fmtMBps(large.text ?? 0)}: ${verdict((large.text ?? 0) >= TARGET_MBPS)}; ` +

@@ -8,6 +8,7 @@ import type { DiskRecord } from '../store/catalog-state.js';
 import type { PointInfo } from '../timeline.js';
 import { scanPass } from './scan-pass.js';
 import { SplitApplyOrder } from './split-apply-order.js';
+import { tuneGcForSplitCapture } from './gc-tuning.js';
 import { probeProtectedSource } from './source-check.js';
 
 /**
@@ -36,6 +37,7 @@ export class SplitCapture {
 
   static async start(app: Appliance, disk: DiskRecord, onPoint?: (p: PointInfo) => void): Promise<SplitCapture> {
     await probeProtectedSource(disk);
+    tuneGcForSplitCapture();
     const s = new SplitCapture(app, disk, onPoint);
     const latest = app.timeline.latest(disk);
     if (!latest) {
@@ -68,8 +70,9 @@ export class SplitCapture {
         batch.writeZeroes(offset, data.zeroes);
         length = data.zeroes;
       } else {
+        // The payload is ours: the socket delivered it in fresh buffers nobody reuses.
         for (const piece of Buffer.isBuffer(data) ? [data] : data) {
-          batch.write(offset + length, piece);
+          batch.give(offset + length, piece);
           length += piece.length;
         }
       }

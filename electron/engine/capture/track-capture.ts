@@ -35,6 +35,11 @@ export class TrackCapture {
   private timer: NodeJS.Timeout | undefined;
   private busy: Promise<void> = Promise.resolve();
   private stopped = false;
+  /**
+   * The last batch's commit, still syncing while the next batch is read (see
+   * flushPending); resolves once it is acknowledged and announced.
+   */
+  private lastCommit: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly app: Appliance,
@@ -62,6 +67,10 @@ export class TrackCapture {
     await this.busy;
     await new Promise((r) => setTimeout(r, 50)); // let the last trace lines arrive
     await this.flushPending(CommitFlag.Final).catch((e) => {
+      this.needScan = true;
+      this.events.onError?.(e);
+    });
+    await this.settle().catch((e) => {
       this.needScan = true;
       this.events.onError?.(e);
     });
@@ -106,6 +115,7 @@ export class TrackCapture {
   /** A scan pass when needed (start, lost events, after a pause), else the pending ranges. */
   private async step(): Promise<void> {
     if (this.needScan) {
+      await this.settle();
       this.needScan = false;
       this.pending = [];
       const r = await scanPass(this.app, this.disk, { freeze: false, commitUnchanged: false });
@@ -115,16 +125,31 @@ export class TrackCapture {
     }
   }
 
+  /** Waits for the batch still syncing: its failure is the caller's step's. */
+  private settle(): Promise<void> {
+    const c = this.lastCommit;
+    this.lastCommit = Promise.resolve();
+    return c;
+  }
+
+  /**
+   * Reads the pending ranges into a batch and commits it. The commit is not awaited here:
+   * the next step reads and encodes the next batch while this one's fdatasync and index
+   * transaction run, so the encoder threads do not idle between batches. A step awaits
+   * the batch before its own once its own is on its way — at most two in flight, and
+   * drained() bounds the bytes.
+   */
   private async flushPending(extraFlags: number): Promise<void> {
-    if (this.pending.length === 0 && !(extraFlags & CommitFlag.Final)) return;
+    if (this.pending.length === 0 && !(extraFlags & CommitFlag.Final)) return this.settle();
     const ranges = coalesce(this.pending.splice(0), ALIGN, this.disk.size);
     const flush = this.sawFlush;
     this.sawFlush = false;
-    if (ranges.length === 0) return;
+    if (ranges.length === 0) return this.settle();
     // Small reads every BATCH_MS: buffered (after dropping the device's stale pages) rather
     // than a fresh aligned buffer each time.
     const reader = await SourceReader.open(this.disk.source, this.disk.size, { direct: false });
     const batch = this.app.beginBatch(this.disk);
+    let committing: Promise<PointInfo>;
     try {
       // The filesystem wrote these blocks through its own cache: drop the device's stale copies.
       await SourceReader.dropDeviceCache(this.disk.source);
@@ -132,13 +157,20 @@ export class TrackCapture {
         batch.write(at, buf);
         await batch.drained();
       }
-      const p = await batch.commit({ flags: (flush ? CommitFlag.CrashConsistent : 0) | extraFlags });
-      this.events.onPoint?.(p, 'track');
+      committing = batch.commit({ flags: (flush ? CommitFlag.CrashConsistent : 0) | extraFlags });
     } catch (e) {
       batch.abort();
       throw e;
     } finally {
       await reader.close();
     }
+    const previous = this.settle();
+    this.lastCommit = previous.then(
+      () => committing.then((p) => this.events.onPoint?.(p, 'track')),
+      // The batch before failed: the pipeline ended this one with it; `previous` reports it once.
+      () => committing.then(() => undefined, () => undefined),
+    );
+    this.lastCommit.catch(() => undefined); // a failure waits for the next step's settle()
+    await previous;
   }
 }

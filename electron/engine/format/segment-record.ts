@@ -52,10 +52,10 @@ export function encodeRecordHeaderInto(buf: Buffer, h: RecordHeader): Buffer {
 }
 
 /** Fills in the checksum field of an encoded header for the payload that follows it. */
-export function stampChecksum(header: Buffer, payload: Buffer): void {
+export function stampChecksum(header: Buffer, payload: Buffer | Buffer[]): void {
   const h = new Xxh64();
   h.update(header.subarray(0, 56));
-  if (payload.length) h.update(payload);
+  for (const part of Array.isArray(payload) ? payload : [payload]) if (part.length) h.update(part);
   header.writeBigUInt64LE(h.digest(), 56);
 }
 

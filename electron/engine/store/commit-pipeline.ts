@@ -1,8 +1,10 @@
 import { MAX_RECORD_LENGTH, RecordFlag, RecordType } from '../format/constants.js';
 import type { CommitRow, IndexDb, StagedWrite, Watermark } from '../index/index-db.js';
 import { ChronodiskError } from '../errors.js';
-import type { EncodedRun, EncoderPool } from './encoder-pool.js';
-import { WRITE_FIELDS } from './record-encoder.js';
+import type { EncoderPool } from './encoder-pool.js';
+import type { EncodedRun } from './record-encoder.js';
+import { encodeInlineRun, WRITE_FIELDS } from './record-encoder.js';
+import { addWrite, extendLast, fits, newRun, runFull, runModeFor, topUpInline, type PendingRun, type WriteMode } from './write-runs.js';
 import type { RecordLocation, SegmentWriter } from './segment-writer.js';
 
 /** What the pipeline knows of one batch still open (not yet committed). */
@@ -33,15 +35,6 @@ export interface CommitResult {
 const STAGE_THRESHOLD = 50_000;
 /** A batch this small while nothing is in flight is encoded on the spot (one split write: latency). */
 const INLINE_LIMIT = 64 * 1024;
-/** Bytes of writes gathered into one request for an encoder thread… */
-const RUN_BYTES = 1024 * 1024;
-/**
- * …or of lent bytes (nothing to copy, so nothing gained by starting early): an 8 MiB read
- * makes two requests, one per encoder thread, and each placement one segment write.
- */
-const LENT_RUN_BYTES = 4 * 1024 * 1024;
-/** …or records (zero runs carry no bytes). */
-const RUN_RECORDS = 4096;
 /** In-flight bytes above which drained() makes capture wait for the encoders. */
 const HIGH_WATER = 48 * 1024 * 1024;
 
@@ -54,22 +47,6 @@ interface PlacedCommit {
   lost?: unknown;
   /** Set once its fdatasync is done: it may be applied. */
   durable?: boolean;
-}
-
-/** Whether `data` can join run `r`: lent bytes only a run over the same memory, others a run with room. */
-function fits(r: PendingRun, data: Buffer, lent: boolean): boolean {
-  return lent ? r.lent && r.data.buffer === data.buffer : !r.lent && r.used + data.length <= r.data.length;
-}
-
-/** Writes gathered for the next encoder request, and the batches they belong to. */
-interface PendingRun {
-  /** The writes' bytes: copied into a buffer of the run's own, or the caller's shared memory (lent). */
-  data: Buffer;
-  lent: boolean;
-  /** Bytes of `data` the writes use. */
-  used: number;
-  fields: number[];
-  batches: OpenBatch[];
 }
 
 /**
@@ -89,7 +66,7 @@ export class CommitPipeline {
   private toApply: PlacedCommit[] = [];
   /** The transaction that applies every commit made durable by the same fdatasync (see applyDurableSoon). */
   private applying: Promise<void> | undefined;
-  private run: PendingRun | undefined;
+  private run: PendingRun<OpenBatch> | undefined;
   /** The last placement step: every step waits for the one before (sequence order). */
   private tail: Promise<void> = Promise.resolve();
   private steps = 0;
@@ -103,6 +80,7 @@ export class CommitPipeline {
   private failures = new Map<number, unknown>();
   /** Resolves when no lent memory given so far is still used (see write()). */
   private lentTail: Promise<void> = Promise.resolve();
+  private commitsInFlight = new Set<Promise<CommitResult>>();
 
   constructor(
     private readonly writer: SegmentWriter,
@@ -126,12 +104,16 @@ export class CommitPipeline {
    * copied, unless `lent`: then `data` (in a SharedArrayBuffer) is read by the encoder
    * threads and written to the segment where it is, and the caller leaves it unchanged
    * until lentReleased() resolves — one memory pass fewer per byte on the main thread.
+   * `given` bytes are the pipeline's from now on (the caller drops them): what looks
+   * incompressible is written from them as it is, the rest is copied.
    */
-  write(diskId: number, offset: number, data: Buffer, lent = false): void {
-    if (lent && !(data.buffer instanceof SharedArrayBuffer)) throw new TypeError('lent capture bytes must be in a SharedArrayBuffer');
+  write(diskId: number, offset: number, data: Buffer, how: WriteMode = 'copy'): void {
+    if (how === 'lent' && !(data.buffer instanceof SharedArrayBuffer)) throw new TypeError('lent capture bytes must be in a SharedArrayBuffer');
     const b = this.batch(diskId);
-    for (let at = 0; at < data.length; at += MAX_RECORD_LENGTH) {
-      this.appendWrite(b, offset + at, data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH)), lent);
+    const start = how === 'given' ? topUpInline(this.run, b, offset, data, this.nextSeq - 1) : 0;
+    b.bytes += start;
+    for (let at = start; at < data.length; at += MAX_RECORD_LENGTH) {
+      this.appendWrite(b, offset + at, data.subarray(at, Math.min(data.length, at + MAX_RECORD_LENGTH)), how);
     }
   }
 
@@ -144,7 +126,7 @@ export class CommitPipeline {
   /** Appends zeros (TRIM, WRITE_ZEROES, zero blocks): recorded without payload. */
   zero(diskId: number, offset: number, length: number): void {
     const b = this.batch(diskId);
-    for (let at = 0; at < length; at += MAX_RECORD_LENGTH) this.appendWrite(b, offset + at, Math.min(length - at, MAX_RECORD_LENGTH), false);
+    for (let at = 0; at < length; at += MAX_RECORD_LENGTH) this.appendWrite(b, offset + at, Math.min(length - at, MAX_RECORD_LENGTH), 'copy');
   }
 
   /**
@@ -167,7 +149,25 @@ export class CommitPipeline {
     this.encoders.forgetShared();
   }
 
-  async commit(diskId: number, options: CommitOptions = {}): Promise<CommitResult> {
+  /**
+   * Makes the batch a durable, visible point. The batch ends at once (the disk may begin
+   * its next batch while this one syncs); the promise resolves once it is durable and in
+   * the index.
+   */
+  commit(diskId: number, options: CommitOptions = {}): Promise<CommitResult> {
+    const c = this.commitBatch(diskId, options);
+    this.commitsInFlight.add(c);
+    const done = () => this.commitsInFlight.delete(c);
+    c.then(done, done);
+    return c;
+  }
+
+  /** Resolves once every commit begun so far is acknowledged or failed (never rejects). */
+  async commitsSettled(): Promise<void> {
+    await Promise.allSettled([...this.commitsInFlight]);
+  }
+
+  private async commitBatch(diskId: number, options: CommitOptions): Promise<CommitResult> {
     const b = this.batch(diskId);
     this.dispatch();
     this.open.delete(diskId);
@@ -220,10 +220,14 @@ export class CommitPipeline {
   }
 
   /** One record's worth: `data`, or a number of zero bytes (sent to an encoder without a payload). */
-  private appendWrite(b: OpenBatch, offset: number, data: Buffer | number, lent: boolean): void {
+  private appendWrite(b: OpenBatch, offset: number, data: Buffer | number, how: WriteMode): void {
     const length = typeof data === 'number' ? data : data.length;
     b.bytes += length;
-    if (typeof data !== 'number' && this.extendLast(b, offset, data, lent)) return;
+    const mode = runModeFor(data, how, this.run, this.encoders.encrypted);
+    if (typeof data !== 'number' && extendLast(this.run, b, offset, data, mode, this.nextSeq - 1)) {
+      if (runFull(this.run!)) this.dispatch();
+      return;
+    }
     const seq = this.nextSeq++;
     const timeUs = this.tick(false);
     b.firstSeq ??= seq;
@@ -238,75 +242,50 @@ export class CommitPipeline {
       }
       return;
     }
-    const payload = typeof data === 'number' ? 0 : length;
-    if (this.run && payload > 0 && !fits(this.run, data as Buffer, lent)) this.dispatch();
-    this.run ??= lent
-      ? { data: Buffer.from((data as Buffer).buffer), lent, used: 0, fields: [], batches: [] }
-      : { data: this.encoders.buffer(Math.max(RUN_BYTES, payload)), lent, used: 0, fields: [], batches: [] };
-    const r = this.run;
-    let at = -1;
-    if (typeof data !== 'number') {
-      at = r.lent ? data.byteOffset : r.used;
-      if (!r.lent) data.copy(r.data, r.used);
-    }
-    r.used += payload;
-    r.fields.push(b.diskId, seq, timeUs, offset, length, at);
-    r.batches.push(b);
-    if (r.used >= (r.lent ? LENT_RUN_BYTES : RUN_BYTES) || r.batches.length >= RUN_RECORDS) this.dispatch();
+    // Zeros carry no bytes: they join whatever run is open.
+    if (this.run && typeof data !== 'number' && !fits(this.run, data, mode)) this.dispatch();
+    this.run ??= newRun(mode, how, data, this.encoders);
+    addWrite(this.run, b, [b.diskId, seq, timeUs, offset], data);
+    if (runFull(this.run)) this.dispatch();
   }
 
-  /**
-   * Grows the last gathered write by `data` when it continues it on the disk (and, lent,
-   * in memory): sequential small writes become one record (one compression call, one
-   * index row). Only the very last write numbered may grow, so no other write's sequence
-   * number falls between the two halves and newest-wins still holds.
-   */
-  private extendLast(b: OpenBatch, offset: number, data: Buffer, lent: boolean): boolean {
-    const r = this.run;
-    if (!r || r.batches[r.batches.length - 1] !== b || r.lent !== lent) return false;
-    const f = r.fields.length - WRITE_FIELDS;
-    const length = r.fields[f + 4]!;
-    const at = r.fields[f + 5]!;
-    if (at < 0) return false; // a zero run: its bytes are not in the buffer
-    if (r.fields[f + 1] !== this.nextSeq - 1 || r.fields[f + 3]! + length !== offset) return false;
-    if (length + data.length > MAX_RECORD_LENGTH) return false;
-    if (lent ? data.buffer !== r.data.buffer || at + length !== data.byteOffset : r.used + data.length > r.data.length) return false;
-    if (!lent) data.copy(r.data, r.used);
-    r.used += data.length;
-    r.fields[f + 4] = length + data.length;
-    if (r.used >= (r.lent ? LENT_RUN_BYTES : RUN_BYTES)) this.dispatch();
-    return true;
-  }
-
-  /** Sends the gathered writes to an encoder thread and schedules their placement. */
+  /** Sends the gathered writes to an encoder thread (or encodes an inline run) and schedules their placement. */
   private dispatch(): void {
     const r = this.run;
     if (!r) return;
     this.run = undefined;
     let encoded: Promise<EncodedRun>;
     try {
-      encoded = this.encoders.encode({ data: r.data.buffer as ArrayBuffer | SharedArrayBuffer, writes: Float64Array.from(r.fields) });
+      encoded =
+        r.mode === 'inline'
+          ? Promise.resolve(encodeInlineRun(r.fields, r.pieces))
+          : this.encoders.encode({ data: r.data.buffer as ArrayBuffer | SharedArrayBuffer, writes: Float64Array.from(r.fields) });
     } catch (e) {
       this.fail(e); // the run's writes are gone: no batch of theirs may commit
       throw e;
     }
     let written: Promise<void> | undefined;
     // Lent bytes are bounded by the lender's memory (it waits for lentReleased()), not by drained().
-    const step = this.schedule(r.lent ? 0 : r.used, encoded, (run) => {
-      const payloadOf = (i: number) => run!.data.subarray(r.fields[i * WRITE_FIELDS + 5]!, r.fields[i * WRITE_FIELDS + 5]! + r.fields[i * WRITE_FIELDS + 4]!);
+    const step = this.schedule(r.mode === 'lent' ? 0 : r.used, encoded, (run) => {
+      const payloadOf =
+        r.mode === 'inline'
+          ? (i: number) => r.pieces[r.fields[i * WRITE_FIELDS + 5]!]!
+          : (i: number) => run!.data.subarray(r.fields[i * WRITE_FIELDS + 5]!, r.fields[i * WRITE_FIELDS + 5]! + r.fields[i * WRITE_FIELDS + 4]!);
       this.writer.appendRun(run!, payloadOf).forEach((loc, i) => {
         const f = i * WRITE_FIELDS;
         this.placed(r.batches[i]!, r.fields[f + 1]!, r.fields[f + 3]!, r.fields[f + 4]!, loc);
       });
       // The segment is written from the run's memory: it is reused only once that is done.
-      written = this.writer.written().then(() => this.encoders.recycle(run!));
+      // Inline runs hold no memory of ours: their records go with the next write or
+      // fdatasync (one pwritev per group of split writes rather than one each).
+      if (r.mode !== 'inline') written = this.writer.written().then(() => this.encoders.recycle(run!));
     });
     // After a failure the memory is not recycled, but lent memory is free once no write uses it.
     const released = step.then(
       () => written,
       () => this.quietlyWritten(),
     );
-    if (r.lent) this.lentTail = Promise.all([this.lentTail, released]).then(() => {});
+    if (r.mode === 'lent') this.lentTail = Promise.all([this.lentTail, released]).then(() => {});
     step.catch(() => {
       // fail() has recorded it for the batches' later write() and commit() calls.
     });
@@ -406,7 +385,9 @@ export class CommitPipeline {
     const ready = this.toApply.splice(0, i + 1);
     this.index.db.transaction(() => {
       for (const e of ready) this.index.applyCommit(e.row, e.batch.writes);
-      for (const e of ready) if (e.row.time_us > Number(this.index.meta('max_time_us') ?? 0)) this.index.setMeta('max_time_us', e.row.time_us);
+      // Commit times only grow (tick()): the group's last is its latest.
+      const latest = ready[ready.length - 1]!.row.time_us;
+      if (latest > Number(this.index.meta('max_time_us') ?? 0)) this.index.setMeta('max_time_us', latest);
       this.index.noteSeq(this.nextSeq - 1);
       this.index.setWatermark(this.safeWatermark(ready[ready.length - 1]!.end));
     })();

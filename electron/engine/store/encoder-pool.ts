@@ -2,18 +2,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ChronodiskError } from '../errors.js';
 import { builtWorkerScript } from '../worker-script.js';
-import type { EncodeReply, EncodeRequest } from './record-encoder.js';
-
-/** The encoded records of one request, back to back, with each one's size and flags. */
-export interface EncodedRun {
-  bytes: Buffer;
-  sizes: Uint32Array;
-  flags: Uint8Array;
-  /** 1 where only the header is in `bytes`: the raw payload is still in `data`. */
-  external: Uint8Array;
-  /** The request's bytes, handed back: external payloads are read from here. */
-  data: Buffer;
-}
+import { RECORD_HEADER_SIZE } from '../format/constants.js';
+import { WRITE_FIELDS, type EncodedRun, type EncodeReply, type EncodeRequest } from './record-encoder.js';
 
 /** Buffers kept for reuse per thread: enough for the requests in flight at the writer's high water (48 MiB). */
 const SPARE_PER_THREAD = 32;
@@ -49,10 +39,14 @@ export class EncoderPool {
     readonly size = Math.max(1, Math.min(4, availableParallelism())),
   ) {}
 
+  /** Whether the records are encrypted (the pool holds the data key). */
+  get encrypted(): boolean {
+    return this.key !== undefined;
+  }
+
   /** A buffer of at least `size` bytes to gather a request in (a returned one when it fits). */
   buffer(size: number): Buffer {
-    const i = this.spare.findIndex((b) => b.byteLength >= size);
-    return Buffer.from(i >= 0 ? this.spare.splice(i, 1)[0]! : new ArrayBuffer(size));
+    return Buffer.from(takeFitting(this.spare, size) ?? new ArrayBuffer(size));
   }
 
   /**
@@ -64,7 +58,11 @@ export class EncoderPool {
     if (this.closed) return Promise.reject(new Error('the record encoder pool is closed'));
     const t = this.pick();
     const id = this.nextId++;
-    const out = this.spareOut.pop();
+    // Room for the records, a little more than the thread needs (see encodeWrites): a
+    // larger buffer would only travel (and count as fresh external memory) for nothing.
+    let room = 0;
+    for (let i = 4; i < req.writes.length; i += WRITE_FIELDS) room += RECORD_HEADER_SIZE + 128 + req.writes[i]! + (req.writes[i]! >> 7);
+    const out = takeFitting(this.spareOut, room);
     const transfer = [...(req.data instanceof ArrayBuffer ? [req.data] : []), ...(out ? [out] : [])];
     const known = req.data === t.memory;
     if (req.data instanceof SharedArrayBuffer) t.memory = req.data;
@@ -137,6 +135,13 @@ export class EncoderPool {
     t.outstanding.clear();
     for (const j of jobs) j.reject(e);
   }
+}
+
+/** Removes and returns the smallest buffer of `list` that holds `size` bytes. */
+function takeFitting(list: ArrayBuffer[], size: number): ArrayBuffer | undefined {
+  let best = -1;
+  for (let i = 0; i < list.length; i++) if (list[i]!.byteLength >= size && (best < 0 || list[i]!.byteLength < list[best]!.byteLength)) best = i;
+  return best < 0 ? undefined : list.splice(best, 1)[0];
 }
 
 function workerScript(): URL {

@@ -1,6 +1,17 @@
 import { MAX_RECORD_LENGTH, RECORD_HEADER_SIZE, RecordFlag, RecordType } from '../format/constants.js';
-import type { PayloadCodec } from '../format/payload-codec.js';
+import { isAllZero, type PayloadCodec } from '../format/payload-codec.js';
 import { associatedData, encodeRecordHeaderInto, stampChecksum, type RecordHeader } from '../format/segment-record.js';
+
+/** The encoded records of one request, back to back, with each one's size and flags. */
+export interface EncodedRun {
+  bytes: Buffer;
+  sizes: Uint32Array;
+  flags: Uint8Array;
+  /** 1 where only the header is in `bytes`: the raw payload is still in `data`. */
+  external: Uint8Array;
+  /** The request's bytes, handed back: external payloads are read from here. */
+  data: Buffer;
+}
 
 /** The fields of a record before encoding: the codec picks flags and stored length. */
 export type RecordFields = Omit<RecordHeader, 'flags' | 'storedLength'>;
@@ -124,3 +135,31 @@ export function encodeWrites(codec: PayloadCodec, req: EncodeRequest, memory?: S
   }
   return { id: req.id, data: req.data instanceof ArrayBuffer ? req.data : undefined, out: out.buffer as ArrayBuffer, sizes, flags, external };
 }
+
+/**
+ * The records of a run of given payloads on a plain appliance, made on the writer's own
+ * thread (see CommitPipeline's inline runs): each is a zero record, or a raw one whose
+ * payload stays where it is (`external`); only the 64-byte headers are in `bytes`. Write
+ * i's last field indexes `pieces` (-1: a run of zeros with no bytes); a record's payload
+ * may be several given buffers that follow each other on the disk.
+ */
+export function encodeInlineRun(fields: number[], pieces: Buffer[][]): EncodedRun {
+  const count = fields.length / WRITE_FIELDS;
+  const bytes = Buffer.allocUnsafe(count * RECORD_HEADER_SIZE);
+  const sizes = new Uint32Array(count).fill(RECORD_HEADER_SIZE);
+  const flags = new Uint8Array(count);
+  const external = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const f = i * WRITE_FIELDS;
+    const piece = fields[f + 5]! >= 0 ? pieces[fields[f + 5]!]! : undefined;
+    const zero = !piece || piece.every(isAllZero);
+    const header = bytes.subarray(i * RECORD_HEADER_SIZE, (i + 1) * RECORD_HEADER_SIZE);
+    flags[i] = zero ? RecordFlag.Zero : 0;
+    external[i] = zero ? 0 : 1;
+    encodeRecordHeaderInto(header, { type: RecordType.Write, diskId: fields[f]!, seq: fields[f + 1]!, timeUs: fields[f + 2]!, a: fields[f + 3]!, b: fields[f + 4]!, c: 0, flags: flags[i]!, storedLength: zero ? 0 : fields[f + 4]! });
+    stampChecksum(header, zero ? EMPTY : piece);
+  }
+  return { bytes, sizes, flags, external, data: EMPTY };
+}
+
+const EMPTY = Buffer.alloc(0);

@@ -1,15 +1,24 @@
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writev, writeSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FILE_HEADER_SIZE, FORMAT_VERSION, RecordType, SEGMENT_MAGIC, SEGMENT_TARGET_SIZE, SEGMENTS_DIR } from '../format/constants.js';
 import { encodeFileHeader } from '../format/file-header.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { fsyncDir } from './durable-file.js';
 import { fromFsError } from '../errors.js';
-import { zeroWrite } from '../positional-io.js';
+import { pwritevFully, pwritevFullySync } from '../positional-io.js';
 import { segmentPath } from './segment-file.js';
-import type { EncodedRun } from './encoder-pool.js';
-import { encodeRecord, type RecordFields } from './record-encoder.js';
+import { encodeRecord, type EncodedRun, type RecordFields } from './record-encoder.js';
 import { EarlyWriteback } from './early-writeback.js';
+import { GroupCommit, type SyncRound } from './group-commit.js';
+
+/** Undurable bytes of the open segment past which EarlyWriteback has the disk write them. */
+const EARLY_WRITEBACK = 16 * 1024 * 1024;
+
+/**
+ * Pending bytes that start a write on the libuv pool (asyncFlush): small enough that a
+ * group commit's fdatasync finds most of its records already in the page cache.
+ */
+const ASYNC_WRITE_BYTES = 1024 * 1024;
 
 /** Where a record landed. */
 export interface RecordLocation {
@@ -45,9 +54,14 @@ export class SegmentWriter {
   private pendingBytes = 0;
   /** Bytes appended in this process, across segments: the group-commit clock. */
   private appended = 0;
-  private durable = 0;
-  private syncing: Promise<void> | undefined;
-  private waiters: Array<{ serial: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private group = new GroupCommit({
+    appended: () => this.appended,
+    gather: () => this.gather(),
+    failed: () => this.syncFailed(),
+    synced: () => {
+      for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
+    },
+  });
   private fdsToClose: number[] = [];
   /** Where the open segment's durable records end (after its last fdatasync). */
   private durableEnd = 0;
@@ -58,7 +72,7 @@ export class SegmentWriter {
    */
   asyncFlush = false;
   private inFlight: Array<Promise<void>> = [];
-  private writeback = new EarlyWriteback(16 * 1024 * 1024);
+  private writeback = new EarlyWriteback(EARLY_WRITEBACK);
   private writeFailure: unknown;
 
   constructor(
@@ -109,7 +123,7 @@ export class SegmentWriter {
    * `payloadOf(i)` is record i's raw payload where the run left it outside its bytes.
    * The run's memory is written from as it is: keep it unchanged until written() resolves.
    */
-  appendRun(run: EncodedRun, payloadOf: (i: number) => Buffer): RecordLocation[] {
+  appendRun(run: EncodedRun, payloadOf: (i: number) => Buffer | Buffer[]): RecordLocation[] {
     const out: RecordLocation[] = [];
     let pos = 0;
     // A run never seals the segment (that would write and fdatasync on the event loop):
@@ -119,7 +133,7 @@ export class SegmentWriter {
     for (let i = 0; i < run.sizes.length; i++) {
       const size = run.sizes[i]!;
       const header = run.bytes.subarray(pos, pos + size);
-      out.push(this.place(run.external[i] ? [header, payloadOf(i)] : header, run.flags[i]!));
+      out.push(this.place(run.external[i] ? [header, ...[payloadOf(i)].flat()] : header, run.flags[i]!));
       pos += size;
     }
     return out;
@@ -165,9 +179,9 @@ export class SegmentWriter {
     return this.place(r.bytes, r.flags);
   }
 
-  /** Queues encoded record bytes (one buffer, or header and payload) at the segment's end. */
+  /** Queues encoded record bytes (one buffer, or the header and the payload's parts) at the segment's end. */
   private place(bytes: Buffer | Buffer[], flags: number): RecordLocation {
-    const n = Array.isArray(bytes) ? bytes[0]!.length + bytes[1]!.length : bytes.length;
+    const n = Array.isArray(bytes) ? bytes.reduce((sum, b) => sum + b.length, 0) : bytes.length;
     const at = { segmentId: this.id, offset: this.end, end: this.end + n, flags };
     if (Array.isArray(bytes)) this.pending.push(...bytes);
     else this.pending.push(bytes);
@@ -175,7 +189,7 @@ export class SegmentWriter {
     this.end += n;
     this.appended += n;
     this.records++;
-    if (this.pendingBytes >= 4 * 1024 * 1024) {
+    if (this.pendingBytes >= (this.asyncFlush ? ASYNC_WRITE_BYTES : 4 * 1024 * 1024)) {
       if (this.asyncFlush) this.startWrite();
       else this.flush();
     }
@@ -190,22 +204,20 @@ export class SegmentWriter {
     this.pendingBytes = 0;
     // A write leaves inFlight when it lands, so every settled() caller waits for it (the
     // rotation and a group commit's fdatasync may both be waiting).
-    const write: Promise<void> = writeAll(this.fd, bufs, position)
+    const write: Promise<void> = pwritevFully(this.fd, bufs, position)
       .catch((e: unknown) => {
         this.writeFailure ??= e;
       })
       .finally(() => this.inFlight.splice(this.inFlight.indexOf(write) >>> 0, 1));
     this.inFlight.push(write);
-    this.writeback.written(this.id, segmentPath(this.dir, this.id), this.end, this.inFlight.slice());
+    // Group commits that come often (split writes) keep little undurable: an extra
+    // fdatasync would only hold a libuv thread and the disk (one ran every 16 MiB).
+    if (this.end - this.durableEnd >= EARLY_WRITEBACK) this.writeback.written(this.id, segmentPath(this.dir, this.id), this.end, this.inFlight.slice());
   }
 
-  /** Resolves once everything appended before the call is on stable storage. */
+  /** Resolves once everything appended before the call is on stable storage (group commit). */
   sync(): Promise<void> {
-    if (this.durable >= this.appended) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ serial: this.appended, resolve, reject });
-      this.syncing ??= this.runSyncs();
-    });
+    return this.group.sync();
   }
 
   /**
@@ -226,7 +238,7 @@ export class SegmentWriter {
 
   /** Leaves the current segment (sealed or not: thinning retired it) and starts segment `id`. */
   async restartAt(id: number): Promise<void> {
-    if (this.syncing) await this.syncing;
+    await this.group.idle();
     await this.settled();
     if (this.fd >= 0) {
       this.flush();
@@ -257,39 +269,42 @@ export class SegmentWriter {
   }
 
   /**
-   * Serves the waiters until none is left. It must await before anything can throw: were
-   * it to finish synchronously, its `finally` would clear `syncing` before sync() set it,
-   * and every later sync() would wait on a loop that has ended. It clears `syncing` in
-   * the same synchronous step that finds no waiter, so none is ever left behind.
+   * A group commit's round: everything appended so far is pending or in flight; write the
+   * rest (on the libuv pool, so the event loop goes on) and wait for those writes. Writes
+   * started later may land meanwhile; the round's fdatasync does not count them.
    */
-  private async runSyncs(): Promise<void> {
-    try {
-      while (this.waiters.length) {
-        // Writes in flight land first: a failed flush cuts the file back, which must not
-        // race a write still on its way to it.
-        await this.settled();
-        if (this.inFlight.length) continue; // more started while this one awaited
-        const serial = this.appended;
-        this.flush();
-        const fd = this.fd;
-        const segment = this.id;
-        const end = this.end;
-        await new Promise<void>((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : res())));
-        this.durable = Math.max(this.durable, serial);
-        if (this.id === segment) this.durableEnd = Math.max(this.durableEnd, end);
-        for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
-        const ready = this.waiters.filter((w) => w.serial <= this.durable);
-        this.waiters = this.waiters.filter((w) => w.serial > this.durable);
-        for (const w of ready) w.resolve();
-      }
-    } catch (e) {
-      // A write started during a failed fdatasync lands (or fails) before the cut.
-      await this.settled().catch(() => undefined);
-      if (this.fd >= 0) this.cutBackToDurable();
-      for (const w of this.waiters.splice(0)) w.reject(e);
-    } finally {
-      this.syncing = undefined;
+  private async gather(): Promise<SyncRound> {
+    const serial = this.appended;
+    const segment = this.id;
+    const end = this.end;
+    if (this.asyncFlush) {
+      if (this.pendingBytes > 0) this.startWrite();
+      await Promise.allSettled([...this.inFlight]);
+      // A failed write: settled() cuts the file back (after every write in flight) and throws.
+      if (this.writeFailure !== undefined) await this.settled();
+    } else {
+      // Writes in flight land first: a failed flush cuts the file back, which must not
+      // race a write still on its way to it.
+      await this.settled();
+      this.flush();
     }
+    return {
+      serial,
+      sync: async () => {
+        // Else a rotation meanwhile sealed the segment: its fdatasync covered these records.
+        if (this.id !== segment || this.fd < 0) return;
+        const fd = this.fd;
+        await new Promise<void>((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : res())));
+        if (this.id === segment) this.durableEnd = Math.max(this.durableEnd, end);
+      },
+    };
+  }
+
+  /** A write or fdatasync failed: drop everything after the last durable record. */
+  private async syncFailed(): Promise<void> {
+    // A write started during a failed fdatasync lands (or fails) before the cut.
+    await this.settled().catch(() => undefined);
+    if (this.fd >= 0) this.cutBackToDurable();
   }
 
   private flush(): void {
@@ -325,17 +340,8 @@ export class SegmentWriter {
     const position = this.end - this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    let written = 0;
     const total = bufs.reduce((n, b) => n + b.length, 0);
-    // writev takes at most IOV_MAX (1024) buffers; write in groups.
-    for (let i = 0; i < bufs.length; i += 1000) {
-      const group = bufs.slice(i, i + 1000);
-      const want = group.reduce((n, b) => n + b.length, 0);
-      let n = writevSync(this.fd, group, position + written);
-      if (n < want) n += writeRemainder(this.fd, Buffer.concat(group).subarray(n), position + written + n);
-      written += n;
-    }
-    if (written !== total) throw new Error(`short write to segment ${this.id}`);
+    if (pwritevFullySync(this.fd, bufs, position) !== total) throw new Error(`short write to segment ${this.id}`);
   }
 
   /** The open segment has reached its target size: the next record seals it first. */
@@ -383,10 +389,10 @@ export class SegmentWriter {
 
   /** The seal record is durable (W3): closes the segment, records the seal, opens the next. */
   private sealed(records: number, startNext: boolean): void {
-    this.durable = this.appended;
+    this.group.durable = this.appended;
     const sealedId = this.id;
     const size = this.end;
-    if (this.syncing) this.fdsToClose.push(this.fd);
+    if (this.group.busy) this.fdsToClose.push(this.fd);
     else closeSync(this.fd);
     this.fd = -1;
     this.nextId = sealedId + 1;
@@ -407,26 +413,5 @@ export class SegmentWriter {
     this.end = FILE_HEADER_SIZE;
     this.durableEnd = FILE_HEADER_SIZE;
     this.records = 0;
-  }
-}
-
-function writeRemainder(fd: number, buf: Buffer, position: number): number {
-  let done = 0;
-  while (done < buf.length) {
-    const n = writeSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0) throw zeroWrite(position + done);
-    done += n;
-  }
-  return done;
-}
-
-/** writev of every buffer at `position`, on the libuv pool, in groups of at most IOV_MAX. */
-async function writeAll(fd: number, bufs: Buffer[], position: number): Promise<void> {
-  for (let i = 0; i < bufs.length; i += 1000) {
-    const group = bufs.slice(i, i + 1000);
-    const want = group.reduce((n, b) => n + b.length, 0);
-    const n = await new Promise<number>((resolve, reject) => writev(fd, group, position, (err, written) => (err ? reject(err) : resolve(written))));
-    if (n < want) writeRemainder(fd, Buffer.concat(group).subarray(n), position + n);
-    position += want;
   }
 }
