@@ -20,6 +20,16 @@ const WINDOWS_KEPT = 16;
  * 1M writes went from 0.19 to 0.86 ms when every read took the window).
  */
 const WINDOW_READ_MIN = WINDOW / 4;
+/**
+ * Reads from kept answers ask the index for its generation at most this often (the query
+ * cost more than the rest of planning a 256 KiB read). That never lets a read return
+ * other bytes: kept answers name records in segment files that never change, a thinning
+ * deletes the files it retired only after its new index has committed, and a read of a
+ * file already gone fails and is planned again in the new index (readInto). What the
+ * interval bounds is how long an image of a point the thinning removed keeps reading that
+ * point's own bytes, from files still open, before it says so.
+ */
+const GENERATION_RECHECK_MS = 50;
 
 /**
  * A disk as it was at a point: a read-only virtual disk. read() asks the time map which
@@ -30,6 +40,8 @@ export class TimeImage implements BlockSource {
   readonly size: number;
   /** The index generation (thinnings so far) this image last found its point in. */
   private generation: unknown;
+  /** When (performance.now()) the generation was last compared with the index's. */
+  private checkedAt = -Infinity;
   /** Recent time-map answers, by window start, oldest first; valid within one generation. */
   private windows = new Map<number, Piece[]>();
   private readonly planInSnapshot: (out: Buffer, offset: number) => RecordSlice[];
@@ -60,6 +72,11 @@ export class TimeImage implements BlockSource {
     return out;
   }
 
+  /** The same as readInto (which is synchronous here): what the NBD export looks for. */
+  readIntoSync(out: Buffer, offset: number): void {
+    this.readInto(out, offset);
+  }
+
   /** Fills `out` with the bytes at `offset`; the hot path of exports and restores. */
   readInto(out: Buffer, offset: number): void {
     const length = out.length;
@@ -86,6 +103,7 @@ export class TimeImage implements BlockSource {
     };
     // syncGeneration() empties the windows after a thinning: then the snapshot path.
     if (kept()) {
+      if (performance.now() - this.checkedAt < GENERATION_RECHECK_MS) return this.slicesOf(out, offset);
       this.syncGeneration();
       if (kept()) return this.slicesOf(out, offset);
     }
@@ -104,6 +122,7 @@ export class TimeImage implements BlockSource {
    */
   private syncGeneration(): void {
     const generation = this.index.meta('generation');
+    this.checkedAt = performance.now();
     if (generation === this.generation) return;
     this.windows.clear();
     if (!this.index.hasCommit(this.seq)) {

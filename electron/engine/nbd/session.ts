@@ -9,7 +9,7 @@ import { ByteQueue } from './byte-queue.js';
 import type { ExportProvider } from './export.js';
 import { Negotiation, type Transmission } from './negotiation.js';
 import * as P from './protocol.js';
-import { errorReply, runRequest, validateRequest, type Refusal } from './requests.js';
+import { canReadNow, errorReply, readNow, runRequest, validateRequest, type Refusal } from './requests.js';
 
 export interface SessionTransport {
   /** Queues the buffers to send, contiguously and in order; `sent` once the OS has them (or they are dropped). */
@@ -71,6 +71,8 @@ export class NbdSession {
   private optionsSeen = 0;
   private inFlight = 0;
   private inFlightBytes = 0;
+  /** Replies answered at once (readNow) that the transport has not sent yet. */
+  private unsent = 0;
   private pumping = false;
   private turnBytes = 0;
   private yieldScheduled = false;
@@ -154,7 +156,10 @@ export class NbdSession {
     return (
       this.inFlight >= this.limits.maxInFlight ||
       this.inFlightBytes >= this.limits.maxInFlightBytes ||
-      this.transport.backlog() > this.limits.maxBacklog
+      this.transport.backlog() > this.limits.maxBacklog ||
+      // A reply answered at once waits for the socket: read the next request only then, so
+      // a few reply buffers, still in the CPU's cache, serve the whole stream.
+      (this.unsent > 0 && this.transport.backlog() > 0)
     );
   }
 
@@ -267,8 +272,20 @@ export class NbdSession {
       }
       return true;
     }
-    if (this.refusal) this.transport.write(errorReply(h, t, this.refusal.errno, this.refusal.message));
-    else this.dispatch(h, undefined);
+    if (this.refusal) {
+      this.transport.write(errorReply(h, t, this.refusal.errno, this.refusal.message));
+    } else if (canReadNow(h, t)) {
+      this.turnBytes += h.length;
+      const reply = readNow(h, t);
+      this.unsent++;
+      this.transport.write(reply.chunks, () => {
+        reply.sent?.();
+        this.unsent--;
+        this.pump();
+      });
+    } else {
+      this.dispatch(h, undefined);
+    }
     return true;
   }
 
