@@ -113,7 +113,7 @@ export class TimeImage implements BlockSource {
   /** Pieces of [at, end) within window w: a kept answer, the whole window, or just the range. */
   private piecesIn(w: number, at: number, end: number): Piece[] {
     if (this.windows.has(w) || end - at >= WINDOW_READ_MIN) return this.piecesOf(w);
-    return this.index.lookup(this.disk.id, this.seq, at, end);
+    return byStart(this.index.lookup(this.disk.id, this.seq, at, end));
   }
 
   /**
@@ -131,28 +131,27 @@ export class TimeImage implements BlockSource {
     this.generation = generation;
   }
 
-  /** The pieces of records that hold `out`'s bytes; gaps between them are zeroed here. */
+  /** The pieces of records that hold `out`'s bytes, in disk order; gaps between them are zeroed here. */
   private slicesOf(out: Buffer, offset: number): RecordSlice[] {
     const length = out.length;
     const slices: RecordSlice[] = [];
-    for (let w = offset - (offset % WINDOW); w < offset + length; w += WINDOW) {
-      const at = Math.max(w, offset);
-      const end = Math.min(offset + length, w + WINDOW);
-      for (const p of this.piecesIn(w, at, end)) {
-        if (p.segment < 0) continue; // zeros: filled below with the gaps
-        const s = Math.max(p.start, at);
-        const e = Math.min(p.end, end);
-        if (s >= e) continue;
-        slices.push({ segment: p.segment, offset: p.rec_offset, from: p.data_off + (s - p.start), into: out.subarray(s - offset, e - offset) });
-      }
-    }
     // Zeros only where no record lands (pieces never overlap): an export would otherwise
     // write every byte twice.
     let zeroFrom = 0;
-    for (const s of [...slices].sort((a, b) => a.into.byteOffset - b.into.byteOffset)) {
-      const at = s.into.byteOffset - out.byteOffset;
-      if (at > zeroFrom) out.fill(0, zeroFrom, at);
-      zeroFrom = at + s.into.length;
+    for (let w = offset - (offset % WINDOW); w < offset + length; w += WINDOW) {
+      const at = Math.max(w, offset);
+      const end = Math.min(offset + length, w + WINDOW);
+      const pieces = this.piecesIn(w, at, end);
+      for (let i = firstEndingAfter(pieces, at); i < pieces.length; i++) {
+        const p = pieces[i]!;
+        if (p.start >= end) break;
+        if (p.segment < 0) continue; // zeros: filled with the gaps
+        const s = Math.max(p.start, at) - offset;
+        const e = Math.min(p.end, end) - offset;
+        if (s > zeroFrom) out.fill(0, zeroFrom, s);
+        zeroFrom = e;
+        slices.push({ segment: p.segment, offset: p.rec_offset, from: p.data_off + (s + offset - p.start), into: out.subarray(s, e) });
+      }
     }
     if (zeroFrom < length) out.fill(0, zeroFrom, length);
     // The caller reads them all at once: the records behind the whole range in runs.
@@ -163,9 +162,26 @@ export class TimeImage implements BlockSource {
   private piecesOf(w: number): Piece[] {
     let pieces = this.windows.get(w);
     if (pieces) this.windows.delete(w); // re-inserted below: most recent last
-    else pieces = this.index.lookup(this.disk.id, this.seq, w, Math.min(this.size, w + WINDOW));
+    else pieces = byStart(this.index.lookup(this.disk.id, this.seq, w, Math.min(this.size, w + WINDOW)));
     this.windows.set(w, pieces);
     if (this.windows.size > WINDOWS_KEPT) this.windows.delete(this.windows.keys().next().value!);
     return pieces;
   }
+}
+
+/** Sorts pieces (which never overlap) by position, in place. */
+function byStart(pieces: Piece[]): Piece[] {
+  return pieces.sort((a, b) => a.start - b.start);
+}
+
+/** The index of the first of `pieces` (by position, not overlapping) that ends after `at`. */
+function firstEndingAfter(pieces: Piece[], at: number): number {
+  let lo = 0;
+  let hi = pieces.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (pieces[mid]!.end <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

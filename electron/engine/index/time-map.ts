@@ -24,6 +24,9 @@ export interface Piece {
   data_off: number;
 }
 
+/** A lookup row: start, end, segment, rec_offset, data_off. */
+type PieceRow = [number, number, number, number, number];
+
 const LEVEL_SCALE = 2 ** 47;
 
 /** The tree node of the seq interval [from, toInclusive]. */
@@ -115,10 +118,16 @@ export class TimeMap {
         disk, low, end, start, point,
         disk, ...nodesOnPath(point, levels), low, end, start, point, point,
         this.knownMaxSeq,
-      ) as Piece[];
-      const marker = rows.findIndex((r) => r.start < 0);
-      if (marker < 0) return rows;
-      this.knownMaxSeq = rows[marker]!.end;
+      ) as PieceRow[];
+      const pieces: Piece[] = new Array(rows.length);
+      let marker: number | undefined;
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!;
+        if (r[0] < 0) marker = r[1];
+        pieces[i] = { start: r[0], end: r[1], segment: r[2], rec_offset: r[3], data_off: r[4] };
+      }
+      if (marker === undefined) return pieces;
+      this.knownMaxSeq = marker;
     }
   }
 
@@ -132,6 +141,8 @@ export class TimeMap {
           'AND start > ? AND start < ? AND end > ? AND from_seq <= ? AND to_seq > ? UNION ALL ' +
           "SELECT -1, CAST(value AS INTEGER) AS v, 0, 0, 0 FROM meta WHERE key = 'max_seq' AND v > ?",
       );
+      // Rows as arrays, made into pieces here: a quarter cheaper than better-sqlite3's objects.
+      q.raw(true);
       this.qLookup.set(levels, q);
     }
     return q;

@@ -120,7 +120,7 @@ export class ImageServeProcesses {
 }
 
 function startChild(script: string, onError: (e: unknown) => void): Child {
-  const p = fork(script, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const p = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const child: Child = { process: p, connections: 0, alive: true, exited: new Promise((resolve) => p.once('exit', () => resolve())) };
   p.on('message', (m: ChildMessage) => {
     if (m.type === 'closed') child.connections--;

@@ -66,7 +66,7 @@ interface VerifiedRecord {
  * once); a raw one is read there by the pread itself and verified in place.
  */
 export class RecordReader {
-  private cache = new Map<string, Buffer>();
+  private cache = new Map<number | string, Buffer>();
   private cacheBytes = 0;
   private scratch: Buffer<ArrayBufferLike> = Buffer.alloc(0);
   private readonly hasher = new Xxh64();
@@ -92,7 +92,7 @@ export class RecordReader {
   readSlices(slices: RecordSlice[]): void {
     const pending: RecordSlice[] = [];
     for (const s of slices) {
-      const hit = this.cached(s.segment, s.offset);
+      const hit = this.cache.size > 0 ? this.cached(s.segment, s.offset) : undefined;
       if (hit) copySlice(hit, s, () => `segment ${s.segment} at byte ${s.offset}`);
       else pending.push(s);
     }
@@ -253,7 +253,7 @@ export class RecordReader {
   }
 
   private cached(segment: number, offset: number): Buffer | undefined {
-    const key = `${segment}:${offset}`;
+    const key = cacheKey(segment, offset);
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.delete(key);
@@ -263,10 +263,10 @@ export class RecordReader {
   }
 
   private keep(segment: number, offset: number, data: Buffer): Buffer {
-    this.cache.set(`${segment}:${offset}`, data);
+    this.cache.set(cacheKey(segment, offset), data);
     this.cacheBytes += data.length;
     while (this.cacheBytes > this.cacheLimit) {
-      const [k, v] = this.cache.entries().next().value as [string, Buffer];
+      const [k, v] = this.cache.entries().next().value as [number | string, Buffer];
       this.cache.delete(k);
       this.cacheBytes -= v.length;
     }
@@ -283,6 +283,11 @@ export class RecordReader {
     this.pool?.close();
     this.pool = undefined;
   }
+}
+
+/** A record's key in the cache: one number while that is exact (a string beyond). */
+function cacheKey(segment: number, offset: number): number | string {
+  return segment < 2 ** 16 && offset < 2 ** 36 ? segment * 2 ** 36 + offset : `${segment}:${offset}`;
 }
 
 /** Copies a slice out of a record's logical bytes; an index pointing past them is damage. */
