@@ -132,6 +132,12 @@ export class NbdServer {
           sent?.();
           return;
         }
+        const last = chunks[chunks.length - 1];
+        if (!corked && chunks.length === 1 && last.length >= LARGE_REPLY) {
+          // A whole READ reply in one buffer (readNow), nothing gathered before it: straight out.
+          socket.write(last, sent && (() => sent()));
+          return;
+        }
         if (!corked) {
           corked = true;
           socket.cork();
@@ -141,7 +147,6 @@ export class NbdServer {
           }
         }
         for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]);
-        const last = chunks[chunks.length - 1];
         socket.write(last, sent && (() => sent()));
         if (last.length >= LARGE_REPLY) uncork();
       },

@@ -2,7 +2,7 @@ import { readSync, readvSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Xxh64, xxh64 } from '@node-rs/xxhash';
 import { RECORD_HEADER_SIZE, RecordFlag, RecordType } from '../format/constants.js';
-import { decodeRecordHeader } from '../format/segment-record.js';
+import { recordHeaderProblem } from '../format/segment-record.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { ChronodiskError } from '../errors.js';
 import { MAX_STORED, type SegmentFiles } from './segment-file.js';
@@ -188,29 +188,33 @@ export class RecordReader {
       const where = () => `segment ${segment} at byte ${offset}`;
       const at = offset - base;
       fill(at + RECORD_HEADER_SIZE);
-      const header = decodeRecordHeader(buf.subarray(at, Math.min(filled, at + RECORD_HEADER_SIZE)));
-      if (typeof header === 'string' || header.type !== RecordType.Write) {
-        throw new ChronodiskError('damaged', `${where()} is damaged (${typeof header === 'string' ? header : 'not a write record'}); run chronodisk check`);
-      }
-      const end = at + RECORD_HEADER_SIZE + header.storedLength;
-      if (header.storedLength <= MAX_STORED) fill(end);
-      if (header.storedLength > MAX_STORED || end > filled) {
+      // The few header fields a read needs, read in place (decodeRecordHeader makes BigInts).
+      const problem = recordHeaderProblem(buf, at, filled - at) ?? (buf[at + 4] !== RecordType.Write ? 'not a write record' : undefined);
+      if (problem) throw new ChronodiskError('damaged', `${where()} is damaged (${problem}); run chronodisk check`);
+      const flags = buf[at + 5]!;
+      const storedLength = buf.readUInt32LE(at + 12);
+      const length = buf.readUInt32LE(at + 40);
+      const end = at + RECORD_HEADER_SIZE + storedLength;
+      if (storedLength <= MAX_STORED) fill(end);
+      if (storedLength > MAX_STORED || end > filled) {
         throw new ChronodiskError('damaged', `${where()} is damaged (record cut short); run chronodisk check`);
       }
       const routed = routes.get(wants);
       if (routed) {
-        const raw = (header.flags & (RecordFlag.Zstd | RecordFlag.Encrypted | RecordFlag.Zero)) === 0 && header.b === header.storedLength;
-        if (raw && routed.every((r) => r.end <= end)) {
+        const raw = (flags & (RecordFlag.Zstd | RecordFlag.Encrypted | RecordFlag.Zero)) === 0 && length === storedLength;
+        // Routes are in payload order: the last one ends furthest.
+        if (raw && routed[routed.length - 1]!.end <= end) {
           // The payload is [at + header, end), parts of it already in the slices: hash it in place.
           const h = this.hasher;
           h.reset();
           h.update(buf.subarray(at, at + 56));
           let pos = at + RECORD_HEADER_SIZE;
           for (const r of routed) {
-            h.update(buf.subarray(pos, r.start)).update(r.into);
+            if (r.start > pos) h.update(buf.subarray(pos, r.start));
+            h.update(r.into);
             pos = r.end;
           }
-          h.update(buf.subarray(pos, end));
+          if (end > pos) h.update(buf.subarray(pos, end));
           if (h.digest() !== buf.readBigUInt64LE(at + 56)) {
             throw new ChronodiskError('damaged', `${where()} is damaged (checksum mismatch); run chronodisk check --read-data`);
           }
@@ -230,11 +234,11 @@ export class RecordReader {
       const aad = covered.subarray(0, 56);
       const stored = buf.subarray(at + RECORD_HEADER_SIZE, end);
       const decode = (into?: Buffer): Buffer => {
-        const data = this.codec.unpack(stored, header.flags, header.b, aad, where, into);
+        const data = this.codec.unpack(stored, flags, length, aad, where, into);
         // A raw payload is a view of the scratch buffer, which the next run overwrites.
         return data.buffer === buf.buffer ? Buffer.from(data) : data;
       };
-      use(wants, { stored, aad, flags: header.flags, length: header.b, where, decode });
+      use(wants, { stored, aad, flags, length, where, decode });
     }
   }
 
