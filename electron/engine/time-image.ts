@@ -44,6 +44,8 @@ export class TimeImage implements BlockSource {
   private checkedAt = -Infinity;
   /** Recent time-map answers, by window start, oldest first; valid within one generation. */
   private windows = new Map<number, Piece[]>();
+  /** The window piecesOf used last (the map's last entry, when kept). */
+  private newestWindow = -1;
   private readonly planInSnapshot: (out: Buffer, offset: number) => RecordSlice[];
 
   constructor(
@@ -101,19 +103,34 @@ export class TimeImage implements BlockSource {
       for (let w = offset - (offset % WINDOW); w < offset + out.length; w += WINDOW) if (!this.windows.has(w)) return false;
       return true;
     };
-    // syncGeneration() empties the windows after a thinning: then the snapshot path.
+    // syncGeneration() empties the windows after a thinning: then the lookups below.
     if (kept()) {
       if (performance.now() - this.checkedAt < GENERATION_RECHECK_MS) return this.slicesOf(out, offset);
       this.syncGeneration();
       if (kept()) return this.slicesOf(out, offset);
     }
-    return this.planInSnapshot(out, offset);
+    // Each lookup checks the generation in its own snapshot (one statement); only after a
+    // thinning is the read planned again in one snapshot with the generation brought up to date.
+    try {
+      return this.slicesOf(out, offset);
+    } catch (e) {
+      if (e !== STALE) throw e;
+      return this.planInSnapshot(out, offset);
+    }
+  }
+
+  /** The time map's pieces of [start, end), in position order, asked in this image's generation. */
+  private lookup(start: number, end: number): Piece[] {
+    const pieces = this.index.timeMap.lookupInGeneration(this.disk.id, this.seq, start, end, this.generation);
+    if (!pieces) throw STALE;
+    this.checkedAt = performance.now();
+    return byStart(pieces);
   }
 
   /** Pieces of [at, end) within window w: a kept answer, the whole window, or just the range. */
   private piecesIn(w: number, at: number, end: number): Piece[] {
     if (this.windows.has(w) || end - at >= WINDOW_READ_MIN) return this.piecesOf(w);
-    return byStart(this.index.lookup(this.disk.id, this.seq, at, end));
+    return this.lookup(at, end);
   }
 
   /**
@@ -161,13 +178,18 @@ export class TimeImage implements BlockSource {
   /** The pieces of window [w, w + WINDOW), from the time map or a kept answer. */
   private piecesOf(w: number): Piece[] {
     let pieces = this.windows.get(w);
+    if (pieces && w === this.newestWindow) return pieces; // already the most recent
+    this.newestWindow = w;
     if (pieces) this.windows.delete(w); // re-inserted below: most recent last
-    else pieces = byStart(this.index.lookup(this.disk.id, this.seq, w, Math.min(this.size, w + WINDOW)));
+    else pieces = this.lookup(w, Math.min(this.size, w + WINDOW));
     this.windows.set(w, pieces);
     if (this.windows.size > WINDOWS_KEPT) this.windows.delete(this.windows.keys().next().value!);
     return pieces;
   }
 }
+
+/** Thrown by a lookup that found the index in another generation than the image's. */
+const STALE = Symbol('stale index generation');
 
 /** Sorts pieces (which never overlap) by position, in place. */
 function byStart(pieces: Piece[]): Piece[] {

@@ -28,6 +28,8 @@ export interface Piece {
 type PieceRow = [number, number, number, number, number];
 
 const LEVEL_SCALE = 2 ** 47;
+/** The start of the row lookupInGeneration's statement adds when the generation differs. */
+const GENERATION_MARKER = -2;
 
 /** The tree node of the seq interval [from, toInclusive]. */
 export function nodeOf(from: number, toInclusive: number): number {
@@ -111,6 +113,18 @@ export class TimeMap {
    * the query is then asked again with more levels.
    */
   lookup(disk: number, point: number, start: number, end: number): Piece[] {
+    return this.lookupChecked(disk, point, start, end, false, null)!;
+  }
+
+  /**
+   * The same, in the snapshot where meta's `generation` (thinnings so far) is `generation`:
+   * undefined when it is not (a thinning replaced the index), checked by the same statement.
+   */
+  lookupInGeneration(disk: number, point: number, start: number, end: number, generation: unknown): Piece[] | undefined {
+    return this.lookupChecked(disk, point, start, end, true, generation ?? null);
+  }
+
+  private lookupChecked(disk: number, point: number, start: number, end: number, check: boolean, generation: unknown): Piece[] | undefined {
     const low = start - MAX_RECORD_LENGTH;
     for (;;) {
       const levels = levelsFor(Math.max(this.knownMaxSeq, point));
@@ -118,11 +132,13 @@ export class TimeMap {
         disk, low, end, start, point,
         disk, ...nodesOnPath(point, levels), low, end, start, point, point,
         this.knownMaxSeq,
+        check ? 1 : 0, generation,
       ) as PieceRow[];
       const pieces: Piece[] = new Array(rows.length);
       let marker: number | undefined;
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i]!;
+        if (r[0] === GENERATION_MARKER) return undefined;
         if (r[0] < 0) marker = r[1];
         pieces[i] = { start: r[0], end: r[1], segment: r[2], rec_offset: r[3], data_off: r[4] };
       }
@@ -139,7 +155,8 @@ export class TimeMap {
         `${cols} live WHERE disk = ? AND start > ? AND start < ? AND end > ? AND from_seq <= ? UNION ALL ` +
           `${cols} hist WHERE disk = ? AND node IN (${Array(levels + 1).fill('?').join(',')}) ` +
           'AND start > ? AND start < ? AND end > ? AND from_seq <= ? AND to_seq > ? UNION ALL ' +
-          "SELECT -1, CAST(value AS INTEGER) AS v, 0, 0, 0 FROM meta WHERE key = 'max_seq' AND v > ?",
+          "SELECT -1, CAST(value AS INTEGER) AS v, 0, 0, 0 FROM meta WHERE key = 'max_seq' AND v > ? UNION ALL " +
+          `SELECT ${GENERATION_MARKER}, 0, 0, 0, 0 WHERE ? AND (SELECT value FROM meta WHERE key = 'generation') IS NOT ?`,
       );
       // Rows as arrays, made into pieces here: a quarter cheaper than better-sqlite3's objects.
       q.raw(true);
