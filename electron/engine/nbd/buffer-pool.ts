@@ -25,8 +25,7 @@ export class BufferPool {
       this.freeBytes -= size;
       return b.subarray(0, n);
     }
-    // Shared memory, so a worker thread (ImageReadPool) can fill a reply buffer in place.
-    return Buffer.from(new SharedArrayBuffer(size)).subarray(0, n);
+    return Buffer.allocUnsafeSlow(size).subarray(0, n);
   }
 
   /** Returns a buffer from take(); the caller must not touch it afterwards. */

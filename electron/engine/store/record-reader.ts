@@ -70,6 +70,8 @@ export class RecordReader {
   private cacheBytes = 0;
   private scratch: Buffer<ArrayBufferLike> = Buffer.alloc(0);
   private readonly hasher = new Xxh64();
+  /** The 56 bytes checksumBeside lends, kept meanwhile. */
+  private readonly lent = Buffer.alloc(56);
   /** Started on the first large read; null when it cannot run here. */
   private pool: DecodePool | null | undefined;
 
@@ -205,17 +207,8 @@ export class RecordReader {
         // Routes are in payload order: the last one ends furthest.
         if (raw && routed[routed.length - 1]!.end <= end) {
           // The payload is [at + header, end), parts of it already in the slices: hash it in place.
-          const h = this.hasher;
-          h.reset();
-          h.update(buf.subarray(at, at + 56));
-          let pos = at + RECORD_HEADER_SIZE;
-          for (const r of routed) {
-            if (r.start > pos) h.update(buf.subarray(pos, r.start));
-            h.update(r.into);
-            pos = r.end;
-          }
-          if (end > pos) h.update(buf.subarray(pos, end));
-          if (h.digest() !== buf.readBigUInt64LE(at + 56)) {
+          const only = routed.length === 1 && routed[0]!.start === at + RECORD_HEADER_SIZE && routed[0]!.end === end ? routed[0]!.into : undefined;
+          if ((only ? this.checksumBeside(buf, at, only) : this.checksumAcross(buf, at, end, routed)) !== buf.readBigUInt64LE(at + 56)) {
             throw new ChronodiskError('damaged', `${where()} is damaged (checksum mismatch); run chronodisk check --read-data`);
           }
           continue;
@@ -240,6 +233,37 @@ export class RecordReader {
       };
       use(wants, { stored, aad, flags, length, where, decode });
     }
+  }
+
+  /**
+   * The checksum of the record whose header is at `buf[at]` and whose whole payload was
+   * read into `payload`: in one call over header[0, 56) ‖ payload, laid against each other
+   * by lending the 56 bytes before the payload (put back at once; nothing else runs in
+   * between, and shared memory, which another thread might read meanwhile, is not lent).
+   */
+  private checksumBeside(buf: Buffer, at: number, payload: Buffer): bigint {
+    if (payload.byteOffset < 56 || payload.buffer instanceof SharedArrayBuffer) return this.checksumAcross(buf, at, at + RECORD_HEADER_SIZE + payload.length, [{ start: at + RECORD_HEADER_SIZE, end: at + RECORD_HEADER_SIZE + payload.length, into: payload }]);
+    const covered = Buffer.from(payload.buffer, payload.byteOffset - 56, 56 + payload.length);
+    covered.copy(this.lent, 0, 0, 56);
+    buf.copy(covered, 0, at, at + 56);
+    const sum = xxh64(covered);
+    this.lent.copy(covered, 0, 0, 56);
+    return sum;
+  }
+
+  /** The checksum of the record at `buf[at, end)` whose payload lies partly in `routed` slices. */
+  private checksumAcross(buf: Buffer, at: number, end: number, routed: Route[]): bigint {
+    const h = this.hasher;
+    h.reset();
+    h.update(buf.subarray(at, at + 56));
+    let pos = at + RECORD_HEADER_SIZE;
+    for (const r of routed) {
+      if (r.start > pos) h.update(buf.subarray(pos, r.start));
+      h.update(r.into);
+      pos = r.end;
+    }
+    if (end > pos) h.update(buf.subarray(pos, end));
+    return h.digest();
   }
 
   /**
