@@ -69,6 +69,9 @@ export async function writeImageFile(
     await promisify(fsync)(fd);
     if (direct >= 0) await promisify(fsync)(direct); // the device's write cache, for the direct writes
   } finally {
+    // After a failure, writes may still be running on the libuv pool: let them end before
+    // their descriptors close (a reused descriptor number would take their bytes).
+    await Promise.allSettled([...inFlight, writeback]);
     if (direct >= 0) closeSync(direct);
   }
 }
