@@ -70,6 +70,7 @@ export class TimeMap {
   private qLookup = new Map<number, Statement>();
   /** The newest seq this connection has seen in meta (see lookup). */
   private knownMaxSeq = 0;
+  private path = { point: -1, levels: -1, nodes: [] as number[] };
 
   constructor(private readonly db: Database) {
     this.selLive = db.prepare(
@@ -130,7 +131,7 @@ export class TimeMap {
       const levels = levelsFor(Math.max(this.knownMaxSeq, point));
       const rows = this.lookupStatement(levels).all(
         disk, low, end, start, point,
-        disk, ...nodesOnPath(point, levels), low, end, start, point, point,
+        disk, ...this.pathOf(point, levels), low, end, start, point, point,
         this.knownMaxSeq,
         check ? 1 : 0, generation,
       ) as PieceRow[];
@@ -145,6 +146,12 @@ export class TimeMap {
       if (marker === undefined) return pieces;
       this.knownMaxSeq = marker;
     }
+  }
+
+  /** nodesOnPath, remembered for the last point asked (a time image asks for one point). */
+  private pathOf(point: number, levels: number): number[] {
+    if (this.path.point !== point || this.path.levels !== levels) this.path = { point, levels, nodes: nodesOnPath(point, levels) };
+    return this.path.nodes;
   }
 
   private lookupStatement(levels: number): Statement {

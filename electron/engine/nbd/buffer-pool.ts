@@ -6,7 +6,7 @@
 
 const MIN_POOLED = 64 * 1024;
 /** Each bucket holds a power of two plus this much, so a READ reply's header fits before its data. */
-const HEADROOM = 64;
+export const HEADROOM = 64;
 
 export class BufferPool {
   private readonly free = new Map<number, Buffer[]>();

@@ -4,7 +4,7 @@
  */
 import { isChronodiskError } from '../errors.js';
 import { ExportError } from './export.js';
-import { sharedPool } from './buffer-pool.js';
+import { HEADROOM, sharedPool } from './buffer-pool.js';
 import type { Transmission } from './negotiation.js';
 import * as P from './protocol.js';
 
@@ -129,16 +129,19 @@ export function canReadNow(h: P.RequestHeader, t: Transmission): boolean {
  * still in the CPU's cache, and no promise is made per request.
  */
 export function readNow(h: P.RequestHeader, t: Transmission): Reply {
+  // The data starts HEADROOM bytes in, its header just before it: the record reader then
+  // finds room before the first record's payload to checksum it in one call.
   const head = P.dataReplyHeaderBytes(t.structured);
-  const buf = sharedPool.take(head + h.length);
+  const buf = sharedPool.take(HEADROOM + h.length);
   try {
-    t.export.readIntoSync!(h.offset, buf.subarray(head));
+    t.export.readIntoSync!(h.offset, buf.subarray(HEADROOM));
   } catch (e) {
     sharedPool.give(buf);
     return { chunks: errorReply(h, t, nbdErrno(e), e instanceof Error ? e.message : String(e)) };
   }
-  P.writeDataReplyHeader(buf, t.structured, h.cookie, h.offset, h.length);
-  return { chunks: [buf], sent: () => sharedPool.give(buf) };
+  const reply = buf.subarray(HEADROOM - head);
+  P.writeDataReplyHeader(reply, t.structured, h.cookie, h.offset, h.length);
+  return { chunks: [reply], sent: () => sharedPool.give(buf) };
 }
 
 async function run(h: P.RequestHeader, payload: Buffer | Buffer[] | undefined, t: Transmission): Promise<Buffer[]> {
