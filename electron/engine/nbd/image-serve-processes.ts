@@ -89,6 +89,7 @@ export class ImageServeProcesses {
 
   /** Hands a freshly accepted connection to the child with the fewest. */
   handOff(socket: Socket): void {
+    socket.on('error', () => undefined); // a reset before the hand-off is the client's business
     let to: Child | undefined;
     for (const c of this.children) if (c.alive && (!to || c.connections < to.connections)) to = c;
     if (!to || this.closing) {
