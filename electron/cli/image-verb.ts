@@ -1,14 +1,12 @@
-import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import type { Verb } from './verb.js';
 import { parsePointSpec } from '../../shared/point.js';
 import { formatIsoMicros } from '../../shared/time.js';
 import { formatBytes } from '../../shared/units.js';
-import { isAllZero } from '../engine/format/payload-codec.js';
 import { fromFsError } from '../engine/errors.js';
+import { writeImageFile } from '../engine/restore/image-file.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { printJson, printLine, progressLine, refuseExistingOutput } from './output.js';
-
-const CHUNK = 4 * 1024 * 1024;
 
 export const imageVerb: Verb = {
   name: 'image',
@@ -23,7 +21,7 @@ export const imageVerb: Verb = {
       .action(async (diskName: string, opts: ApplianceOptions & { at: string; out: string; force?: boolean; json?: boolean }) => {
         const spec = parsePointSpec(opts.at);
         refuseExistingOutput(opts.out, opts.force);
-        await withAppliance(opts, {}, (app) => {
+        await withAppliance(opts, {}, async (app) => {
           const disk = app.disk(diskName);
           const point = app.timeline.resolve(disk, spec);
           const image = app.image(disk, point.seq);
@@ -36,16 +34,9 @@ export const imageVerb: Verb = {
           }
           const progress = progressLine();
           try {
-            const buf = Buffer.allocUnsafe(CHUNK);
-            for (let at = 0; at < image.size; at += CHUNK) {
-              const part = buf.subarray(0, Math.min(CHUNK, image.size - at));
-              image.readInto(part, at);
-              // Leave holes where the disk held zeros: the file stays sparse.
-              if (!isAllZero(part)) writeSync(fd, part, 0, part.length, at);
-              progress.update({ phase: 'export', done: at + part.length, total: image.size });
-            }
-            ftruncateSync(fd, image.size);
-            fsyncSync(fd);
+            await writeImageFile(image, opts.out, fd, { onProgress: (done, total) => progress.update({ phase: 'export', done, total }) });
+          } catch (e) {
+            throw fromFsError(e, opts.out);
           } finally {
             closeSync(fd);
             progress.finish();

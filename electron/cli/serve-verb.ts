@@ -2,8 +2,10 @@ import type { Verb } from './verb.js';
 import { parsePointSpec } from '../../shared/point.js';
 import { formatIsoMicros } from '../../shared/time.js';
 import { ChronodiskError } from '../engine/errors.js';
-import { ImageReadPool } from '../engine/nbd/image-read-pool.js';
-import { serveImages } from '../engine/nbd/serve-images.js';
+import type { Appliance } from '../engine/appliance.js';
+import { ImageServeProcesses, servePointsInProcesses, type ServedPoint } from '../engine/nbd/image-serve-processes.js';
+import { serveImages, type ServeOptions } from '../engine/nbd/serve-images.js';
+import type { ListenAddress } from '../engine/nbd/server.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { addressOptions, listenAddress, type AddressOptions } from './nbd-address.js';
 import { watchStopSignals } from './stop-signals.js';
@@ -30,28 +32,38 @@ export const serveVerb: Verb = {
             return { name: w.text, disk, point: app.timeline.resolve(disk, w.spec) };
           });
           const address = listenAddress(opts, `/run/chronodisk/serve-${process.pid}.sock`);
-          // Reads on worker threads when they can run (a built engine), else in-process.
-          const readers = await ImageReadPool.start(access);
-          const images = points.map(({ name, disk, point: p }) => ({
+          const served = points.map(({ name, disk, point: p }) => ({
             name,
             description: `${disk.name} at point ${p.seq} (${formatIsoMicros(p.timeUs)})`,
-            source: readers ? readers.image(disk, p.seq) : app.image(disk, p.seq),
+            disk: disk.name,
             seq: p.seq,
             time: p.timeUs,
           }));
+          const onError = (e: unknown) => process.stderr.write(`chronodisk: ${(e as Error).message}\n`);
           const signals = watchStopSignals();
           try {
-            const { server, listening } = await serveImages(images, address, { overlay: opts.overlay, onError: (e) => process.stderr.write(`chronodisk: ${(e as Error).message}\n`) });
-            const exports = images.map((i) => ({ name: i.name, seq: i.seq, time: formatIsoMicros(i.time), uri: listening.uri(i.name) }));
+            // Connections are served by child processes when they can run (a built engine),
+            // else here, reading in-process.
+            const serving = ImageServeProcesses.available()
+              ? await servePointsInProcesses(access.dir, served, address, { overlay: opts.overlay, onError, passphrase: access.passphrase })
+              : await serveInProcess(app, served, address, { overlay: opts.overlay, onError });
+            const { listening } = serving;
+            const exports = served.map((i) => ({ name: i.name, seq: i.seq, time: formatIsoMicros(i.time), uri: listening.uri(i.name) }));
             if (opts.json) printJson({ ...('socket' in address ? { socket: address.socket } : { host: address.host, port: listening.port }), overlay: Boolean(opts.overlay), exports });
             else for (const e of exports) printLine(`${e.name}: point ${e.seq} at ${e.time} — ${e.uri}`);
             await signals.stopped;
-            await server.close();
+            await serving.close();
           } finally {
             signals.release();
-            await readers?.close();
           }
         });
       });
   },
 };
+
+/** The same export served by this process alone, reading time images in-process. */
+async function serveInProcess(app: Appliance, points: ServedPoint[], address: ListenAddress, options: ServeOptions) {
+  const images = points.map((p) => ({ name: p.name, description: p.description, source: app.image(app.disk(p.disk), p.seq) }));
+  const { server, listening } = await serveImages(images, address, options);
+  return { listening, close: () => server.close() };
+}

@@ -20,6 +20,16 @@ const WINDOWS_KEPT = 16;
  * 1M writes went from 0.19 to 0.86 ms when every read took the window).
  */
 const WINDOW_READ_MIN = WINDOW / 4;
+/**
+ * Reads from kept answers ask the index for its generation at most this often (the query
+ * cost more than the rest of planning a 256 KiB read). That never lets a read return
+ * other bytes: kept answers name records in segment files that never change, a thinning
+ * deletes the files it retired only after its new index has committed, and a read of a
+ * file already gone fails and is planned again in the new index (readInto). What the
+ * interval bounds is how long an image of a point the thinning removed keeps reading that
+ * point's own bytes, from files still open, before it says so.
+ */
+const GENERATION_RECHECK_MS = 50;
 
 /**
  * A disk as it was at a point: a read-only virtual disk. read() asks the time map which
@@ -30,8 +40,12 @@ export class TimeImage implements BlockSource {
   readonly size: number;
   /** The index generation (thinnings so far) this image last found its point in. */
   private generation: unknown;
+  /** When (performance.now()) the generation was last compared with the index's. */
+  private checkedAt = -Infinity;
   /** Recent time-map answers, by window start, oldest first; valid within one generation. */
   private windows = new Map<number, Piece[]>();
+  /** The window piecesOf used last (the map's last entry, when kept). */
+  private newestWindow = -1;
   private readonly planInSnapshot: (out: Buffer, offset: number) => RecordSlice[];
 
   constructor(
@@ -60,6 +74,11 @@ export class TimeImage implements BlockSource {
     return out;
   }
 
+  /** The same as readInto (which is synchronous here): what the NBD export looks for. */
+  readIntoSync(out: Buffer, offset: number): void {
+    this.readInto(out, offset);
+  }
+
   /** Fills `out` with the bytes at `offset`; the hot path of exports and restores. */
   readInto(out: Buffer, offset: number): void {
     const length = out.length;
@@ -84,18 +103,34 @@ export class TimeImage implements BlockSource {
       for (let w = offset - (offset % WINDOW); w < offset + out.length; w += WINDOW) if (!this.windows.has(w)) return false;
       return true;
     };
-    // syncGeneration() empties the windows after a thinning: then the snapshot path.
+    // syncGeneration() empties the windows after a thinning: then the lookups below.
     if (kept()) {
+      if (performance.now() - this.checkedAt < GENERATION_RECHECK_MS) return this.slicesOf(out, offset);
       this.syncGeneration();
       if (kept()) return this.slicesOf(out, offset);
     }
-    return this.planInSnapshot(out, offset);
+    // Each lookup checks the generation in its own snapshot (one statement); only after a
+    // thinning is the read planned again in one snapshot with the generation brought up to date.
+    try {
+      return this.slicesOf(out, offset);
+    } catch (e) {
+      if (e !== STALE) throw e;
+      return this.planInSnapshot(out, offset);
+    }
+  }
+
+  /** The time map's pieces of [start, end), in position order, asked in this image's generation. */
+  private lookup(start: number, end: number): Piece[] {
+    const pieces = this.index.timeMap.lookupInGeneration(this.disk.id, this.seq, start, end, this.generation);
+    if (!pieces) throw STALE;
+    this.checkedAt = performance.now();
+    return byStart(pieces);
   }
 
   /** Pieces of [at, end) within window w: a kept answer, the whole window, or just the range. */
   private piecesIn(w: number, at: number, end: number): Piece[] {
     if (this.windows.has(w) || end - at >= WINDOW_READ_MIN) return this.piecesOf(w);
-    return this.index.lookup(this.disk.id, this.seq, at, end);
+    return this.lookup(at, end);
   }
 
   /**
@@ -104,6 +139,7 @@ export class TimeImage implements BlockSource {
    */
   private syncGeneration(): void {
     const generation = this.index.meta('generation');
+    this.checkedAt = performance.now();
     if (generation === this.generation) return;
     this.windows.clear();
     if (!this.index.hasCommit(this.seq)) {
@@ -112,28 +148,27 @@ export class TimeImage implements BlockSource {
     this.generation = generation;
   }
 
-  /** The pieces of records that hold `out`'s bytes; gaps between them are zeroed here. */
+  /** The pieces of records that hold `out`'s bytes, in disk order; gaps between them are zeroed here. */
   private slicesOf(out: Buffer, offset: number): RecordSlice[] {
     const length = out.length;
     const slices: RecordSlice[] = [];
-    for (let w = offset - (offset % WINDOW); w < offset + length; w += WINDOW) {
-      const at = Math.max(w, offset);
-      const end = Math.min(offset + length, w + WINDOW);
-      for (const p of this.piecesIn(w, at, end)) {
-        if (p.segment < 0) continue; // zeros: filled below with the gaps
-        const s = Math.max(p.start, at);
-        const e = Math.min(p.end, end);
-        if (s >= e) continue;
-        slices.push({ segment: p.segment, offset: p.rec_offset, from: p.data_off + (s - p.start), into: out.subarray(s - offset, e - offset) });
-      }
-    }
     // Zeros only where no record lands (pieces never overlap): an export would otherwise
     // write every byte twice.
     let zeroFrom = 0;
-    for (const s of [...slices].sort((a, b) => a.into.byteOffset - b.into.byteOffset)) {
-      const at = s.into.byteOffset - out.byteOffset;
-      if (at > zeroFrom) out.fill(0, zeroFrom, at);
-      zeroFrom = at + s.into.length;
+    for (let w = offset - (offset % WINDOW); w < offset + length; w += WINDOW) {
+      const at = Math.max(w, offset);
+      const end = Math.min(offset + length, w + WINDOW);
+      const pieces = this.piecesIn(w, at, end);
+      for (let i = firstEndingAfter(pieces, at); i < pieces.length; i++) {
+        const p = pieces[i]!;
+        if (p.start >= end) break;
+        if (p.segment < 0) continue; // zeros: filled with the gaps
+        const s = Math.max(p.start, at) - offset;
+        const e = Math.min(p.end, end) - offset;
+        if (s > zeroFrom) out.fill(0, zeroFrom, s);
+        zeroFrom = e;
+        slices.push({ segment: p.segment, offset: p.rec_offset, from: p.data_off + (s + offset - p.start), into: out.subarray(s, e) });
+      }
     }
     if (zeroFrom < length) out.fill(0, zeroFrom, length);
     // The caller reads them all at once: the records behind the whole range in runs.
@@ -143,10 +178,32 @@ export class TimeImage implements BlockSource {
   /** The pieces of window [w, w + WINDOW), from the time map or a kept answer. */
   private piecesOf(w: number): Piece[] {
     let pieces = this.windows.get(w);
+    if (pieces && w === this.newestWindow) return pieces; // already the most recent
+    this.newestWindow = w;
     if (pieces) this.windows.delete(w); // re-inserted below: most recent last
-    else pieces = this.index.lookup(this.disk.id, this.seq, w, Math.min(this.size, w + WINDOW));
+    else pieces = this.lookup(w, Math.min(this.size, w + WINDOW));
     this.windows.set(w, pieces);
     if (this.windows.size > WINDOWS_KEPT) this.windows.delete(this.windows.keys().next().value!);
     return pieces;
   }
+}
+
+/** Thrown by a lookup that found the index in another generation than the image's. */
+const STALE = Symbol('stale index generation');
+
+/** Sorts pieces (which never overlap) by position, in place. */
+function byStart(pieces: Piece[]): Piece[] {
+  return pieces.sort((a, b) => a.start - b.start);
+}
+
+/** The index of the first of `pieces` (by position, not overlapping) that ends after `at`. */
+function firstEndingAfter(pieces: Piece[], at: number): number {
+  let lo = 0;
+  let hi = pieces.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (pieces[mid]!.end <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

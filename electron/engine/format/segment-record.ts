@@ -71,12 +71,24 @@ export function associatedData(header: Buffer): Buffer {
   return header.subarray(0, 56);
 }
 
+/**
+ * Why the bytes at `buf[at, at + available)` cannot be a record header, or undefined when
+ * they can: what decodeRecordHeader checks, without decoding (a reader's hot path reads the
+ * few fields it needs itself).
+ */
+export function recordHeaderProblem(buf: Buffer, at = 0, available = buf.length - at): string | undefined {
+  if (available < RECORD_HEADER_SIZE) return 'truncated record header';
+  if (buf.readUInt32LE(at) !== RECORD_MAGIC) return 'bad record magic';
+  const type = buf[at + 4]!;
+  if (type < RecordType.Write || type > RecordType.Seal) return `unknown record type ${type}`;
+  return undefined;
+}
+
 /** Parses a header; returns a reason when the bytes cannot be a record header. */
 export function decodeRecordHeader(buf: Buffer): RecordHeader | string {
-  if (buf.length < RECORD_HEADER_SIZE) return 'truncated record header';
-  if (buf.readUInt32LE(0) !== RECORD_MAGIC) return 'bad record magic';
+  const problem = recordHeaderProblem(buf);
+  if (problem) return problem;
   const type = buf.readUInt8(4);
-  if (type < RecordType.Write || type > RecordType.Seal) return `unknown record type ${type}`;
   return {
     type,
     flags: buf.readUInt8(5),

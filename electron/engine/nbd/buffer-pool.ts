@@ -5,6 +5,8 @@
  */
 
 const MIN_POOLED = 64 * 1024;
+/** Each bucket holds a power of two plus this much, so a READ reply's header fits before its data. */
+export const HEADROOM = 64;
 
 export class BufferPool {
   private readonly free = new Map<number, Buffer[]>();
@@ -23,8 +25,7 @@ export class BufferPool {
       this.freeBytes -= size;
       return b.subarray(0, n);
     }
-    // Shared memory, so a worker thread (ImageReadPool) can fill a reply buffer in place.
-    return Buffer.from(new SharedArrayBuffer(size)).subarray(0, n);
+    return Buffer.allocUnsafeSlow(size).subarray(0, n);
   }
 
   /** Returns a buffer from take(); the caller must not touch it afterwards. */
@@ -40,7 +41,7 @@ export class BufferPool {
 }
 
 function bucket(n: number): number {
-  return n <= MIN_POOLED ? MIN_POOLED : 2 ** Math.ceil(Math.log2(n));
+  return n - HEADROOM <= MIN_POOLED ? MIN_POOLED + HEADROOM : 2 ** Math.ceil(Math.log2(n - HEADROOM)) + HEADROOM;
 }
 
 /** One pool per process: every server and connection draws from it. */

@@ -48,6 +48,11 @@ export interface NbdExport {
   extents?(offset: number, length: number): Promise<AllocationExtent[]>;
   /** Optional: reads into a buffer the server recycles (no allocation per request). */
   readInto?(offset: number, into: Buffer): Promise<void>;
+  /**
+   * Optional: the same, done before returning (an in-process time image). The server then
+   * answers a READ in one step: read into the reply buffer after its header, send it.
+   */
+  readIntoSync?(offset: number, into: Buffer): void;
   /** Optional: the same bytes as extents, so zero runs can go out as holes. */
   readExtents?(offset: number, length: number): Promise<ReadExtent[]>;
   /** Writes `data` at `offset`; with `fua`, durably before resolving. `data` is recycled after. */

@@ -330,6 +330,31 @@ export function encodeDataChunkHeader(cookie: Buffer, offset: number, dataLength
   return b;
 }
 
+/** Bytes before a READ's data in its reply: an OFFSET_DATA chunk header, or a simple reply. */
+export function dataReplyHeaderBytes(structured: boolean): number {
+  return structured ? 28 : 16;
+}
+
+/**
+ * Writes the header of a READ reply that carries all its data at `b[0, dataReplyHeaderBytes)`,
+ * the data following in the same buffer: one buffer per reply, one socket write.
+ */
+export function writeDataReplyHeader(b: Buffer, structured: boolean, cookie: Buffer, offset: number, dataLength: number): void {
+  if (!structured) {
+    b.writeUInt32BE(SIMPLE_REPLY_MAGIC, 0);
+    b.writeUInt32BE(0, 4);
+    cookie.copy(b, 8, 0, 8);
+    return;
+  }
+  b.writeUInt32BE(STRUCTURED_REPLY_MAGIC, 0);
+  b.writeUInt16BE(REPLY_FLAG_DONE, 4);
+  b.writeUInt16BE(REPLY_TYPE_OFFSET_DATA, 6);
+  cookie.copy(b, 8, 0, 8);
+  b.writeUInt32BE(8 + dataLength, 16);
+  b.writeUInt32BE(Math.floor(offset / 0x1_0000_0000), 20);
+  b.writeUInt32BE(offset >>> 0, 24);
+}
+
 export function encodeHoleChunk(cookie: Buffer, offset: number, length: number, done: boolean): Buffer {
   const b = encodeChunkHeader(done ? REPLY_FLAG_DONE : 0, REPLY_TYPE_OFFSET_HOLE, cookie, 12, 12);
   b.writeBigUInt64BE(BigInt(offset), 20);

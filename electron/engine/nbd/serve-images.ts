@@ -5,7 +5,7 @@
  */
 import type { BlockSource } from '../block-source.js';
 import { usageError } from '../errors.js';
-import { ExportTable } from './export.js';
+import { ExportTable, type ExportProvider } from './export.js';
 import { withOverlay } from './overlay-export.js';
 import { NbdServer, type ListenAddress, type Listening } from './server.js';
 import { SourceExport } from './source-export.js';
@@ -29,21 +29,31 @@ export interface ServeOptions {
 }
 
 export async function serveImages(images: ServedImage[], address: ListenAddress, options: ServeOptions = {}): Promise<{ server: NbdServer; listening: Listening }> {
-  if (images.length === 0) throw usageError('nothing to serve: name at least one DISK@POINT');
-  const names = new Set<string>();
-  for (const i of images) {
-    if (names.has(i.name)) throw usageError(`export name ${i.name} is given twice; name each DISK@POINT once`);
-    names.add(i.name);
-  }
-  const table = new ExportTable(
-    images.map((i) => ({ name: i.name, description: i.description, open: () => new SourceExport(i.source) })),
-    options.defaultName ?? images[0].name,
-  );
-  const server = new NbdServer({ provider: options.overlay ? withOverlay(table, options.overlayDir) : table, onError: options.onError });
+  checkExportNames(images);
+  const server = new NbdServer({ provider: imageExports(images, options), onError: options.onError });
   try {
     return { server, listening: await server.listen(address) };
   } catch (e) {
     await server.close();
     throw e;
   }
+}
+
+/** Refuses an empty list and a name given twice (before anything listens). */
+export function checkExportNames(images: Array<{ name: string }>): void {
+  if (images.length === 0) throw usageError('nothing to serve: name at least one DISK@POINT');
+  const names = new Set<string>();
+  for (const i of images) {
+    if (names.has(i.name)) throw usageError(`export name ${i.name} is given twice; name each DISK@POINT once`);
+    names.add(i.name);
+  }
+}
+
+/** The exports of `images`: read-only, or each under a throwaway overlay per connection. */
+export function imageExports(images: ServedImage[], options: Pick<ServeOptions, 'overlay' | 'overlayDir' | 'defaultName'>): ExportProvider {
+  const table = new ExportTable(
+    images.map((i) => ({ name: i.name, description: i.description, open: () => new SourceExport(i.source) })),
+    options.defaultName ?? images[0]!.name,
+  );
+  return options.overlay ? withOverlay(table, options.overlayDir) : table;
 }

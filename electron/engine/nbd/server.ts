@@ -15,6 +15,11 @@ const LARGE_REPLY = 64 * 1024;
 
 export interface NbdServerOptions {
   provider: ExportProvider;
+  /**
+   * Instead of serving them here, hand accepted connections (paused, nothing read yet) to
+   * this function: the listener of a server whose connections live in other processes.
+   */
+  handOff?: (socket: net.Socket) => void;
   limits?: Partial<SessionLimits>;
   /** Connections beyond this are dropped at once. */
   maxConnections?: number;
@@ -39,7 +44,7 @@ interface Connection {
 }
 
 export class NbdServer {
-  private readonly server = net.createServer({ pauseOnConnect: false });
+  private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
   private readonly limits: SessionLimits;
   private socketPath?: string;
@@ -48,7 +53,8 @@ export class NbdServer {
 
   constructor(private readonly options: NbdServerOptions) {
     this.limits = { ...defaultLimits, ...options.limits };
-    this.server.on('connection', (s) => this.accept(s));
+    this.server = net.createServer({ pauseOnConnect: Boolean(options.handOff) });
+    this.server.on('connection', (s) => (options.handOff && !this.closing ? options.handOff(s) : this.adopt(s)));
     this.server.on('error', () => undefined); // accept errors (EMFILE…) must not bring the process down
   }
 
@@ -99,7 +105,11 @@ export class NbdServer {
     }
   }
 
-  private accept(socket: net.Socket): void {
+  /**
+   * Serves a connection accepted elsewhere (another process's listener handed it over), as
+   * if this server had accepted it.
+   */
+  adopt(socket: net.Socket): void {
     socket.on('error', () => undefined); // resets and broken pipes are the client's business
     if (this.closing || this.connections.size >= (this.options.maxConnections ?? 1024)) {
       socket.destroy();
@@ -122,6 +132,12 @@ export class NbdServer {
           sent?.();
           return;
         }
+        const last = chunks[chunks.length - 1];
+        if (!corked && chunks.length === 1 && last.length >= LARGE_REPLY) {
+          // A whole READ reply in one buffer (readNow), nothing gathered before it: straight out.
+          socket.write(last, sent && (() => sent()));
+          return;
+        }
         if (!corked) {
           corked = true;
           socket.cork();
@@ -131,7 +147,6 @@ export class NbdServer {
           }
         }
         for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]);
-        const last = chunks[chunks.length - 1];
         socket.write(last, sent && (() => sent()));
         if (last.length >= LARGE_REPLY) uncork();
       },
@@ -155,6 +170,7 @@ export class NbdServer {
     this.connections.add(conn);
     socket.on('data', (chunk: Buffer) => session.receive(chunk));
     socket.on('drain', () => session.drained());
+    socket.resume(); // a handed-over socket may arrive paused
     socket.on('close', () => {
       clearTimeout(timer);
       void session.terminate().finally(() => {

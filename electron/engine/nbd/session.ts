@@ -9,7 +9,7 @@ import { ByteQueue } from './byte-queue.js';
 import type { ExportProvider } from './export.js';
 import { Negotiation, type Transmission } from './negotiation.js';
 import * as P from './protocol.js';
-import { errorReply, runRequest, validateRequest, type Refusal } from './requests.js';
+import { canReadNow, errorReply, readNow, runRequest, validateRequest, type Refusal } from './requests.js';
 
 export interface SessionTransport {
   /** Queues the buffers to send, contiguously and in order; `sent` once the OS has them (or they are dropped). */
@@ -58,6 +58,15 @@ export const defaultLimits: SessionLimits = {
  */
 const TURN_BYTES = 1024 * 1024;
 
+/**
+ * Replies answered at once (readNow) that may wait for the socket before the session stops
+ * reading requests. One leaves the connection idle whenever the socket takes a reply only
+ * in part (a unix socket takes about 208 KiB at a time, a nbdcopy reply is 256 KiB); two
+ * keep it busy (nbdcopy from `chronodisk serve`, alternated runs: median 0.99 s against
+ * 1.45 s per GiB, the same CPU time).
+ */
+const UNSENT_NOW = 2;
+
 type State = 'flags' | 'option' | 'option-data' | 'option-skip' | 'busy' | 'request' | 'payload' | 'payload-skip' | 'done';
 
 export class NbdSession {
@@ -71,6 +80,8 @@ export class NbdSession {
   private optionsSeen = 0;
   private inFlight = 0;
   private inFlightBytes = 0;
+  /** Replies answered at once (readNow) that the transport has not sent yet. */
+  private unsent = 0;
   private pumping = false;
   private turnBytes = 0;
   private yieldScheduled = false;
@@ -154,7 +165,11 @@ export class NbdSession {
     return (
       this.inFlight >= this.limits.maxInFlight ||
       this.inFlightBytes >= this.limits.maxInFlightBytes ||
-      this.transport.backlog() > this.limits.maxBacklog
+      this.transport.backlog() > this.limits.maxBacklog ||
+      // Replies answered at once wait for the socket: read the next request only while
+      // fewer than UNSENT_NOW of them wait, so a few reply buffers, still in the CPU's
+      // cache, serve the whole stream.
+      (this.unsent >= UNSENT_NOW && this.transport.backlog() > 0)
     );
   }
 
@@ -267,8 +282,20 @@ export class NbdSession {
       }
       return true;
     }
-    if (this.refusal) this.transport.write(errorReply(h, t, this.refusal.errno, this.refusal.message));
-    else this.dispatch(h, undefined);
+    if (this.refusal) {
+      this.transport.write(errorReply(h, t, this.refusal.errno, this.refusal.message));
+    } else if (canReadNow(h, t)) {
+      this.turnBytes += h.length;
+      const reply = readNow(h, t);
+      this.unsent++;
+      this.transport.write(reply.chunks, () => {
+        reply.sent?.();
+        this.unsent--;
+        this.pump();
+      });
+    } else {
+      this.dispatch(h, undefined);
+    }
     return true;
   }
 

@@ -9,6 +9,8 @@ import type { AllocationExtent, BlockSizes, NbdExport, ReadExtent } from './expo
 export interface SparseBlockSource extends BlockSource {
   /** Fills `out` with the bytes at `offset` (a TimeImage does): the server reads into recycled buffers. */
   readInto?(out: Buffer, offset: number): void | Promise<void>;
+  /** The same, finished when it returns (an in-process TimeImage): the server answers at once. */
+  readIntoSync?(out: Buffer, offset: number): void;
   /** The bytes, with zero runs left out (sent as holes). */
   readExtents?(offset: number, length: number): Promise<ReadExtent[]>;
   /** Just the map: which runs are unallocated zeroes (base:allocation). */
@@ -27,6 +29,7 @@ export class SourceExport implements NbdExport {
   readonly size: number;
   readonly blockSizes?: BlockSizes;
   readonly readInto?: (offset: number, into: Buffer) => Promise<void>;
+  readonly readIntoSync?: (offset: number, into: Buffer) => void;
   readonly readExtents?: (offset: number, length: number) => Promise<ReadExtent[]>;
   readonly extents?: (offset: number, length: number) => Promise<AllocationExtent[]>;
 
@@ -38,6 +41,7 @@ export class SourceExport implements NbdExport {
     this.blockSizes = options.blockSizes;
     const sparse = source as SparseBlockSource;
     if (typeof sparse.readInto === 'function') this.readInto = async (offset, into) => sparse.readInto!(into, offset);
+    if (typeof sparse.readIntoSync === 'function') this.readIntoSync = (offset, into) => sparse.readIntoSync!(into, offset);
     if (typeof sparse.readExtents === 'function') this.readExtents = (offset, length) => sparse.readExtents!(offset, length);
     if (typeof sparse.extents === 'function') this.extents = (offset, length) => sparse.extents!(offset, length);
   }

@@ -2,7 +2,7 @@ import { readSync, readvSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Xxh64, xxh64 } from '@node-rs/xxhash';
 import { RECORD_HEADER_SIZE, RecordFlag, RecordType } from '../format/constants.js';
-import { decodeRecordHeader } from '../format/segment-record.js';
+import { recordHeaderProblem } from '../format/segment-record.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { ChronodiskError } from '../errors.js';
 import { MAX_STORED, type SegmentFiles } from './segment-file.js';
@@ -66,10 +66,12 @@ interface VerifiedRecord {
  * once); a raw one is read there by the pread itself and verified in place.
  */
 export class RecordReader {
-  private cache = new Map<string, Buffer>();
+  private cache = new Map<number | string, Buffer>();
   private cacheBytes = 0;
   private scratch: Buffer<ArrayBufferLike> = Buffer.alloc(0);
   private readonly hasher = new Xxh64();
+  /** The 56 bytes checksumBeside lends, kept meanwhile. */
+  private readonly lent = Buffer.alloc(56);
   /** Started on the first large read; null when it cannot run here. */
   private pool: DecodePool | null | undefined;
 
@@ -92,7 +94,7 @@ export class RecordReader {
   readSlices(slices: RecordSlice[]): void {
     const pending: RecordSlice[] = [];
     for (const s of slices) {
-      const hit = this.cached(s.segment, s.offset);
+      const hit = this.cache.size > 0 ? this.cached(s.segment, s.offset) : undefined;
       if (hit) copySlice(hit, s, () => `segment ${s.segment} at byte ${s.offset}`);
       else pending.push(s);
     }
@@ -188,30 +190,25 @@ export class RecordReader {
       const where = () => `segment ${segment} at byte ${offset}`;
       const at = offset - base;
       fill(at + RECORD_HEADER_SIZE);
-      const header = decodeRecordHeader(buf.subarray(at, Math.min(filled, at + RECORD_HEADER_SIZE)));
-      if (typeof header === 'string' || header.type !== RecordType.Write) {
-        throw new ChronodiskError('damaged', `${where()} is damaged (${typeof header === 'string' ? header : 'not a write record'}); run chronodisk check`);
-      }
-      const end = at + RECORD_HEADER_SIZE + header.storedLength;
-      if (header.storedLength <= MAX_STORED) fill(end);
-      if (header.storedLength > MAX_STORED || end > filled) {
+      // The few header fields a read needs, read in place (decodeRecordHeader makes BigInts).
+      const problem = recordHeaderProblem(buf, at, filled - at) ?? (buf[at + 4] !== RecordType.Write ? 'not a write record' : undefined);
+      if (problem) throw new ChronodiskError('damaged', `${where()} is damaged (${problem}); run chronodisk check`);
+      const flags = buf[at + 5]!;
+      const storedLength = buf.readUInt32LE(at + 12);
+      const length = buf.readUInt32LE(at + 40);
+      const end = at + RECORD_HEADER_SIZE + storedLength;
+      if (storedLength <= MAX_STORED) fill(end);
+      if (storedLength > MAX_STORED || end > filled) {
         throw new ChronodiskError('damaged', `${where()} is damaged (record cut short); run chronodisk check`);
       }
       const routed = routes.get(wants);
       if (routed) {
-        const raw = (header.flags & (RecordFlag.Zstd | RecordFlag.Encrypted | RecordFlag.Zero)) === 0 && header.b === header.storedLength;
-        if (raw && routed.every((r) => r.end <= end)) {
+        const raw = (flags & (RecordFlag.Zstd | RecordFlag.Encrypted | RecordFlag.Zero)) === 0 && length === storedLength;
+        // Routes are in payload order: the last one ends furthest.
+        if (raw && routed[routed.length - 1]!.end <= end) {
           // The payload is [at + header, end), parts of it already in the slices: hash it in place.
-          const h = this.hasher;
-          h.reset();
-          h.update(buf.subarray(at, at + 56));
-          let pos = at + RECORD_HEADER_SIZE;
-          for (const r of routed) {
-            h.update(buf.subarray(pos, r.start)).update(r.into);
-            pos = r.end;
-          }
-          h.update(buf.subarray(pos, end));
-          if (h.digest() !== buf.readBigUInt64LE(at + 56)) {
+          const only = routed.length === 1 && routed[0]!.start === at + RECORD_HEADER_SIZE && routed[0]!.end === end ? routed[0]!.into : undefined;
+          if ((only ? this.checksumBeside(buf, at, only) : this.checksumAcross(buf, at, end, routed)) !== buf.readBigUInt64LE(at + 56)) {
             throw new ChronodiskError('damaged', `${where()} is damaged (checksum mismatch); run chronodisk check --read-data`);
           }
           continue;
@@ -230,12 +227,43 @@ export class RecordReader {
       const aad = covered.subarray(0, 56);
       const stored = buf.subarray(at + RECORD_HEADER_SIZE, end);
       const decode = (into?: Buffer): Buffer => {
-        const data = this.codec.unpack(stored, header.flags, header.b, aad, where, into);
+        const data = this.codec.unpack(stored, flags, length, aad, where, into);
         // A raw payload is a view of the scratch buffer, which the next run overwrites.
         return data.buffer === buf.buffer ? Buffer.from(data) : data;
       };
-      use(wants, { stored, aad, flags: header.flags, length: header.b, where, decode });
+      use(wants, { stored, aad, flags, length, where, decode });
     }
+  }
+
+  /**
+   * The checksum of the record whose header is at `buf[at]` and whose whole payload was
+   * read into `payload`: in one call over header[0, 56) ‖ payload, laid against each other
+   * by lending the 56 bytes before the payload (put back at once; nothing else runs in
+   * between, and shared memory, which another thread might read meanwhile, is not lent).
+   */
+  private checksumBeside(buf: Buffer, at: number, payload: Buffer): bigint {
+    if (payload.byteOffset < 56 || payload.buffer instanceof SharedArrayBuffer) return this.checksumAcross(buf, at, at + RECORD_HEADER_SIZE + payload.length, [{ start: at + RECORD_HEADER_SIZE, end: at + RECORD_HEADER_SIZE + payload.length, into: payload }]);
+    const covered = Buffer.from(payload.buffer, payload.byteOffset - 56, 56 + payload.length);
+    covered.copy(this.lent, 0, 0, 56);
+    buf.copy(covered, 0, at, at + 56);
+    const sum = xxh64(covered);
+    this.lent.copy(covered, 0, 0, 56);
+    return sum;
+  }
+
+  /** The checksum of the record at `buf[at, end)` whose payload lies partly in `routed` slices. */
+  private checksumAcross(buf: Buffer, at: number, end: number, routed: Route[]): bigint {
+    const h = this.hasher;
+    h.reset();
+    h.update(buf.subarray(at, at + 56));
+    let pos = at + RECORD_HEADER_SIZE;
+    for (const r of routed) {
+      if (r.start > pos) h.update(buf.subarray(pos, r.start));
+      h.update(r.into);
+      pos = r.end;
+    }
+    if (end > pos) h.update(buf.subarray(pos, end));
+    return h.digest();
   }
 
   /**
@@ -253,7 +281,7 @@ export class RecordReader {
   }
 
   private cached(segment: number, offset: number): Buffer | undefined {
-    const key = `${segment}:${offset}`;
+    const key = cacheKey(segment, offset);
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.delete(key);
@@ -263,10 +291,10 @@ export class RecordReader {
   }
 
   private keep(segment: number, offset: number, data: Buffer): Buffer {
-    this.cache.set(`${segment}:${offset}`, data);
+    this.cache.set(cacheKey(segment, offset), data);
     this.cacheBytes += data.length;
     while (this.cacheBytes > this.cacheLimit) {
-      const [k, v] = this.cache.entries().next().value as [string, Buffer];
+      const [k, v] = this.cache.entries().next().value as [number | string, Buffer];
       this.cache.delete(k);
       this.cacheBytes -= v.length;
     }
@@ -283,6 +311,11 @@ export class RecordReader {
     this.pool?.close();
     this.pool = undefined;
   }
+}
+
+/** A record's key in the cache: one number while that is exact (a string beyond). */
+function cacheKey(segment: number, offset: number): number | string {
+  return segment < 2 ** 16 && offset < 2 ** 36 ? segment * 2 ** 36 + offset : `${segment}:${offset}`;
 }
 
 /** Copies a slice out of a record's logical bytes; an index pointing past them is damage. */
