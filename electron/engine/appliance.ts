@@ -303,7 +303,7 @@ export class Appliance {
     this.requireWriter();
     if (!label.trim() || label.length > 200) throw new ChronodiskError('usage', 'a bookmark label needs 1 to 200 characters');
     if (this.catalog.state.bookmarks.get(disk.id)?.has(label)) {
-      throw new ChronodiskError('exists', `${disk.name} already has a bookmark "${label}"; remove it first with chronodisk unmark`);
+      throw new ChronodiskError('exists', `${disk.name} already has a bookmark "${label}"; choose another label, or remove that bookmark first`);
     }
     const bm: BookmarkRecord = { diskId: disk.id, seq: point.seq, label, timeUs: point.timeUs };
     this.catalog.append(CatalogType.BookmarkAdd, { ...bm }, Date.now() * 1000);
