@@ -174,7 +174,11 @@ export const settings = z.object({
 });
 
 export const jobKind = z.enum(['restore-disk', 'restore-files', 'scan', 'thin', 'check']);
-export const jobPhase = z.enum(['queued', 'prepare', 'read', 'write', 'verify', 'commit', 'done', 'failed', 'cancelled']);
+/**
+ * 'interrupted': a disk restore that a crash, a stop or a cancel left unfinished (its journal
+ * is in the appliance and its target partly written); resumeJob finishes it.
+ */
+export const jobPhase = z.enum(['queued', 'prepare', 'read', 'write', 'verify', 'commit', 'done', 'failed', 'cancelled', 'interrupted']);
 export const errorInfo = z.object({ code: z.enum(errorCodes), message: z.string() });
 
 /** Long work, with progress: speed and ETA come from the service, which sees the bytes move. */
@@ -282,6 +286,8 @@ export const requests = {
   setSettings: { request: settings.partial(), response: settings },
   listJobs: { request: empty, response: z.array(job) },
   cancelJob: { request: z.object({ id: z.string().min(1) }), response: empty },
+  /** Finishes an interrupted disk restore (a job in phase 'interrupted'): the same point onto the same target, as a new job. */
+  resumeJob: { request: z.object({ id: z.string().min(1), confirm }), response: job },
   /**
    * Answered by the desktop app's main process, not by the service: start the service
    * (systemd through polkit, or pkexec) when the window cannot reach it. A service asked

@@ -5,6 +5,7 @@ import { restoreFiles, type RestoreFilesResult } from '../engine/files/file-rest
 import type { DiskAddress } from '../engine/files/disk-address.js';
 import { copyToTarget } from '../engine/restore/copy-to-target.js';
 import type { RestorePhase, RestoreProgress } from '../engine/restore/restore-result.js';
+import { RestoreJournal } from '../engine/restore/restore-journal.js';
 import { rollbackInPlace } from '../engine/restore/rollback.js';
 import type { DiskRecord } from '../engine/store/catalog-state.js';
 import type { PointInfo } from '../engine/timeline.js';
@@ -32,7 +33,10 @@ export function rollbackJob(ctx: ServiceContext, disk: DiskRecord, point: PointI
     run: (job) =>
       ctx.capture.alone(disk, async ({ trackedToLatest }) => {
         const latest = app.timeline.latest(disk);
-        let upToDate = trackedToLatest ? latest : undefined;
+        // An interrupted rollback of this disk is finished from its journal's own plan: a
+        // catch-up scan now would only record the half-rolled-back disk as a point.
+        const resuming = new RestoreJournal(app.dir).forTarget(device) !== undefined;
+        let upToDate = trackedToLatest || resuming ? latest : undefined;
         if (!upToDate) {
           const r = await scanPass(app, disk, { freeze: false, commitUnchanged: false, signal: job.signal, onProgress: (p) => job.progress('prepare', p.done, p.total) });
           if (!r.unchanged) ctx.capture.announce(r.point);

@@ -7,12 +7,14 @@
  * was. A loop device smaller than the disk stands for a restore target the wizard must refuse.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { attachLoop, makeImage, tempDir, type Loop } from '../devices/loop-device.js';
-import { runCliJson } from '../helpers/cli.js';
+import { cliPath, runCliJson } from '../helpers/cli.js';
+import { journals, sha256Of, waitFor } from '../restore/restore-fixtures.js';
 import { launchChromium, chromiumPath, type Chromium } from './chromium.js';
 import { buildTwoPointDisk, rebuildImage, sha256, writeTree, type TwoPointDisk } from './two-point-disk.js';
 import { startUi, type UiService } from './ui-service.js';
@@ -27,6 +29,7 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
   let browser: Chromium;
   let page: Page;
   let smallTarget: Loop | undefined;
+  let resumeTarget: Loop | undefined;
   const restored = join(tmp.dir, 'restored');
   // Screenshots to look at after a run (overwritten each time).
   const shots = process.env.CHRONODISK_UI_SHOTS ?? join(tmpdir(), 'chronodisk-ui-shots');
@@ -54,6 +57,7 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
       await ui?.stop();
     } finally {
       smallTarget?.detach();
+      resumeTarget?.detach();
       tmp.remove();
     }
   });
@@ -214,6 +218,32 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
     await page.getByRole('button', { name: 'Resume capture' }).click();
     await expect.poll(() => page.getByRole('button', { name: 'Pause capture' }).count()).toBe(1);
     expect(await page.getByText(/^Capture paused:/).count()).toBe(0);
+  });
+
+  it('finishes a restore interrupted outside the window, after a confirmation, onto its target', async () => {
+    // `chronodisk restore --to` reads beside the service's writer; SIGKILLed once its journal shows bytes written.
+    resumeTarget = attachLoop(makeImage(join(tmp.dir, 'resume-target.img'), 64 * 1024 * 1024));
+    const child = spawn(process.execPath, [cliPath, 'restore', disk.disk, '--at', String(disk.seq.p1), '--to', resumeTarget.device, '--yes', '--rate-limit', '1M', '-a', disk.app], { stdio: 'ignore' });
+    try {
+      await waitFor(() => journals(disk.app).some((j) => j.target === resumeTarget!.device && j.watermark > 0), 60_000, 'the interrupted journal');
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+    await page.getByRole('button', { name: /^Jobs/ }).click();
+    const item = page.getByRole('region', { name: 'Jobs' }).getByRole('listitem').filter({ hasText: 'Interrupted' });
+    await expect.poll(() => item.count()).toBe(1);
+    await item.getByRole('button', { name: 'Resume…' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Resume the interrupted restore?' });
+    await confirm.getByRole('button', { name: 'Not now' }).click();
+    expect(journals(disk.app)).toHaveLength(1);
+    await item.getByRole('button', { name: 'Resume…' }).click();
+    await confirm.getByRole('button', { name: 'Resume restore' }).click();
+    const done = page.getByRole('region', { name: 'Jobs' }).getByRole('listitem').filter({ hasText: /finishing an interrupted restore/ });
+    await expect.poll(() => done.filter({ hasText: 'Done' }).count(), { timeout: 120_000 }).toBe(1);
+    expect(journals(disk.app)).toEqual([]);
+    expect(sha256Of(resumeTarget.device, statSync(disk.imageAt.p1).size)).toBe(sha256(disk.imageAt.p1));
+    await page.getByRole('button', { name: 'Close jobs' }).click();
   });
 
   it('captures a change on request and shows the new point in the present', async () => {

@@ -5,6 +5,7 @@ import { parseDiskAddress } from '../../engine/files/disk-address.js';
 import { originalFolderOf, restoreDestinations } from '../../engine/files/restore-destinations.js';
 import { probeRollbackDisk } from '../../engine/restore/rollback.js';
 import { offeredTarget, restoreTargetsFor } from '../../engine/restore/restore-targets.js';
+import { interruptedRestore } from '../interrupted-restores.js';
 import type { Handlers } from '../request-router.js';
 import { copyJob, fileRestoreJob, rollbackJob, type FileGroup } from '../restore-jobs.js';
 import { resolvePoint, type ServiceContext } from '../service-context.js';
@@ -14,9 +15,9 @@ import { resolvePoint, type ServiceContext } from '../service-context.js';
  * restores: in place (a rollback) or onto an offered, usable target. Every refusal is
  * answered at once, before a job starts.
  */
-export function restoreHandlers(ctx: ServiceContext): Pick<Handlers, 'restoreFiles' | 'listRestoreTargets' | 'restoreDisk'> {
+export function restoreHandlers(ctx: ServiceContext): Pick<Handlers, 'restoreFiles' | 'listRestoreTargets' | 'restoreDisk' | 'resumeJob'> {
   const { app } = ctx;
-  return {
+  const handlers: Pick<Handlers, 'restoreFiles' | 'listRestoreTargets' | 'restoreDisk' | 'resumeJob'> = {
     restoreFiles: ({ disk: text, at, paths, destination, overwrite }) => {
       const address = parseDiskAddress(text);
       const disk = app.disk(address.disk);
@@ -51,7 +52,15 @@ export function restoreHandlers(ctx: ServiceContext): Pick<Handlers, 'restoreFil
       ctx.capture.checkAlone(disk);
       return ctx.jobs.start(rollbackJob(ctx, disk, point, info.realPath));
     },
+
+    // The same point onto the same target again, through every check a new restore meets:
+    // the engine finds the journal and finishes what is left.
+    resumeJob: ({ id }) => {
+      const r = interruptedRestore(ctx, id);
+      return handlers.restoreDisk({ disk: r.disk, at: String(r.seq), ...(r.kind === 'copy' ? { to: r.target } : {}), confirm: true });
+    },
   };
+  return handlers;
 }
 
 function isFolder(path: string): boolean {

@@ -1,5 +1,6 @@
 /** One job's progress: phase, a bar with its percent, speed and ETA; then its result line or its error. */
 import type { Job } from '../../../shared/contract.js';
+import { isRunning } from '../stores/jobs-store.js';
 import { formatBytes } from '../../../shared/units.js';
 import { formatSeconds } from '../../../shared/time.js';
 
@@ -13,6 +14,7 @@ const phaseWords: Record<Job['phase'], string> = {
   done: 'Done',
   failed: 'Failed',
   cancelled: 'Cancelled',
+  interrupted: 'Interrupted',
 };
 
 export function percentOf(job: Job): number {
@@ -22,7 +24,7 @@ export function percentOf(job: Job): number {
 
 export function JobProgress({ job }: { job: Job }) {
   const pct = percentOf(job);
-  const running = job.phase !== 'done' && job.phase !== 'failed' && job.phase !== 'cancelled';
+  const running = isRunning(job);
   return (
     <div className={`job job-${job.phase}`}>
       <div className="job-line">

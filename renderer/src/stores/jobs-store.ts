@@ -9,10 +9,15 @@ interface JobsState {
   load(): Promise<void>;
   upsert(job: Job): void;
   cancel(id: string): Promise<void>;
+  /** The interrupted restore whose resume waits for the person's confirmation. */
+  confirming: string | undefined;
+  askResume(id: string | undefined): void;
+  /** Resumes the confirmed interrupted restore; the new job arrives by jobProgress. */
+  resume(): Promise<void>;
   toggle(open?: boolean): void;
 }
 
-export const finishedPhases: ReadonlySet<Job['phase']> = new Set(['done', 'failed', 'cancelled']);
+export const finishedPhases: ReadonlySet<Job['phase']> = new Set(['done', 'failed', 'cancelled', 'interrupted']);
 
 export function isRunning(job: Job): boolean {
   return !finishedPhases.has(job.phase);
@@ -20,9 +25,10 @@ export function isRunning(job: Job): boolean {
 
 const newestFirst = (a: Job, b: Job) => b.startedUs - a.startedUs || (a.id < b.id ? 1 : -1);
 
-export const useJobsStore = create<JobsState>((set) => ({
+export const useJobsStore = create<JobsState>((set, get) => ({
   jobs: [],
   open: false,
+  confirming: undefined,
   async load() {
     const jobs = await call('listJobs', {});
     if (jobs) set({ jobs: [...jobs].sort(newestFirst) });
@@ -33,8 +39,21 @@ export const useJobsStore = create<JobsState>((set) => ({
   async cancel(id) {
     await call('cancelJob', { id });
   },
+  askResume(id) {
+    set({ confirming: id });
+  },
+  async resume() {
+    const id = get().confirming;
+    if (id === undefined) return;
+    set({ confirming: undefined });
+    // The interrupted entry is replaced by the new job: list again once it has started.
+    if (await call('resumeJob', { id, confirm: true })) await get().load();
+  },
   toggle(open) {
-    set((s) => ({ open: open ?? !s.open }));
+    const next = open ?? !get().open;
+    set({ open: next });
+    // Opening lists again: a restore interrupted elsewhere (a crash, the CLI) sends no event.
+    if (next) void get().load();
   },
 }));
 
