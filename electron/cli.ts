@@ -65,6 +65,13 @@ function report(e: unknown): number {
 
 const isEntry = process.argv[1] !== undefined && /chronodisk(\.js)?$|cli\.js$/.test(process.argv[1]);
 if (isEntry) {
+  // A reader that goes away (`chronodisk timeline | head`) is not an error of ours: stop
+  // writing to it quietly instead of dying of an unhandled EPIPE (long verbs carry on and stop cleanly).
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
   main(process.argv).then(
     (code) => {
       process.exitCode = code;
