@@ -69,7 +69,7 @@ if (isEntry) {
   // writing to it quietly instead of dying of an unhandled EPIPE (long verbs carry on and stop cleanly).
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE') throw e;
+      if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
     });
   }
   main(process.argv).then(
