@@ -17,12 +17,11 @@ export function isInterruptedId(id: string): boolean {
   return id.startsWith(PREFIX);
 }
 
-/** The interrupted restores no running job of this service is working on now. */
-export function interruptedJobs(ctx: ServiceContext, running: Job[]): Job[] {
-  const busyDisks = new Set(running.filter((j) => j.kind === 'restore-disk' && j.finishedUs === undefined).map((j) => j.disk));
+/** The interrupted restores no running job of this service is writing now (restore jobs claim their target device). */
+export function interruptedJobs(ctx: ServiceContext): Job[] {
   return new RestoreJournal(ctx.app.dir)
     .list()
-    .filter((r) => !busyDisks.has(r.disk))
+    .filter((r) => !ctx.jobs.holds(`device:${r.target}`))
     .map(asJob);
 }
 

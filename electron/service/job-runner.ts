@@ -91,6 +91,12 @@ export class JobRunner {
     return [...this.jobs.values()].map((r) => ({ ...r.job })).sort((a, b) => a.startedUs - b.startedUs);
   }
 
+  /** Whether a job still running holds `claim` (e.g. "device:/dev/sdb"). */
+  holds(claim: string): boolean {
+    for (const r of this.jobs.values()) if (r.job.finishedUs === undefined && r.claims.includes(claim)) return true;
+    return false;
+  }
+
   /** Asks a running job to stop; a finished one is left as it is. */
   cancel(id: string): void {
     const r = this.jobs.get(id);

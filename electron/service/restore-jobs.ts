@@ -1,11 +1,9 @@
 import { formatIsoMicros } from '../../shared/time.js';
 import { formatBytes } from '../../shared/units.js';
-import { scanPass } from '../engine/capture/scan-pass.js';
 import { restoreFiles, type RestoreFilesResult } from '../engine/files/file-restore.js';
 import type { DiskAddress } from '../engine/files/disk-address.js';
 import { copyToTarget } from '../engine/restore/copy-to-target.js';
 import type { RestorePhase, RestoreProgress } from '../engine/restore/restore-result.js';
-import { RestoreJournal } from '../engine/restore/restore-journal.js';
 import { rollbackInPlace } from '../engine/restore/rollback.js';
 import type { DiskRecord } from '../engine/store/catalog-state.js';
 import type { PointInfo } from '../engine/timeline.js';
@@ -32,17 +30,10 @@ export function rollbackJob(ctx: ServiceContext, disk: DiskRecord, point: PointI
     claims: [`device:${device}`, `disk:${disk.name}`],
     run: (job) =>
       ctx.capture.alone(disk, async ({ trackedToLatest }) => {
-        const latest = app.timeline.latest(disk);
-        // An interrupted rollback of this disk is finished from its journal's own plan: a
-        // catch-up scan now would only record the half-rolled-back disk as a point.
-        const resuming = new RestoreJournal(app.dir).forTarget(device) !== undefined;
-        let upToDate = trackedToLatest || resuming ? latest : undefined;
-        if (!upToDate) {
-          const r = await scanPass(app, disk, { freeze: false, commitUnchanged: false, signal: job.signal, onProgress: (p) => job.progress('prepare', p.done, p.total) });
-          if (!r.unchanged) ctx.capture.announce(r.point);
-          upToDate = r.point;
-        }
-        const r = await rollbackInPlace(app, disk, point, { upToDate, signal: job.signal, onProgress: reporter(job) });
+        // Without a tracker that is current, the engine brings the capture up to date
+        // itself — only for a fresh plan: an interrupted rollback finishes from its journal.
+        const upToDate = trackedToLatest ? app.timeline.latest(disk) : undefined;
+        const r = await rollbackInPlace(app, disk, point, { upToDate, signal: job.signal, onProgress: reporter(job), onCaughtUp: (p) => ctx.capture.announce(p) });
         if (r.restoreSeq === undefined) return `${disk.name} already equals ${when(point)}: nothing was written since`;
         const restored = app.timeline.pointAt(disk, r.restoreSeq);
         if (restored) ctx.capture.announce(restored);

@@ -23,6 +23,8 @@ export interface RollbackOptions extends RestoreOptions {
    * just flushed its tracker). Without it, a scan pass brings the capture up to date.
    */
   upToDate?: PointInfo;
+  /** Called with the point the catch-up scan committed (a fresh plan without upToDate), for the caller to announce. */
+  onCaughtUp?: (point: PointInfo) => void;
 }
 
 /**
@@ -175,6 +177,7 @@ async function planRollback(
     options.upToDate ??
     (await clock.time('catch-up', async () => {
       const r = await scanPass(app, disk, { freeze: false, commitUnchanged: false, signal: options.signal, onProgress: (p) => options.onProgress?.({ phase: 'catch-up', done: p.done, total: p.total }) });
+      if (!r.unchanged) options.onCaughtUp?.(r.point);
       return r.point;
     }));
   if (point.seq > upToDate.seq) throw new ChronodiskError('usage', `point ${point.seq} is later than ${disk.name}'s latest point ${upToDate.seq}`);
