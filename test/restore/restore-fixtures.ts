@@ -24,6 +24,17 @@ export function sha256Of(path: string, bytes?: number): string {
   return r.stdout.split(' ')[0]!;
 }
 
+/**
+ * sha256 of a device's bytes as they are on the medium, read with O_DIRECT: a mounted ext4
+ * fills the page cache with bitmaps it initialised in memory (prefetch), which a cached read
+ * would see as changes nobody wrote.
+ */
+export function onDiskSha(device: string): string {
+  const r = spawnSync('bash', ['-c', 'sync && dd if="$1" iflag=direct bs=1M status=none | sha256sum', 'sh', device], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sha256 of ${device}: ${r.stderr}`);
+  return r.stdout.split(' ')[0]!;
+}
+
 /** sha256 of the disk as the appliance holds it at `seq` (exported to a sparse file). */
 export function imageSha(app: string, disk: string, seq: number, dir: string): string {
   const out = join(dir, `image-${seq}.img`);
