@@ -4,10 +4,11 @@
  * ext4 image with two points whose files differ (built with the CLI). Restored bytes are
  * compared by sha256 with what was written at the point; the bookmark is read back with
  * `chronodisk timeline --json`; the whole-disk rollback is compared with the image as it
- * was. A loop device smaller than the disk stands for a restore target the wizard must refuse.
+ * was, and the copy onto another loop device with the point. A loop device smaller than the
+ * disk stands for a restore target the wizard must refuse.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,7 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
   let page: Page;
   let smallTarget: Loop | undefined;
   let resumeTarget: Loop | undefined;
+  let copyTarget: Loop | undefined;
   const restored = join(tmp.dir, 'restored');
   // Screenshots to look at after a run (overwritten each time).
   const shots = process.env.CHRONODISK_UI_SHOTS ?? join(tmpdir(), 'chronodisk-ui-shots');
@@ -58,6 +60,7 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
     } finally {
       smallTarget?.detach();
       resumeTarget?.detach();
+      copyTarget?.detach();
       tmp.remove();
     }
   });
@@ -171,6 +174,34 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
     const tl = runCliJson<{ bookmarks: Array<{ seq: number; label: string }> }>(['timeline', '-a', disk.app, disk.disk]);
     expect(tl.bookmarks).toContainEqual(expect.objectContaining({ seq: disk.seq.p1, label: 'before cleanup' }));
     await page.keyboard.press('Escape');
+  });
+
+  it('restores the whole disk onto another disk: the target then holds the point, byte for byte, and the disk is untouched', async () => {
+    const size = statSync(disk.imageAt.p1).size;
+    copyTarget = attachLoop(makeImage(join(tmp.dir, 'copy-target.img'), size + 4 * 1024 * 1024));
+    // Old data everywhere, so the zeros of the point must land too.
+    spawnSync('dd', ['if=/dev/urandom', `of=${copyTarget.device}`, 'bs=1M', `count=${Math.ceil(size / 1048576) + 4}`, 'status=none']);
+    await page.getByRole('button', { name: 'Bookmark before cleanup', exact: true }).click();
+    await expect.poll(shownSeqTime).toBe(disk.timeUs.p1);
+    await page.getByRole('button', { name: 'Restore disk…' }).click();
+    const wizard = page.getByRole('dialog', { name: `Restore disk ${disk.disk}` });
+    await wizard.getByRole('button', { name: 'Next' }).click();
+    const target = wizard.getByRole('radio', { name: new RegExp(`${copyTarget.device}\\b`) });
+    await expect.poll(() => target.count(), { timeout: 30_000 }).toBe(1);
+    expect(await target.isDisabled()).toBe(false);
+    await target.check();
+    await wizard.getByRole('button', { name: 'Next' }).click();
+    expect(await wizard.getByText(`Everything on ${copyTarget.device}`).count()).toBe(1);
+    const go = wizard.getByRole('button', { name: 'Restore disk' });
+    expect(await go.isDisabled()).toBe(true);
+    await wizard.getByLabel(`Type ${disk.disk} to confirm`).fill(disk.disk);
+    await go.click();
+    await expect.poll(() => wizard.getByText('Done').count(), { timeout: 120_000 }).toBe(1);
+    await expect.poll(() => wizard.locator('.job-result').textContent()).toMatch(/verified/);
+    expect(sha256Of(copyTarget.device, size)).toBe(sha256(disk.imageAt.p1));
+    expect(sha256(disk.image)).toBe(sha256(disk.imageAt.p2));
+    expect(journals(disk.app)).toEqual([]);
+    await wizard.getByRole('button', { name: 'Close' }).last().click();
   });
 
   it('restores the whole disk only onto a usable target, after the name is typed, and rolls back to the point', async () => {
