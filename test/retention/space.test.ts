@@ -21,10 +21,14 @@ function startRun(app: string): { child: ChildProcess; events: Array<Record<stri
   return { child, events };
 }
 
-async function until(pred: () => boolean, ms: number, what: string, tick: () => void = () => {}): Promise<void> {
+async function until(pred: () => boolean, ms: number, what: string, tick: () => void = () => {}, events: Array<Record<string, string>> = []): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; free: ${spawnSync('df', ['-h', '--output=avail', fsDirOf()], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' ')}`);
+    if (Date.now() > end) {
+      // The writer's last words say why it did not get there (it failed once in a full run).
+      const last = events.slice(-8).map((e) => JSON.stringify(e)).join('\n  ');
+      throw new Error(`timed out waiting for ${what}; free: ${spawnSync('df', ['-h', '--output=avail', fsDirOf()], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' ')}; last events:\n  ${last}`);
+    }
     tick();
     await new Promise((r) => setTimeout(r, 700));
   }
@@ -76,7 +80,7 @@ describe('an appliance on a small filesystem, filled by captures', () => {
     // 1. Capture until the floor is reached: thinning must run early, by itself.
     let w = startRun(app);
     try {
-      await until(() => w.events.some((e) => e.event === 'status' && e.state === 'thinned'), 120_000, 'early thinning', churn);
+      await until(() => w.events.some((e) => e.event === 'status' && e.state === 'thinned'), 120_000, 'early thinning', churn, w.events);
     } finally {
       await stop(w.child);
     }
@@ -90,7 +94,7 @@ describe('an appliance on a small filesystem, filled by captures', () => {
     expect(runCli(['retention', 'src', '-a', app, '--min-free', '1G']).status).toBe(0);
     w = startRun(app);
     try {
-      await until(() => w.events.some((e) => e.event === 'status' && e.state === 'paused'), 120_000, 'a pause', churn);
+      await until(() => w.events.some((e) => e.event === 'status' && e.state === 'paused'), 120_000, 'a pause', churn, w.events);
     } finally {
       await stop(w.child);
     }
@@ -104,7 +108,7 @@ describe('an appliance on a small filesystem, filled by captures', () => {
     for (const b of marks) expect(runCli(['unmark', 'src', b.label, '-a', app]).status).toBe(0);
     w = startRun(app);
     try {
-      await until(() => w.events.some((e) => e.event === 'point'), 60_000, 'capture to resume', churn);
+      await until(() => w.events.some((e) => e.event === 'point'), 60_000, 'capture to resume', churn, w.events);
     } finally {
       await stop(w.child);
     }
