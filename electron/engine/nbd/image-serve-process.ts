@@ -20,8 +20,7 @@ let app: Appliance | undefined;
 
 async function start(m: StartMessage): Promise<void> {
   try {
-    // One of these per core already reads side by side: a decode thread each would only contend.
-    app = await Appliance.open(m.dir, { passphrase: m.passphrase, decodeThread: false });
+    app = await Appliance.open(m.dir, { passphrase: m.passphrase });
     const opened = app;
     const images = m.points.map((p) => ({ name: p.name, description: p.description, source: opened.image(opened.disk(p.disk), p.seq) }));
     server = new NbdServer({
