@@ -1,6 +1,6 @@
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CatalogType, FILE_HEADER_SIZE } from './format/constants.js';
+import { CatalogType, FILE_HEADER_SIZE, segmentTargetSizeFor } from './format/constants.js';
 import { newHeader, readHeader, uuidBytes, writeHeader, type ApplianceHeader } from './format/appliance-header.js';
 import { newDataKey, unwrapDataKey, wrapDataKey } from './format/keys.js';
 import { PayloadCodec } from './format/payload-codec.js';
@@ -189,7 +189,9 @@ export class Appliance {
     return r;
   }
 
-  private startWriter(segmentTargetSize?: number): void {
+  private startWriter(chosenSegmentSize?: number): void {
+    const fs = statfsSync(this.dir);
+    const segmentTargetSize = chosenSegmentSize ?? segmentTargetSizeFor(fs.blocks * fs.bsize);
     this.segmentTargetSize = segmentTargetSize;
     // Strays: segments a thinning wrote but never made live, or retired ones not yet deleted.
     sweepStrays(this.dir, this.catalog);

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { checkAppliance } from '../../electron/engine/check.js';
-import { executeThinning, planThinning } from '../../electron/engine/retention/thin.js';
+import { executeThinning, planThinning, rewriteBytes } from '../../electron/engine/retention/thin.js';
+import { ensureSpace, fitPlan, freeBytes } from '../../electron/engine/retention/space-guard.js';
 import { imageHash, sha256 } from '../helpers/history.js';
 
 /**
@@ -71,6 +72,84 @@ describe('thinning on a full device', () => {
       expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
     } finally {
       app.close();
+    }
+  });
+
+  /** An appliance on a tmpfs of `size` with 80 points of 256 KiB; each pair of points writes the same place. */
+  async function pairedHistory(name: string, size: string) {
+    const at = join(root, name);
+    mkdirSync(at, { recursive: true });
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at]).status).toBe(0);
+    const dir = join(at, 'app');
+    await Appliance.init(dir);
+    const app = await Appliance.open(dir, { writable: true, segmentTargetSize: 2 * MiB });
+    const d = app.addDisk({ name: 'd', size: 8 * MiB, source: '/dev/null', mode: 'scan', blockSize: 65536, identity: {} });
+    const shadow = Buffer.alloc(d.size);
+    const points: Array<{ seq: number; hash: string }> = [];
+    for (let i = 0; i < 80; i++) {
+      const b = app.beginBatch(d);
+      const data = randomBytes(256 * KiB);
+      // Removing the first of a pair frees its 256 KiB: the second overwrites it.
+      const offset = (Math.floor(i / 2) % 32) * 256 * KiB;
+      b.write(offset, data);
+      data.copy(shadow, offset);
+      points.push({ seq: (await b.commit()).seq, hash: sha256(shadow) });
+    }
+    const close = () => {
+      app.close();
+      spawnSync('umount', [at]);
+    };
+    return { app, dir, d, points, close };
+  }
+
+  it('goes in parts that fit: every other point removed, oldest first, each part within the room there is', async () => {
+    const { app, dir, d, points, close } = await pairedHistory('small2', '28m');
+    try {
+      const keep = new Set(points.filter((_, i) => i % 2 === 1).map((p) => p.seq));
+      const freeBefore = freeBytes(dir);
+      const margin = 2 * MiB;
+      // As a whole it does not fit in the room there is: in parts it does.
+      expect(rewriteBytes(app, planThinning(app, Date.now() * 1000, () => keep))).toBeGreaterThan(freeBefore - margin);
+      let parts = 0;
+      for (;;) {
+        const budget = freeBytes(dir) - margin;
+        const part = fitPlan(app, planThinning(app, Date.now() * 1000, () => keep), budget);
+        if (part.removedPoints === 0) break;
+        expect(rewriteBytes(app, part)).toBeLessThanOrEqual(budget);
+        // Oldest first: a part never removes a point newer than one it leaves.
+        const gone = part.disks[0]!.removed.map((r) => r.seq);
+        const left = app.timeline.points(d).map((p) => p.seq).filter((s) => !keep.has(s) && !gone.includes(s));
+        expect(Math.max(...gone)).toBeLessThan(Math.min(Infinity, ...left));
+        await executeThinning(app, part);
+        parts++;
+        expect(parts).toBeLessThan(40);
+      }
+      expect(parts).toBeGreaterThan(1);
+      expect(app.timeline.points(d).map((p) => p.seq)).toEqual([...keep]);
+      for (const p of points.filter((q) => keep.has(q.seq))) expect(imageHash(app, d, p.seq)).toBe(p.hash);
+      expect(freeBytes(dir)).toBeGreaterThan(freeBefore);
+      expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
+    } finally {
+      close();
+    }
+  });
+
+  it('keeps room above the floor for the next capture step: thins when asked to keep a reserve, and ends above both', async () => {
+    const { app, dir, d, points, close } = await pairedHistory('small3', '64m');
+    try {
+      // Two days on, the policy keeps one point an hour: here, the latest.
+      const later = { nowUs: Date.now() * 1000 + 2 * 24 * 3600e6 };
+      app.setSetting('minFreeBytes', freeBytes(dir) - 64 * KiB);
+      expect((await ensureSpace(app, later)).state).toBe('ok');
+      expect(app.timeline.points(d).length).toBe(points.length);
+      const guarded = await ensureSpace(app, { ...later, reserveBytes: MiB });
+      expect(guarded.state).toBe('thinned');
+      expect(freeBytes(dir)).toBeGreaterThanOrEqual(app.setting<number>('minFreeBytes')! + MiB);
+      expect(app.timeline.points(d).length).toBeLessThan(points.length);
+      for (const p of points.filter((q) => app.timeline.points(d).some((k) => k.seq === q.seq))) expect(imageHash(app, d, p.seq)).toBe(p.hash);
+      expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
+    } finally {
+      close();
     }
   });
 });

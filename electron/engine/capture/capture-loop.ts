@@ -4,7 +4,7 @@ import { ChronodiskError } from '../errors.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import type { PointInfo } from '../timeline.js';
 import { scanPass, type ScanOptions, type ScanResult } from './scan-pass.js';
-import { ensureSpace } from '../retention/space-guard.js';
+import { ensureSpace, freeBytes } from '../retention/space-guard.js';
 import { TrackCapture } from './track-capture.js';
 
 export type CaptureStatus = { state: 'capturing' | 'thinned' | 'paused'; message: string };
@@ -45,6 +45,8 @@ export class CaptureLoop {
   /** One capture step at a time: thinning may only swap segments between batches. */
   private lane: Promise<unknown> = Promise.resolve();
   private spaceFull = false;
+  /** Bytes of free space the last few capture steps took: the guard keeps room for the next. */
+  private recentSteps: number[] = [];
   private pausedBy: string | undefined;
   status: CaptureStatus = { state: 'capturing', message: 'capturing' };
 
@@ -127,7 +129,7 @@ export class CaptureLoop {
     return this.inLane(async () => {
       if (this.pausedBy !== undefined || (diskId !== undefined && this.held.has(diskId))) return false;
       if (!(await this.roomFor())) return false;
-      await step();
+      await this.measured(step);
       return true;
     });
   }
@@ -137,7 +139,7 @@ export class CaptureLoop {
     if (this.held.has(disk.id)) return Promise.reject(new ChronodiskError('busy', `${disk.name} is being restored; capture it once that is done`));
     return this.inLane(async () => {
       if (!(await this.roomFor())) throw new ChronodiskError('no-space', `the appliance is full: ${this.status.message}`);
-      return scanPass(this.app, disk, { ...options, limiter: this.limiter });
+      return this.measured(() => scanPass(this.app, disk, { ...options, limiter: this.limiter }));
     });
   }
 
@@ -166,9 +168,19 @@ export class CaptureLoop {
     return next;
   }
 
+  /** Runs a capture step, noting how much free space it took. */
+  private async measured<T>(step: () => Promise<T>): Promise<T> {
+    const before = freeBytes(this.app.dir);
+    try {
+      return await step();
+    } finally {
+      this.recentSteps = [...this.recentSteps.slice(-7), Math.max(0, before - freeBytes(this.app.dir))];
+    }
+  }
+
   /** ensureSpace, with the status it implies; false when capture must wait for room. */
   private async roomFor(): Promise<boolean> {
-    const space = await ensureSpace(this.app);
+    const space = await ensureSpace(this.app, { reserveBytes: Math.max(0, ...this.recentSteps) });
     if (space.state === 'full') {
       if (!this.spaceFull) this.setStatus({ state: 'paused', message: space.message });
       this.spaceFull = true;

@@ -27,6 +27,16 @@ export const CATALOG_RECORD_TRAILER_SIZE = 8;
 export const MAX_RECORD_LENGTH = 64 * 1024;
 /** A segment is sealed once it grows past this many bytes (at a record boundary). */
 export const SEGMENT_TARGET_SIZE = 64 * 1024 * 1024;
+
+/**
+ * The seal size for an appliance on a filesystem of `fsBytes`: SEGMENT_TARGET_SIZE, or
+ * 1/64 of the filesystem when smaller (never under 1 MiB). Thinning rewrites whole
+ * segments before the old ones go, so on a small drive big segments would leave it no room.
+ */
+export function segmentTargetSizeFor(fsBytes: number): number {
+  const MiB = 1024 * 1024;
+  return Math.max(MiB, Math.min(SEGMENT_TARGET_SIZE, Math.floor(fsBytes / 64 / MiB) * MiB));
+}
 /** Catalog payloads larger than this are refused as damage when read. */
 export const MAX_CATALOG_PAYLOAD = 1024 * 1024;
 

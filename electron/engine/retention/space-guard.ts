@@ -1,12 +1,22 @@
-import { statfsSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
 import type { Appliance } from '../appliance.js';
 import { isChronodiskError } from '../errors.js';
-import { executeThinning, planThinning } from './thin.js';
+import { executeThinning, narrowPlan, planThinning, rewriteBytes, type ThinPlan } from './thin.js';
 
 export type SpaceState =
   | { state: 'ok'; freeBytes: number }
   | { state: 'thinned'; freeBytes: number; removedPoints: number; message: string }
   | { state: 'full'; freeBytes: number; message: string };
+
+export interface SpaceOptions {
+  nowUs?: number;
+  /**
+   * What the next capture step is expected to store (the caller's largest recent step).
+   * Thinning starts that far above the floor, so the step lands above it and the floor
+   * stays what it is for: the room thinning itself needs to rewrite segments.
+   */
+  reserveBytes?: number;
+}
 
 /** Free bytes on the appliance's filesystem (for an unprivileged writer: what it may use). */
 export function freeBytes(dir: string): number {
@@ -23,22 +33,66 @@ export function minFreeOf(app: Appliance): number {
 }
 
 /**
- * Keeps the appliance above its free-space floor: first thinning by each disk's policy,
- * then — oldest first — half of the remaining points that no bookmark holds, round after
- * round, until there is room or nothing more can go. `full` means capture must pause.
+ * Room a thinning must leave untouched besides its new segments: the catalog record, and
+ * the index's rebuild of the swapped segments, which goes through SQLite's WAL in one
+ * transaction (bounded by the index's own size; twice that, to be safe).
  */
-export async function ensureSpace(app: Appliance, nowUs = Date.now() * 1000): Promise<SpaceState> {
+function metadataMargin(app: Appliance): number {
+  let index = 0;
+  for (const file of [app.index.db.name, `${app.index.db.name}-wal`]) {
+    try {
+      index += statSync(file).size;
+    } catch {
+      // no WAL yet, or an in-memory index: nothing of its own to grow
+    }
+  }
+  return 2 ** 20 + 2 * index;
+}
+
+/**
+ * The largest part of a plan, oldest removals first, whose segments fit in `budget` bytes.
+ * Thinning writes the new segments before the old ones go, so a plan bigger than the free
+ * room would fail with the filesystem full; a part of it frees room for the next.
+ */
+export function fitPlan(app: Appliance, plan: ThinPlan, budget: number): ThinPlan {
+  if (rewriteBytes(app, plan) <= budget) return plan;
+  const removals = plan.disks.flatMap((d) => d.removed.map((r) => r.seq)).sort((a, b) => a - b);
+  const drop = plan.droppedDisks.length > 0 && rewriteBytes(app, narrowPlan(app, plan, new Set(), true)) <= budget;
+  const prefix = (k: number) => narrowPlan(app, plan, new Set(removals.slice(0, k)), drop);
+  // The segments rewritten only grow with each removal added, so the fitting prefixes are
+  // exactly those up to some length: find it by bisection.
+  let lo = 0;
+  let hi = removals.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (rewriteBytes(app, prefix(mid)) <= budget) lo = mid;
+    else hi = mid - 1;
+  }
+  return prefix(lo);
+}
+
+/**
+ * Keeps the appliance above its free-space floor (plus the reserve for the next step):
+ * first thinning by each disk's policy, then — oldest first — half of the remaining points
+ * that no bookmark holds, round after round, each in parts that fit the room there is,
+ * until there is room or nothing more can go. `full` means capture must pause: it is
+ * below the floor and nothing more can be thinned.
+ */
+export async function ensureSpace(app: Appliance, options: SpaceOptions = {}): Promise<SpaceState> {
+  const nowUs = options.nowUs ?? Date.now() * 1000;
   const floor = minFreeOf(app);
+  const wanted = floor + Math.max(0, options.reserveBytes ?? 0);
   let free = freeBytes(app.dir);
-  if (free >= floor) return { state: 'ok', freeBytes: free };
+  if (free >= wanted) return { state: 'ok', freeBytes: free };
   let removed = 0;
   const attempt = async (override?: Parameters<typeof planThinning>[2]) => {
-    const plan = planThinning(app, nowUs, override);
-    if (plan.removedPoints === 0 && plan.droppedDisks.length === 0) return false;
+    const plan = fitPlan(app, planThinning(app, nowUs, override), free - metadataMargin(app));
+    // Points are history: never give any up for a thinning that frees nothing.
+    if (plan.droppedDisks.length === 0 && (plan.removedPoints === 0 || plan.bytesFreed === 0)) return false;
     try {
       await executeThinning(app, plan);
     } catch (e) {
-      // Thinning needs room for the segments it writes; without it, the old ones stay.
+      // The estimate is an upper bound, but other writers share the filesystem.
       if (isChronodiskError(e, 'no-space')) return false;
       throw e;
     }
@@ -46,20 +100,31 @@ export async function ensureSpace(app: Appliance, nowUs = Date.now() * 1000): Pr
     free = freeBytes(app.dir);
     return true;
   };
-  await attempt();
-  for (let round = 0; free < floor && round < 8; round++) {
+  // By policy first, as long as each part makes progress.
+  for (let round = 0; free < wanted && round < 8; round++) {
+    if (!(await attempt())) break;
+  }
+  // Then the oldest share of the points no bookmark holds; a longer run frees more (its
+  // later writes overwrite its earlier ones), so the share grows when a round frees nothing.
+  let share = 0.5;
+  for (let round = 0; free < wanted && round < 16; round++) {
     const progressed = await attempt((disk) => {
       const points = app.timeline.points(disk);
       const pinned = new Set(app.bookmarks(disk).map((b) => b.seq));
       const removable = points.slice(0, -1).filter((p) => !pinned.has(p.seq));
-      const goes = new Set(removable.slice(0, Math.ceil(removable.length / 2)).map((p) => p.seq));
+      const goes = new Set(removable.slice(0, Math.ceil(removable.length * share)).map((p) => p.seq));
       return new Set(points.filter((p) => !goes.has(p.seq)).map((p) => p.seq));
     });
-    if (!progressed) break;
+    if (!progressed) {
+      if (share === 1) break;
+      share = Math.min(1, share * 1.5);
+    }
   }
-  if (free >= floor) {
-    return { state: 'thinned', freeBytes: free, removedPoints: removed, message: `the appliance was low on space: thinned ${removed} old points early` };
+  if (removed > 0 && free >= floor) {
+    return { state: 'thinned', freeBytes: free, removedPoints: removed, message: `the appliance was low on space: thinned ${removed} old point${removed === 1 ? '' : 's'} early` };
   }
+  // Between the floor and the reserve with nothing to thin is still room to capture.
+  if (free >= floor) return { state: 'ok', freeBytes: free };
   return {
     state: 'full',
     freeBytes: free,

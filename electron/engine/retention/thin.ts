@@ -1,10 +1,11 @@
-import { readSync } from 'node:fs';
+import { readSync, statSync } from 'node:fs';
 import type { Appliance } from '../appliance.js';
 import { CommitFlag, RECORD_HEADER_SIZE, RecordType } from '../format/constants.js';
 import type { CommitRow } from '../index/index-db.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import type { SegmentWriter } from '../store/segment-writer.js';
 import { decodeRecordHeader } from '../format/segment-record.js';
+import { segmentPath } from '../store/segment-file.js';
 import { keptPoints } from './policy.js';
 import { policyOf } from './policy-settings.js';
 
@@ -43,6 +44,28 @@ export function planThinning(app: Appliance, nowUs = Date.now() * 1000, override
     nowUs,
     disks,
     droppedDisks: droppedWithData,
+    removedPoints: disks.reduce((n, d) => n + d.removed.length, 0),
+    bytesFreed: disks.reduce((n, d) => n + d.bytesFreed, 0),
+  };
+}
+
+/**
+ * The same plan with only some of its removals (and the dropped disks or not): how the
+ * space guard thins in steps that fit the room it has.
+ */
+export function narrowPlan(app: Appliance, plan: ThinPlan, removals: Set<number>, dropDisks: boolean): ThinPlan {
+  const disks = plan.disks.map((d) => {
+    const removed = d.removed.filter((r) => removals.has(r.seq));
+    if (removed.length === d.removed.length) return d;
+    const disk = app.catalog.state.disks.get(d.diskId)!;
+    const seqs = app.timeline.points(disk).map((p) => p.seq);
+    const gone = new Set(removed.map((r) => r.seq));
+    return { ...d, removed, bytesFreed: freedBytes(app, disk, seqs, new Set(seqs.filter((s) => !gone.has(s)))) };
+  });
+  return {
+    nowUs: plan.nowUs,
+    disks,
+    droppedDisks: dropDisks ? plan.droppedDisks : [],
     removedPoints: disks.reduce((n, d) => n + d.removed.length, 0),
     bytesFreed: disks.reduce((n, d) => n + d.bytesFreed, 0),
   };
@@ -103,26 +126,7 @@ export async function executeThinning(app: Appliance, plan: ThinPlan, onProgress
     out.appendRaw(head, payload);
   };
 
-  const batchSegments = (b: CommitRow, into: Set<number>) => {
-    into.add(b.segment);
-    for (const w of writesOf.all(b.disk, b.batch_start, b.seq) as Array<{ segment: number }>) into.add(Math.abs(w.segment));
-  };
-  /** The segments holding a removed batch, the kept batch it merges into, or a dropped disk. */
-  const choose = () => {
-    const touched = new Set<number>();
-    const inRun = new Set<number>();
-    for (const c of commits) {
-      if (dropped.has(c.disk) || removed.has(c.seq)) {
-        batchSegments(c, touched);
-        inRun.add(c.disk);
-      } else if (inRun.delete(c.disk)) {
-        batchSegments(c, touched);
-      }
-    }
-    return app.catalog.state.liveSegments().map((s) => s.id).filter((id) => touched.has(id));
-  };
-
-  const r = await app.replaceSegments(choose, async (out, rewritten) => {
+  const r = await app.replaceSegments(() => segmentsToRewrite(app, plan), async (out, rewritten) => {
     const prevKept = new Map<number, number>();
     /** Per disk, the removed commits since its last kept point. */
     const pendingRun = new Map<number, CommitRow[]>();
@@ -151,6 +155,38 @@ export async function executeThinning(app: Appliance, plan: ThinPlan, onProgress
     }
   });
   return { bytesRewritten: r.bytesWritten, segmentsBefore, segmentsAfter: app.catalog.state.liveSegments().length };
+}
+
+/**
+ * The live segments a plan rewrites: those holding a removed batch, the kept batch it
+ * merges into, or a dropped disk. Thinning needs about their size in free space while it
+ * runs (the old ones go only once the new ones are live), so the space guard asks first.
+ */
+export function segmentsToRewrite(app: Appliance, plan: ThinPlan): number[] {
+  const removed = new Set(plan.disks.flatMap((d) => d.removed.map((r) => r.seq)));
+  const dropped = new Set(plan.droppedDisks);
+  const db = app.index.db;
+  const writesOf = db.prepare('SELECT DISTINCT segment FROM writes WHERE disk = ? AND seq >= ? AND seq < ?');
+  const touched = new Set<number>();
+  const batchSegments = (b: CommitRow) => {
+    touched.add(b.segment);
+    for (const w of writesOf.all(b.disk, b.batch_start, b.seq) as Array<{ segment: number }>) touched.add(Math.abs(w.segment));
+  };
+  const inRun = new Set<number>();
+  for (const c of db.prepare('SELECT * FROM commits ORDER BY seq').iterate() as IterableIterator<CommitRow>) {
+    if (dropped.has(c.disk) || removed.has(c.seq)) {
+      batchSegments(c);
+      inRun.add(c.disk);
+    } else if (inRun.delete(c.disk)) {
+      batchSegments(c);
+    }
+  }
+  return app.catalog.state.liveSegments().map((s) => s.id).filter((id) => touched.has(id));
+}
+
+/** Bytes of the segments a plan rewrites: an upper bound of the room its thinning needs. */
+export function rewriteBytes(app: Appliance, plan: ThinPlan): number {
+  return segmentsToRewrite(app, plan).reduce((n, id) => n + statSync(segmentPath(app.dir, id)).size, 0);
 }
 
 /**
