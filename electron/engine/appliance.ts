@@ -30,6 +30,12 @@ export interface OpenOptions {
   rebuildIndex?: boolean;
   /** Tests use small segments to exercise rotation. */
   segmentTargetSize?: number;
+  /**
+   * Whether large reads may decode on a second thread (RecordReader): on by default where
+   * there is more than one core. Processes that already read side by side, one per core
+   * (serve's children), turn it off.
+   */
+  decodeThread?: boolean;
 }
 
 /** What a caller gives to register a disk; the appliance assigns id and time. */
@@ -60,9 +66,10 @@ export class Appliance {
     readonly files: SegmentFiles,
     readonly index: IndexDb,
     private readonly lock: WriterLock | undefined,
+    decodeThread: boolean | undefined,
   ) {
     this.timeline = new Timeline(index.db, () => this.catalog.state);
-    this.records = new RecordReader(files, codec);
+    this.records = new RecordReader(files, codec, { decodeThread });
   }
 
   /** Creates an appliance in `dir` (which must be missing or empty). */
@@ -113,7 +120,7 @@ export class Appliance {
       if (!lock) Appliance.catchUpIndex(dir, header, catalog, files, codec);
       const index = IndexDb.open(dir, header.id, Boolean(lock));
       if (!index) throw new ChronodiskError('busy', `the appliance ${dir} is being opened by its writer; try again in a moment`);
-      const app = new Appliance(dir, header, codec, catalog, files, index, lock);
+      const app = new Appliance(dir, header, codec, catalog, files, index, lock, options.decodeThread);
       if (lock) app.startWriter(options.segmentTargetSize);
       return app;
     } catch (e) {

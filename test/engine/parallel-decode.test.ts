@@ -15,7 +15,7 @@ import { makeData, prng, sha256 } from '../helpers/history.js';
 /**
  * Large reads decode records on two threads (DecodePool). The worker runs only from the
  * build (it is a separate script), so these tests use dist/: the pool directly, and the
- * built CLI exporting an image (which decodes on one thread on machines of two cores).
+ * built CLI exporting an image (which decodes on two threads wherever there are two cores).
  */
 const MiB = 1024 * 1024;
 const builtWorker = new URL('dist/electron/engine/store/decode-worker.js', `file://${repoRoot}`);

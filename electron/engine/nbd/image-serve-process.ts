@@ -20,7 +20,8 @@ let app: Appliance | undefined;
 
 async function start(m: StartMessage): Promise<void> {
   try {
-    app = await Appliance.open(m.dir, { passphrase: m.passphrase });
+    // One of these per core already reads side by side: a decode thread each would only contend.
+    app = await Appliance.open(m.dir, { passphrase: m.passphrase, decodeThread: false });
     const opened = app;
     const images = m.points.map((p) => ({ name: p.name, description: p.description, source: opened.image(opened.disk(p.disk), p.seq) }));
     server = new NbdServer({
