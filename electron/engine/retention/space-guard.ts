@@ -12,7 +12,7 @@ export interface SpaceOptions {
   nowUs?: number;
   /**
    * What the next capture step is expected to store (the caller's largest recent step).
-   * Thinning starts that far above the floor, so the step lands above it and the floor
+   * Thinning starts that far above the floor (up to twice the floor), so the step lands above it and the floor
    * stays what it is for: the room thinning itself needs to rewrite segments.
    */
   reserveBytes?: number;
@@ -81,7 +81,9 @@ export function fitPlan(app: Appliance, plan: ThinPlan, budget: number): ThinPla
 export async function ensureSpace(app: Appliance, options: SpaceOptions = {}): Promise<SpaceState> {
   const nowUs = options.nowUs ?? Date.now() * 1000;
   const floor = minFreeOf(app);
-  const wanted = floor + Math.max(0, options.reserveBytes ?? 0);
+  // At most the floor again: a disk's first pass may be huge, and must not make the guard
+  // give up history to keep room for another like it.
+  const wanted = floor + Math.min(floor, Math.max(0, options.reserveBytes ?? 0));
   let free = freeBytes(app.dir);
   if (free >= wanted) return { state: 'ok', freeBytes: free };
   let removed = 0;
