@@ -14,7 +14,8 @@ import { imageHash, sha256 } from '../helpers/history.js';
  * Thinning writes its new segments before it retires the old ones, so on a nearly full
  * device it can run out of room. Then it must fail with no-space and leave the appliance
  * exactly as it was: no half-written segment files taking the little room there is, every
- * point still reading back, and the writer still committing.
+ * point still reading back, and the writer still committing. The space guard thins such
+ * a history in parts that fit, and keeps room above the floor for the next capture step.
  */
 
 const MiB = 1024 * 1024;
@@ -23,30 +24,49 @@ const root = mkdtempSync(join(tmpdir(), 'chronodisk-thin-full-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('thinning on a full device', () => {
-  const mnt = join(root, 'small');
+  // Should a test stop before its own umount.
   afterAll(() => {
-    spawnSync('umount', [mnt]);
+    for (const name of ['small', 'small2', 'small3']) spawnSync('umount', [join(root, name)]);
   });
-
-  it('fails with no-space, leaves no stray segment, and everything reads and commits as before', async () => {
-    mkdirSync(mnt, { recursive: true });
-    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=28m', 'tmpfs', mnt]).status).toBe(0);
-    const dir = join(mnt, 'app');
+  /**
+   * An appliance on a tmpfs of `size` with 80 points of 256 KiB of random (incompressible)
+   * data, point i written at `offsetOf(i)` of an 8 MiB disk.
+   */
+  async function history(name: string, size: string, offsetOf: (i: number) => number) {
+    const at = join(root, name);
+    mkdirSync(at, { recursive: true });
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at]).status).toBe(0);
+    const dir = join(at, 'app');
     await Appliance.init(dir);
     const app = await Appliance.open(dir, { writable: true, segmentTargetSize: 2 * MiB });
-    try {
-      const d = app.addDisk({ name: 'd', size: 8 * MiB, source: '/dev/null', mode: 'scan', blockSize: 65536, identity: {} });
-      // ~20 MiB of random (incompressible) writes, 256 KiB a point.
-      const shadow = Buffer.alloc(d.size);
-      const points: Array<{ seq: number; hash: string }> = [];
-      for (let i = 0; i < 80; i++) {
-        const b = app.beginBatch(d);
-        const data = randomBytes(256 * KiB);
-        const offset = (i % 32) * 256 * KiB;
-        b.write(offset, data);
-        data.copy(shadow, offset);
-        points.push({ seq: (await b.commit()).seq, hash: sha256(shadow) });
+    const d = app.addDisk({ name: 'd', size: 8 * MiB, source: '/dev/null', mode: 'scan', blockSize: 65536, identity: {} });
+    const shadow = Buffer.alloc(d.size);
+    const points: Array<{ seq: number; hash: string }> = [];
+    for (let i = 0; i < 80; i++) {
+      const b = app.beginBatch(d);
+      const data = randomBytes(256 * KiB);
+      b.write(offsetOf(i), data);
+      data.copy(shadow, offsetOf(i));
+      points.push({ seq: (await b.commit()).seq, hash: sha256(shadow) });
+    }
+    const close = () => {
+      try {
+        app.close();
+      } finally {
+        spawnSync('umount', [at]);
       }
+    };
+    return { app, dir, d, shadow, points, close };
+  }
+  /** Each point writes its own place (32 of them, round after round). */
+  const ownPlace = (i: number) => (i % 32) * 256 * KiB;
+  /** Each pair of points writes the same place: removing the first of a pair frees it. */
+  const pairedPlace = (i: number) => (Math.floor(i / 2) % 32) * 256 * KiB;
+
+  it('fails with no-space, leaves no stray segment, and everything reads and commits as before', async () => {
+    // ~20 MiB on 28 MiB.
+    const { app, dir, d, shadow, points, close } = await history('small', '28m', ownPlace);
+    try {
       const segments = () => readdirSync(join(dir, 'segments')).sort();
       const before = segments();
       const live = app.catalog.state.liveSegments().length;
@@ -71,39 +91,12 @@ describe('thinning on a full device', () => {
       expect(imageHash(app, d, next.seq)).toBe(sha256(shadow));
       expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
     } finally {
-      app.close();
+      close();
     }
   });
 
-  /** An appliance on a tmpfs of `size` with 80 points of 256 KiB; each pair of points writes the same place. */
-  async function pairedHistory(name: string, size: string) {
-    const at = join(root, name);
-    mkdirSync(at, { recursive: true });
-    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at]).status).toBe(0);
-    const dir = join(at, 'app');
-    await Appliance.init(dir);
-    const app = await Appliance.open(dir, { writable: true, segmentTargetSize: 2 * MiB });
-    const d = app.addDisk({ name: 'd', size: 8 * MiB, source: '/dev/null', mode: 'scan', blockSize: 65536, identity: {} });
-    const shadow = Buffer.alloc(d.size);
-    const points: Array<{ seq: number; hash: string }> = [];
-    for (let i = 0; i < 80; i++) {
-      const b = app.beginBatch(d);
-      const data = randomBytes(256 * KiB);
-      // Removing the first of a pair frees its 256 KiB: the second overwrites it.
-      const offset = (Math.floor(i / 2) % 32) * 256 * KiB;
-      b.write(offset, data);
-      data.copy(shadow, offset);
-      points.push({ seq: (await b.commit()).seq, hash: sha256(shadow) });
-    }
-    const close = () => {
-      app.close();
-      spawnSync('umount', [at]);
-    };
-    return { app, dir, d, points, close };
-  }
-
   it('goes in parts that fit: every other point removed, oldest first, each part within the room there is', async () => {
-    const { app, dir, d, points, close } = await pairedHistory('small2', '28m');
+    const { app, dir, d, points, close } = await history('small2', '28m', pairedPlace);
     try {
       const keep = new Set(points.filter((_, i) => i % 2 === 1).map((p) => p.seq));
       const freeBefore = freeBytes(dir);
@@ -135,7 +128,7 @@ describe('thinning on a full device', () => {
   });
 
   it('keeps room above the floor for the next capture step: thins when asked to keep a reserve, and ends above both', async () => {
-    const { app, dir, d, points, close } = await pairedHistory('small3', '64m');
+    const { app, dir, d, points, close } = await history('small3', '64m', pairedPlace);
     try {
       // The reserve is at most the floor again: a huge first pass does not cost history.
       app.setSetting('minFreeBytes', MiB);
