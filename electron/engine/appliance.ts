@@ -197,8 +197,11 @@ export class Appliance {
   }
 
   private startWriter(chosenSegmentSize?: number): void {
-    const fs = statfsSync(this.dir);
-    const segmentTargetSize = chosenSegmentSize ?? segmentTargetSizeFor(fs.blocks * fs.bsize);
+    const fsBytes = () => {
+      const fs = statfsSync(this.dir);
+      return fs.blocks * fs.bsize;
+    };
+    const segmentTargetSize = chosenSegmentSize ?? segmentTargetSizeFor(fsBytes());
     this.segmentTargetSize = segmentTargetSize;
     // Strays: segments a thinning wrote but never made live, or retired ones not yet deleted.
     sweepStrays(this.dir, this.catalog);

@@ -12,8 +12,8 @@ export interface SpaceOptions {
   nowUs?: number;
   /**
    * What the next capture step is expected to store (the caller's largest recent step).
-   * Thinning starts that far above the floor (up to twice the floor), so the step lands above it and the floor
-   * stays what it is for: the room thinning itself needs to rewrite segments.
+   * Thinning starts that far above the floor (at most the floor again), so the step lands
+   * above it and the floor stays what it is for: the room thinning needs to rewrite segments.
    */
   reserveBytes?: number;
 }
@@ -57,18 +57,19 @@ function metadataMargin(app: Appliance): number {
 export function fitPlan(app: Appliance, plan: ThinPlan, budget: number): ThinPlan {
   if (rewriteBytes(app, plan) <= budget) return plan;
   const removals = plan.disks.flatMap((d) => d.removed.map((r) => r.seq)).sort((a, b) => a - b);
-  const drop = plan.droppedDisks.length > 0 && rewriteBytes(app, narrowPlan(app, plan, new Set(), true)) <= budget;
-  const prefix = (k: number) => narrowPlan(app, plan, new Set(removals.slice(0, k)), drop);
+  const drop = plan.droppedDisks.length > 0 && rewriteBytes(app, { disks: [], droppedDisks: plan.droppedDisks }) <= budget;
+  const droppedDisks = drop ? plan.droppedDisks : [];
+  const fits = (k: number) => rewriteBytes(app, { disks: [{ removed: removals.slice(0, k).map((seq) => ({ seq })) }], droppedDisks }) <= budget;
   // The segments rewritten only grow with each removal added, so the fitting prefixes are
   // exactly those up to some length: find it by bisection.
   let lo = 0;
   let hi = removals.length;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (rewriteBytes(app, prefix(mid)) <= budget) lo = mid;
+    if (fits(mid)) lo = mid;
     else hi = mid - 1;
   }
-  return prefix(lo);
+  return narrowPlan(app, plan, new Set(removals.slice(0, lo)), drop);
 }
 
 /**

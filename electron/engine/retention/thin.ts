@@ -157,12 +157,18 @@ export async function executeThinning(app: Appliance, plan: ThinPlan, onProgress
   return { bytesRewritten: r.bytesWritten, segmentsBefore, segmentsAfter: app.catalog.state.liveSegments().length };
 }
 
+/** What decides the segments a thinning rewrites: its removed points and dropped disks (a ThinPlan is one). */
+export interface RewriteScope {
+  disks: Array<{ removed: Array<{ seq: number }> }>;
+  droppedDisks: number[];
+}
+
 /**
  * The live segments a plan rewrites: those holding a removed batch, the kept batch it
  * merges into, or a dropped disk. Thinning needs about their size in free space while it
  * runs (the old ones go only once the new ones are live), so the space guard asks first.
  */
-export function segmentsToRewrite(app: Appliance, plan: ThinPlan): number[] {
+export function segmentsToRewrite(app: Appliance, plan: RewriteScope): number[] {
   const removed = new Set(plan.disks.flatMap((d) => d.removed.map((r) => r.seq)));
   const dropped = new Set(plan.droppedDisks);
   const db = app.index.db;
@@ -185,7 +191,7 @@ export function segmentsToRewrite(app: Appliance, plan: ThinPlan): number[] {
 }
 
 /** Bytes of the segments a plan rewrites: an upper bound of the room its thinning needs. */
-export function rewriteBytes(app: Appliance, plan: ThinPlan): number {
+export function rewriteBytes(app: Appliance, plan: RewriteScope): number {
   return segmentsToRewrite(app, plan).reduce((n, id) => n + statSync(segmentPath(app.dir, id)).size, 0);
 }
 
