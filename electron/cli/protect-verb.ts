@@ -2,6 +2,7 @@ import type { Verb } from './verb.js';
 import { formatBytes, parseSize } from '../../shared/units.js';
 import { protectSource } from '../engine/capture/protect.js';
 import { ChronodiskError } from '../engine/errors.js';
+import { freeBytes } from '../engine/retention/space-guard.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { diskJson } from './json-shapes.js';
 import { confirmDestructive, printJson, printLine } from './output.js';
@@ -26,6 +27,10 @@ export const protectVerb: Verb = {
           const d = await protectSource(app, source, { name: opts.name, mode: opts.mode as (typeof modes)[number], blockSize });
           if (opts.json) printJson(diskJson(d));
           else printLine(`Protecting ${d.source} as ${d.name} (${formatBytes(d.size)}, ${d.mode} mode). Capture it with chronodisk capture ${d.name}, or keep it captured with chronodisk run.`);
+          // Zero blocks take no room and most data compresses, so this is no refusal; but a
+          // person should hear before the first pass fills the drive.
+          const free = freeBytes(app.dir);
+          if (!opts.json && d.size > free) printLine(`Note: the appliance has ${formatBytes(free)} free; the first copy of ${d.name} may need up to ${formatBytes(d.size)} (less for empty or compressible space).`);
         });
       });
   },

@@ -13,7 +13,7 @@ import { EncoderPool } from './store/encoder-pool.js';
 import { RecordReader } from './store/record-reader.js';
 import { SegmentFiles } from './store/segment-file.js';
 import { SegmentWriter } from './store/segment-writer.js';
-import { retireSegments, swapSegments, sweepStrays } from './store/segment-swap.js';
+import { retireSegments, swapSegments, sweepStrays, type SwapContext } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
 import { ChronodiskError } from './errors.js';
@@ -181,7 +181,7 @@ export class Appliance {
     await pipeline.commitsSettled();
     if (pipeline.busy) throw new ChronodiskError('busy', 'a capture batch is open; thinning waits for capture to pause');
     const r = await swapSegments(
-      { dir: this.dir, applianceId: uuidBytes(this.header.id), codec: this.codec, catalog: this.catalog, files: this.files, writer: this.writer!, segmentTargetSize: this.segmentTargetSize },
+      this.swapContext(),
       choose,
       build,
     );
@@ -194,6 +194,51 @@ export class Appliance {
     })();
     retireSegments({ dir: this.dir, catalog: this.catalog, files: this.files }, r.retired);
     return r;
+  }
+
+  /**
+   * Retires the sealed segments that no committed record lives in: what a capture batch
+   * that failed (the appliance filled up during a long scan pass) left behind. Such a
+   * batch seals segment after segment before it fails, and nothing refers to them after
+   * — not a point, so thinning never picks them. No index row names them either, so the
+   * index stays as it is (only its generation follows the catalog's) and readers go on.
+   * Skipped (0) while a capture batch is open: its records are not committed yet.
+   */
+  async reclaimUnreferenced(): Promise<{ segments: number; bytes: number }> {
+    const pipeline = this.requireWriter();
+    await pipeline.commitsSettled();
+    if (pipeline.busy) return { segments: 0, bytes: 0 };
+    const unreferenced = () => {
+      const db = this.index.db;
+      const used = new Set<number>();
+      for (const r of db.prepare('SELECT DISTINCT segment FROM writes').iterate() as IterableIterator<{ segment: number }>) used.add(Math.abs(r.segment));
+      for (const r of db.prepare('SELECT DISTINCT segment FROM commits').iterate() as IterableIterator<{ segment: number }>) used.add(r.segment);
+      return this.catalog.state.liveSegments().filter((s) => s.state === 'sealed' && !used.has(s.id));
+    };
+    if (unreferenced().length === 0) return { segments: 0, bytes: 0 };
+    let bytes = 0;
+    const r = await swapSegments(
+      this.swapContext(),
+      // Chosen once the writer has sealed its segment: a failed batch's last records are in it too.
+      () => {
+        const chosen = unreferenced();
+        for (const s of chosen) bytes += s.size ?? 0;
+        return chosen.map((s) => s.id);
+      },
+      async () => {},
+    );
+    const unstage = this.index.db.prepare('DELETE FROM staged WHERE abs(segment) = ?');
+    this.index.db.transaction(() => {
+      // Rows of the failed batches' writes, staged before they failed.
+      for (const id of r.retired) unstage.run(id);
+      this.index.setMeta('generation', this.catalog.state.generation);
+    })();
+    retireSegments({ dir: this.dir, catalog: this.catalog, files: this.files }, r.retired);
+    return { segments: r.retired.length, bytes };
+  }
+
+  private swapContext(): SwapContext {
+    return { dir: this.dir, applianceId: uuidBytes(this.header.id), codec: this.codec, catalog: this.catalog, files: this.files, writer: this.writer!, segmentTargetSize: this.segmentTargetSize };
   }
 
   private startWriter(chosenSegmentSize?: number): void {

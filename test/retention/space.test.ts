@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
 import { cliPath, runCli, runCliJson } from '../helpers/cli.js';
 
 const MiB = 1024 * 1024;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let fsDirOf = () => '/';
 
 /** Runs `chronodisk run --json` and collects its event lines. */
@@ -117,4 +118,62 @@ describe('an appliance on a small filesystem, filled by captures', () => {
     const out = join(tmp.dir, 'latest.img');
     expect(runCli(['image', 'src', '--at', String(latest.seq), '--out', out, '-a', app]).status).toBe(0);
   }, 420_000);
+});
+
+describe('a scan pass bigger than the free space', () => {
+  const tmp = tempDir('chronodisk-outgrown-');
+  const fsDir = join(tmp.dir, 'appfs');
+  const app = join(fsDir, 'appliance');
+  const source = join(tmp.dir, 'source.img');
+  const ballast = join(fsDir, 'ballast');
+  let loop: Loop;
+  const free = () => statfsSync(fsDir).bavail * statfsSync(fsDir).bsize;
+
+  beforeAll(() => {
+    fsDirOf = () => fsDir;
+    mkdirSync(fsDir);
+    makeImage(join(tmp.dir, 'appfs.img'), 128 * MiB);
+    loop = attachLoop(join(tmp.dir, 'appfs.img'));
+    sh('mkfs.ext4', ['-q', '-F', '-m', '0', loop.device]);
+    sh('mount', [loop.device, fsDir]);
+    // 96 MiB of random data cannot fit beside 40 MiB of other files on a 128 MiB filesystem.
+    writeFileSync(source, randomBytes(96 * MiB));
+    writeFileSync(ballast, Buffer.alloc(40 * MiB, 1));
+    expect(runCli(['init', app]).status).toBe(0);
+    const protect = runCli(['protect', source, '-a', app, '--name', 'src']);
+    expect(protect.status).toBe(0);
+    expect(protect.stdout).toMatch(/Note: the appliance has [\d.]+ MiB free; the first copy of src may need up to 96(\.0)? MiB/);
+  });
+  afterAll(() => {
+    spawnSync('umount', [fsDir]);
+    loop?.detach();
+    tmp.remove();
+  });
+
+  it('gives back what the failed pass wrote, does not retry it until there is clearly more room, then captures', async () => {
+    const freeBefore = free();
+    const w = startRun(app);
+    try {
+      await until(() => w.events.some((e) => e.event === 'error'), 60_000, 'the pass to run out of space', () => {}, w.events);
+      expect(w.events.find((e) => e.event === 'error')!.message).toMatch(/no space left/);
+      const paused = w.events.find((e) => e.event === 'status' && e.state === 'paused');
+      expect(paused?.message).toMatch(/^src needs more than the \d+ MiB that was free on the appliance; its capture waits/);
+      // The segments the failed batch sealed hold no point: the guard retires them (before it
+      // the filesystem was left full of them, and every later pass failed at once).
+      await until(() => free() >= freeBefore - 2 * MiB, 30_000, 'the failed pass\'s segments to be given back', () => {}, w.events);
+      // Passes are due every second, but none runs while no more room has come: no new error, no point.
+      await new Promise((r) => setTimeout(r, 4000));
+      expect(w.events.filter((e) => e.event === 'error' || e.event === 'point')).toHaveLength(1);
+
+      rmSync(ballast);
+      await until(() => w.events.some((e) => e.event === 'point'), 60_000, 'capture once there is room', () => {}, w.events);
+      expect(w.events.some((e) => e.event === 'status' && e.state === 'capturing' && /capturing src again/.test(e.message!))).toBe(true);
+    } finally {
+      await stop(w.child);
+    }
+    expect(runCli(['check', '-a', app, '--read-data']).status).toBe(0);
+    const out = join(tmp.dir, 'latest.img');
+    expect(runCli(['image', 'src', '--at', 'now', '--out', out, '-a', app]).status).toBe(0);
+    expect(sha256(readFileSync(out))).toBe(sha256(readFileSync(source)));
+  }, 240_000);
 });

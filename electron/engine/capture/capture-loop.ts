@@ -1,11 +1,14 @@
 import type { Appliance } from '../appliance.js';
 import { RateLimiter } from '../devices/io-priority.js';
-import { ChronodiskError } from '../errors.js';
+import { ChronodiskError, isChronodiskError } from '../errors.js';
 import type { DiskRecord } from '../store/catalog-state.js';
 import type { PointInfo } from '../timeline.js';
 import { scanPass, type ScanOptions, type ScanResult } from './scan-pass.js';
 import { ensureSpace, freeBytes } from '../retention/space-guard.js';
 import { TrackCapture } from './track-capture.js';
+
+const MiB = 1024 * 1024;
+const fmtMiB = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
 
 export type CaptureStatus = { state: 'capturing' | 'thinned' | 'paused'; message: string };
 
@@ -48,6 +51,11 @@ export class CaptureLoop {
   /** Bytes of free space the last few capture steps took: the guard keeps room for the next. */
   private recentSteps: number[] = [];
   private pausedBy: string | undefined;
+  /**
+   * Disks whose last capture step ran the appliance out of space, with the free bytes it
+   * had when it began: their steps wait until clearly more is free (see roomForDisk).
+   */
+  private outgrown = new Map<number, number>();
   status: CaptureStatus = { state: 'capturing', message: 'capturing' };
 
   constructor(
@@ -79,6 +87,7 @@ export class CaptureLoop {
   /** Stops capturing a disk: its scan timer, the pass under way, its tracker (with a final point). */
   async unwatch(diskId: number): Promise<void> {
     this.watched.delete(diskId);
+    this.outgrown.delete(diskId);
     clearTimeout(this.timers.get(diskId));
     this.timers.delete(diskId);
     await this.scans.get(diskId)?.catch(() => undefined);
@@ -129,9 +138,25 @@ export class CaptureLoop {
     return this.inLane(async () => {
       if (this.pausedBy !== undefined || (diskId !== undefined && this.held.has(diskId))) return false;
       if (!(await this.roomFor())) return false;
-      await this.measured(step);
+      if (diskId !== undefined && !this.roomForDisk(diskId)) return false;
+      await this.measured(step, diskId);
       return true;
     });
+  }
+
+  /**
+   * Whether a disk whose last step filled the appliance may try again: only once a quarter
+   * more than it had then is free (at least 16 MiB more). Retrying sooner would read the
+   * whole disk and fill the appliance again, for nothing, pass after pass.
+   */
+  private roomForDisk(diskId: number): boolean {
+    const had = this.outgrown.get(diskId);
+    if (had === undefined) return true;
+    const free = freeBytes(this.app.dir);
+    if (free < Math.max(had * 1.25, had + 16 * MiB)) return false;
+    this.outgrown.delete(diskId);
+    this.setStatus({ state: 'capturing', message: `there is more room now: capturing ${this.watched.get(diskId)?.name ?? 'the disk'} again` });
+    return true;
   }
 
   /** An explicit scan pass (a person asked): runs while capture is paused, not while the disk is held or the appliance full. */
@@ -139,7 +164,9 @@ export class CaptureLoop {
     if (this.held.has(disk.id)) return Promise.reject(new ChronodiskError('busy', `${disk.name} is being restored; capture it once that is done`));
     return this.inLane(async () => {
       if (!(await this.roomFor())) throw new ChronodiskError('no-space', `the appliance is full: ${this.status.message}`);
-      return this.measured(() => scanPass(this.app, disk, { ...options, limiter: this.limiter }));
+      const r = await this.measured(() => scanPass(this.app, disk, { ...options, limiter: this.limiter }), disk.id);
+      this.outgrown.delete(disk.id);
+      return r;
     });
   }
 
@@ -168,11 +195,24 @@ export class CaptureLoop {
     return next;
   }
 
-  /** Runs a capture step, noting how much free space it took. */
-  private async measured<T>(step: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a capture step, noting how much free space it took; a step of `diskId` that runs
+   * out of space marks the disk as needing more room than it had.
+   */
+  private async measured<T>(step: () => Promise<T>, diskId?: number): Promise<T> {
     const before = freeBytes(this.app.dir);
     try {
       return await step();
+    } catch (e) {
+      if (diskId !== undefined && isChronodiskError(e, 'no-space')) {
+        this.outgrown.set(diskId, before);
+        const name = this.watched.get(diskId)?.name ?? 'a disk';
+        this.setStatus({
+          state: 'paused',
+          message: `${name} needs more than the ${fmtMiB(before)} that was free on the appliance; its capture waits until more is free (free space on the appliance's drive, remove bookmarks, unprotect a disk, or use a larger drive)`,
+        });
+      }
+      throw e;
     } finally {
       this.recentSteps = [...this.recentSteps.slice(-7), Math.max(0, before - freeBytes(this.app.dir))];
     }
@@ -235,7 +275,7 @@ export class CaptureLoop {
           this.scans.delete(disk.id);
           if (this.stopped || !this.watched.has(disk.id)) return;
           // While paused, look again soon: room may come back (a bookmark removed, space freed).
-          const waiting = this.pausedBy !== undefined || this.spaceFull;
+          const waiting = this.pausedBy !== undefined || this.spaceFull || this.outgrown.has(disk.id);
           this.scheduleScan(disk, waiting ? Math.min(5000, this.options.scanIntervalSec * 1000) : this.options.scanIntervalSec * 1000);
         });
       this.scans.set(disk.id, run);

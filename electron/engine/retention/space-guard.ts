@@ -74,7 +74,8 @@ export function fitPlan(app: Appliance, plan: ThinPlan, budget: number): ThinPla
 
 /**
  * Keeps the appliance above its free-space floor (plus the reserve for the next step):
- * first thinning by each disk's policy, then — oldest first — half of the remaining points
+ * first retiring segments that only failed batches wrote (reclaimUnreferenced), then
+ * thinning by each disk's policy, then — oldest first — half of the remaining points
  * that no bookmark holds, round after round, each in parts that fit the room there is,
  * until there is room or nothing more can go. `full` means capture must pause: it is
  * below the floor and nothing more can be thinned.
@@ -87,6 +88,11 @@ export async function ensureSpace(app: Appliance, options: SpaceOptions = {}): P
   const wanted = floor + Math.min(floor, Math.max(0, options.reserveBytes ?? 0));
   let free = freeBytes(app.dir);
   if (free >= wanted) return { state: 'ok', freeBytes: free };
+  // What failed batches left (nothing refers to it) goes before any point does.
+  if ((await app.reclaimUnreferenced()).segments > 0) {
+    free = freeBytes(app.dir);
+    if (free >= wanted) return { state: 'ok', freeBytes: free };
+  }
   let removed = 0;
   const attempt = async (override?: Parameters<typeof planThinning>[2]) => {
     const plan = fitPlan(app, planThinning(app, nowUs, override), free - metadataMargin(app));
