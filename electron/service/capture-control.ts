@@ -124,7 +124,7 @@ export class CaptureControl {
     if (this.loop.isHeld(disk.id)) return { state: 'paused', message: `capture of ${disk.name} waits while it is restored` };
     const error = this.errors.get(disk.id);
     if (disk.mode === 'split') return error ? { state: 'error', message: error } : { state: 'splitting', message: 'every write through the splitter is a point' };
-    const paused = this.loop.paused;
+    const paused = this.loop.paused ?? this.loop.waitingForRoom(disk.id);
     if (paused !== undefined) return { state: 'paused', message: paused };
     if (error) return { state: 'error', message: error };
     if (this.scanning.has(disk.id)) return { state: 'scanning' };

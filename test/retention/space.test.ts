@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
 import { cliPath, runCli, runCliJson } from '../helpers/cli.js';
+import { client, nextEvent, startServiceProcess } from '../service/service-fixture.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -132,13 +133,13 @@ describe('a scan pass bigger than the free space', () => {
   beforeAll(() => {
     fsDirOf = () => fsDir;
     mkdirSync(fsDir);
-    makeImage(join(tmp.dir, 'appfs.img'), 128 * MiB);
+    makeImage(join(tmp.dir, 'appfs.img'), 256 * MiB);
     loop = attachLoop(join(tmp.dir, 'appfs.img'));
     sh('mkfs.ext4', ['-q', '-F', '-m', '0', loop.device]);
     sh('mount', [loop.device, fsDir]);
-    // 96 MiB of random data cannot fit beside 40 MiB of other files on a 128 MiB filesystem.
+    // 96 MiB of random data cannot fit beside 168 MiB of other files on a 256 MiB filesystem.
     writeFileSync(source, randomBytes(96 * MiB));
-    writeFileSync(ballast, Buffer.alloc(40 * MiB, 1));
+    writeFileSync(ballast, Buffer.alloc(168 * MiB, 1));
     expect(runCli(['init', app]).status).toBe(0);
     const protect = runCli(['protect', source, '-a', app, '--name', 'src']);
     expect(protect.status).toBe(0);
@@ -173,6 +174,32 @@ describe('a scan pass bigger than the free space', () => {
     }
     expect(runCli(['check', '-a', app, '--read-data']).status).toBe(0);
     const out = join(tmp.dir, 'latest.img');
+    expect(runCli(['image', 'src', '--at', 'now', '--out', out, '-a', app]).status).toBe(0);
+    expect(sha256(readFileSync(out))).toBe(sha256(readFileSync(source)));
+  }, 240_000);
+
+  it('in the service, the disk shows as paused with the reason, and is captured once there is room', async () => {
+    // Every block changes: the next pass stores 96 MiB again, with ~64 MiB free.
+    writeFileSync(source, randomBytes(96 * MiB));
+    writeFileSync(ballast, Buffer.alloc(80 * MiB, 1));
+    const socket = join(tmp.dir, 'service.sock');
+    const service = await startServiceProcess(['-a', app, '--socket', socket, '--split-dir', join(tmp.dir, 'split')]);
+    const c = await client(socket);
+    try {
+      const disk = async () => (await c.request('listDisks', {})).find((d) => d.name === 'src')!;
+        let d = await disk();
+      for (const end = Date.now() + 60_000; d.state !== 'paused' && Date.now() < end; d = await disk()) await new Promise((r) => setTimeout(r, 300));
+      expect(d).toMatchObject({ state: 'paused', message: expect.stringMatching(/^src needs more than the \d+ MiB that was free on the appliance/) });
+
+      rmSync(ballast);
+      const captured = nextEvent(c, 'pointCommitted', (p) => p.disk === 'src', 60_000);
+      await captured;
+      expect((await disk()).state).not.toBe('paused');
+    } finally {
+      c.close();
+      await service.stop();
+    }
+    const out = join(tmp.dir, 'latest2.img');
     expect(runCli(['image', 'src', '--at', 'now', '--out', out, '-a', app]).status).toBe(0);
     expect(sha256(readFileSync(out))).toBe(sha256(readFileSync(source)));
   }, 240_000);

@@ -55,7 +55,7 @@ export class CaptureLoop {
    * Disks whose last capture step ran the appliance out of space, with the free bytes it
    * had when it began: their steps wait until clearly more is free (see roomForDisk).
    */
-  private outgrown = new Map<number, number>();
+  private outgrown = new Map<number, { had: number; message: string }>();
   status: CaptureStatus = { state: 'capturing', message: 'capturing' };
 
   constructor(
@@ -124,6 +124,11 @@ export class CaptureLoop {
     }
   }
 
+  /** Why a disk's capture waits for room (its last step filled the appliance), if it does. */
+  waitingForRoom(diskId: number): string | undefined {
+    return this.outgrown.get(diskId)?.message;
+  }
+
   /** Whether a disk's capture is held for work running alone on it. */
   isHeld(diskId: number): boolean {
     return this.held.has(diskId);
@@ -150,7 +155,7 @@ export class CaptureLoop {
    * whole disk and fill the appliance again, for nothing, pass after pass.
    */
   private roomForDisk(diskId: number): boolean {
-    const had = this.outgrown.get(diskId);
+    const had = this.outgrown.get(diskId)?.had;
     if (had === undefined) return true;
     const free = freeBytes(this.app.dir);
     if (free < Math.max(had * 1.25, had + 16 * MiB)) return false;
@@ -205,12 +210,10 @@ export class CaptureLoop {
       return await step();
     } catch (e) {
       if (diskId !== undefined && isChronodiskError(e, 'no-space')) {
-        this.outgrown.set(diskId, before);
         const name = this.watched.get(diskId)?.name ?? 'a disk';
-        this.setStatus({
-          state: 'paused',
-          message: `${name} needs more than the ${fmtMiB(before)} that was free on the appliance; its capture waits until more is free (free space on the appliance's drive, remove bookmarks, unprotect a disk, or use a larger drive)`,
-        });
+        const message = `${name} needs more than the ${fmtMiB(before)} that was free on the appliance; its capture waits until more is free (free space on the appliance's drive, remove bookmarks, unprotect a disk, or use a larger drive)`;
+        this.outgrown.set(diskId, { had: before, message });
+        this.setStatus({ state: 'paused', message });
       }
       throw e;
     } finally {
