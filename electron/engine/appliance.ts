@@ -207,7 +207,10 @@ export class Appliance {
   async reclaimUnreferenced(): Promise<{ segments: number; bytes: number }> {
     const pipeline = this.requireWriter();
     await pipeline.commitsSettled();
-    if (pipeline.busy) return { segments: 0, bytes: 0 };
+    // Only a lost batch leaves such segments (a crash counts: -1 at open), and the look
+    // reads every segment number in the index: not again until another batch is lost.
+    if (pipeline.busy || pipeline.batchesLost === this.lostBatchesSeen) return { segments: 0, bytes: 0 };
+    this.lostBatchesSeen = pipeline.batchesLost;
     const unreferenced = () => {
       const db = this.index.db;
       const used = new Set<number>();
@@ -236,6 +239,9 @@ export class Appliance {
     retireSegments({ dir: this.dir, catalog: this.catalog, files: this.files }, r.retired);
     return { segments: r.retired.length, bytes };
   }
+
+  /** CommitPipeline.batchesLost when reclaimUnreferenced last looked. */
+  private lostBatchesSeen = -1;
 
   private swapContext(): SwapContext {
     return { dir: this.dir, applianceId: uuidBytes(this.header.id), codec: this.codec, catalog: this.catalog, files: this.files, writer: this.writer!, segmentTargetSize: this.segmentTargetSize };

@@ -143,7 +143,14 @@ export class CommitPipeline {
     this.fail(new ChronodiskError('busy', 'the appliance was closed before this capture batch was committed'));
   }
 
+  /**
+   * Batches ended without a commit so far (failed or aborted): their records may lie in
+   * sealed segments nothing refers to (Appliance.reclaimUnreferenced looks only after one).
+   */
+  batchesLost = 0;
+
   abort(diskId: number): void {
+    this.batchesLost++;
     // The batch's records stay in the segment, unreferenced: without a commit they are never visible.
     this.open.delete(diskId);
     this.encoders.forgetShared();
@@ -342,6 +349,7 @@ export class CommitPipeline {
 
   /** Ends every batch not yet acknowledged with `e` (see schedule()). */
   private fail(e: unknown): void {
+    this.batchesLost++;
     this.epoch++;
     this.lastFailure = e;
     for (const b of [...this.open.values(), ...this.committing, ...this.toApply.map((x) => x.batch)]) this.failures.set(b.diskId, e);
