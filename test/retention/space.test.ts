@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
 import { cliPath, runCli, runCliJson } from '../helpers/cli.js';
+import { sha256 } from '../helpers/history.js';
 import { client, nextEvent, startServiceProcess } from '../service/service-fixture.js';
 
 const MiB = 1024 * 1024;
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let fsDirOf = () => '/';
 
 /** Runs `chronodisk run --json` and collects its event lines. */
