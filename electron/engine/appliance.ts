@@ -211,13 +211,11 @@ export class Appliance {
     // reads every segment number in the index: not again until another batch is lost.
     if (pipeline.busy || pipeline.batchesLost === this.lostBatchesSeen) return { segments: 0, bytes: 0 };
     this.lostBatchesSeen = pipeline.batchesLost;
-    const unreferenced = () => {
-      const db = this.index.db;
-      const used = new Set<number>();
-      for (const r of db.prepare('SELECT DISTINCT segment FROM writes').iterate() as IterableIterator<{ segment: number }>) used.add(Math.abs(r.segment));
-      for (const r of db.prepare('SELECT DISTINCT segment FROM commits').iterate() as IterableIterator<{ segment: number }>) used.add(r.segment);
-      return this.catalog.state.liveSegments().filter((s) => s.state === 'sealed' && !used.has(s.id));
-    };
+    // No batch is open, so the index changes no more until the swap: read it once.
+    const used = new Set<number>();
+    for (const r of this.index.db.prepare('SELECT DISTINCT segment FROM writes').iterate() as IterableIterator<{ segment: number }>) used.add(Math.abs(r.segment));
+    for (const r of this.index.db.prepare('SELECT DISTINCT segment FROM commits').iterate() as IterableIterator<{ segment: number }>) used.add(r.segment);
+    const unreferenced = () => this.catalog.state.liveSegments().filter((s) => s.state === 'sealed' && !used.has(s.id));
     if (unreferenced().length === 0) return { segments: 0, bytes: 0 };
     let bytes = 0;
     const r = await swapSegments(

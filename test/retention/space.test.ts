@@ -12,6 +12,16 @@ import { client, nextEvent, startServiceProcess } from '../service/service-fixtu
 const MiB = 1024 * 1024;
 let fsDirOf = () => '/';
 
+/** A `sizeMiB` ext4 on a loop device over an image in `dir`, mounted at `mnt` (-m 0: every block usable). */
+function smallExt4(dir: string, mnt: string, sizeMiB: number): Loop {
+  mkdirSync(mnt);
+  makeImage(join(dir, 'appfs.img'), sizeMiB * MiB);
+  const loop = attachLoop(join(dir, 'appfs.img'));
+  sh('mkfs.ext4', ['-q', '-F', '-m', '0', loop.device]);
+  sh('mount', [loop.device, mnt]);
+  return loop;
+}
+
 /** Runs `chronodisk run --json` and collects its event lines. */
 function startRun(app: string): { child: ChildProcess; events: Array<Record<string, string>> } {
   const child = spawn(process.execPath, [cliPath, 'run', '-a', app, '--json', '--interval', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -61,11 +71,7 @@ describe('an appliance on a small filesystem, filled by captures', () => {
 
   beforeAll(() => {
     fsDirOf = () => fsDir;
-    mkdirSync(fsDir);
-    makeImage(join(tmp.dir, 'appfs.img'), 256 * MiB);
-    loop = attachLoop(join(tmp.dir, 'appfs.img'));
-    sh('mkfs.ext4', ['-q', '-F', '-m', '0', loop.device]);
-    sh('mount', [loop.device, fsDir]);
+    loop = smallExt4(tmp.dir, fsDir, 256);
     makeImage(source, 24 * MiB);
     churn();
     expect(runCli(['init', app]).status).toBe(0);
@@ -128,15 +134,14 @@ describe('a scan pass bigger than the free space', () => {
   const source = join(tmp.dir, 'source.img');
   const ballast = join(fsDir, 'ballast');
   let loop: Loop;
-  const free = () => statfsSync(fsDir).bavail * statfsSync(fsDir).bsize;
+  const free = () => {
+    const s = statfsSync(fsDir);
+    return s.bavail * s.bsize;
+  };
 
   beforeAll(() => {
     fsDirOf = () => fsDir;
-    mkdirSync(fsDir);
-    makeImage(join(tmp.dir, 'appfs.img'), 256 * MiB);
-    loop = attachLoop(join(tmp.dir, 'appfs.img'));
-    sh('mkfs.ext4', ['-q', '-F', '-m', '0', loop.device]);
-    sh('mount', [loop.device, fsDir]);
+    loop = smallExt4(tmp.dir, fsDir, 256);
     // 96 MiB of random data cannot fit beside 168 MiB of other files on a 256 MiB filesystem.
     writeFileSync(source, randomBytes(96 * MiB));
     writeFileSync(ballast, Buffer.alloc(168 * MiB, 1));
