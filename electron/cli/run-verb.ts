@@ -47,9 +47,12 @@ export const runVerb: Verb = {
           const signals = watchStopSignals();
           try {
             await loop.start();
-            const split = await startSplitListeners(app, opts.splitDir, (p) =>
-              say({ event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), flags: flagNames(p.flags), bytes: p.bytes, how: 'split' }, `${formatIsoMicros(p.timeUs)} ${p.disk}: point ${p.seq} (split)`),
-            );
+            const split = await startSplitListeners(app, opts.splitDir, {
+              onPoint: (p) =>
+                say({ event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), flags: flagNames(p.flags), bytes: p.bytes, how: 'split' }, `${formatIsoMicros(p.timeUs)} ${p.disk}: point ${p.seq} (split)`),
+              onSpace: (s) => say({ event: 'status', state: s.state, message: s.message }, `status: ${s.message}`),
+              onSpaceError: (e) => say({ event: 'error', message: (e as Error)?.message ?? String(e) }, `error: ${(e as Error)?.message ?? String(e)}`),
+            });
             for (const l of split.listeners) say({ event: 'listening', disk: l.disk, uri: l.listening.uri(l.disk), socket: l.listening.socket }, `${l.disk}: split capture at ${l.listening.uri(l.disk)}`);
             say({ event: 'started', disks: app.disks().map((d) => d.name) }, `Capturing ${app.disks().length} disks; stop with Ctrl-C.`);
             const sig = await signals.stopped;

@@ -28,10 +28,18 @@ export const splitVerb: Verb = {
             if (pointLines.length) printLine(pointLines.join('\n'));
             pointLines = [];
           };
-          const split = await SplitCapture.start(app, disk, (p) => {
-            if (!opts.json) return;
-            if (pointLines.length === 0) queueMicrotask(flushPoints);
-            pointLines.push(JSON.stringify({ event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), bytes: p.bytes }));
+          const split = await SplitCapture.start(app, disk, {
+            onPoint: (p) => {
+              if (!opts.json) return;
+              if (pointLines.length === 0) queueMicrotask(flushPoints);
+              pointLines.push(JSON.stringify({ event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), bytes: p.bytes }));
+            },
+            // Thinned early, full, room again: a status line (between the point lines).
+            onSpace: (s) => {
+              flushPoints();
+              printLine(opts.json ? JSON.stringify({ event: 'status', disk: disk.name, state: s.state, message: s.message }) : `status: ${s.message}`);
+            },
+            onSpaceError: (e) => process.stderr.write(`chronodisk: ${(e as Error)?.message ?? String(e)}\n`),
           });
           flushPoints(); // the baseline's point, before "listening"
           const server = new NbdServer({

@@ -16,7 +16,7 @@ import { SegmentWriter } from './store/segment-writer.js';
 import { retireSegments, swapSegments, sweepStrays, type SwapContext } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
-import { ChronodiskError } from './errors.js';
+import { ChronodiskError, isDriveFull } from './errors.js';
 import { TimeImage } from './time-image.js';
 import { Timeline, type PointInfo } from './timeline.js';
 
@@ -48,7 +48,8 @@ const diskNamePattern = /^[^@:/\s][^@:/]*$/;
  * index (a rebuildable cache). One writer at a time; any number of readers beside it.
  */
 export class Appliance {
-  readonly timeline: Timeline;
+  /** Set once in open(); replaced only there, by an index in memory when the drive is full. */
+  timeline: Timeline;
   readonly records: RecordReader;
   /** What opening found that needs attention (damaged segments…); `check` reports it. */
   readonly problems: ReplayProblem[] = [];
@@ -64,7 +65,7 @@ export class Appliance {
     readonly codec: PayloadCodec,
     readonly catalog: Catalog,
     readonly files: SegmentFiles,
-    readonly index: IndexDb,
+    public index: IndexDb,
     private readonly lock: WriterLock | undefined,
     decodeThread: boolean | undefined,
   ) {
@@ -117,8 +118,7 @@ export class Appliance {
       if (lock && options.rebuildIndex) IndexDb.remove(dir);
       const catalog = Catalog.open(dir, codec, Boolean(lock), idBytes);
       const files = new SegmentFiles(dir);
-      if (!lock) Appliance.catchUpIndex(dir, header, catalog, files, codec);
-      const index = IndexDb.open(dir, header.id, Boolean(lock));
+      const index = (!lock && Appliance.catchUpIndex(dir, header, catalog, files, codec)) || IndexDb.open(dir, header.id, Boolean(lock));
       if (!index) throw new ChronodiskError('busy', `the appliance ${dir} is being opened by its writer; try again in a moment`);
       const app = new Appliance(dir, header, codec, catalog, files, index, lock, options.decodeThread);
       if (lock) app.startWriter(options.segmentTargetSize);
@@ -129,20 +129,36 @@ export class Appliance {
     }
   }
 
-  /** A reader with no writer around brings a stale index up to date itself (it is only a cache). */
-  private static catchUpIndex(dir: string, header: ApplianceHeader, catalog: Catalog, files: SegmentFiles, codec: PayloadCodec): void {
-    const lock = WriterLock.tryAcquire(dir, 'chronodisk (index catch-up)');
-    if (!(lock instanceof WriterLock)) return;
+  /**
+   * A reader with no writer around brings a stale index up to date itself (it is only a
+   * cache). When the drive is too full for that (a writer stopped by ENOSPC leaves its index
+   * behind the segments), it catches up a copy in memory instead and returns it, so reads
+   * still see every point.
+   */
+  private static catchUpIndex(dir: string, header: ApplianceHeader, catalog: Catalog, files: SegmentFiles, codec: PayloadCodec): IndexDb | undefined {
+    const bringUp = (index: IndexDb) => {
+      Appliance.matchGeneration(index, catalog);
+      replaySegments(catalog.state, files, index, codec);
+    };
     try {
-      const index = IndexDb.open(dir, header.id, true)!;
+      const lock = WriterLock.tryAcquire(dir, 'chronodisk (index catch-up)');
+      if (!(lock instanceof WriterLock)) return undefined;
       try {
-        Appliance.matchGeneration(index, catalog);
-        replaySegments(catalog.state, files, index, codec);
+        const index = IndexDb.open(dir, header.id, true)!;
+        try {
+          bringUp(index);
+        } finally {
+          index.close();
+        }
       } finally {
-        index.close();
+        lock.release();
       }
-    } finally {
-      lock.release();
+      return undefined;
+    } catch (e) {
+      if (!isDriveFull(e)) throw e;
+      const copy = IndexDb.inMemory(IndexDb.fileImage(dir, header.id), header.id);
+      bringUp(copy);
+      return copy;
     }
   }
 
@@ -176,24 +192,56 @@ export class Appliance {
     choose: () => number[],
     build: (out: SegmentWriter, rewritten: Set<number>) => Promise<void>,
   ): Promise<{ added: number[]; retired: number[]; bytesWritten: number }> {
+    return this.holdingWrites(async (pipeline) => {
+      if (pipeline.busy) throw new ChronodiskError('busy', 'a capture batch is open; thinning waits for capture to pause');
+      const r = await swapSegments(this.swapContext(), choose, build);
+      this.records.clear();
+      // One transaction: a reader sees the old index (whose files still exist) or the new,
+      // never an empty or half-built one — that would read as zeros, not as an error.
+      this.index.db.transaction(() => {
+        Appliance.matchGeneration(this.index, this.catalog);
+        replaySegments(this.catalog.state, this.files, this.index, this.codec);
+      })();
+      retireSegments({ dir: this.dir, catalog: this.catalog, files: this.files }, r.retired);
+      return r;
+    });
+  }
+
+  /**
+   * Set while a segment swap runs (thinning, reclaimUnreferenced): writers that begin a
+   * batch at any moment (split capture) wait for it to end first — see writesAllowed().
+   */
+  private swapHold: Promise<void> | undefined;
+
+  /**
+   * Resolves once no segment swap runs; split capture awaits it before each batch, so a
+   * swap never meets a batch it did not wait for. Undefined (nothing to await) mostly.
+   */
+  writesAllowed(): Promise<void> | undefined {
+    return this.swapHold && this.awaitNoSwap();
+  }
+
+  private async awaitNoSwap(): Promise<void> {
+    while (this.swapHold) await this.swapHold;
+  }
+
+  /**
+   * Runs a segment swap with new split batches held back, once every commit in flight has
+   * settled (a track step leaves its last batch syncing; pipelined split writes commit at
+   * once). One swap at a time. `work` still checks `busy`: a scan pass's batch may be open.
+   */
+  private async holdingWrites<T>(work: (pipeline: CommitPipeline) => Promise<T>): Promise<T> {
     const pipeline = this.requireWriter();
-    // A capture writer (track mode) leaves its last batch syncing between steps.
-    await pipeline.commitsSettled();
-    if (pipeline.busy) throw new ChronodiskError('busy', 'a capture batch is open; thinning waits for capture to pause');
-    const r = await swapSegments(
-      this.swapContext(),
-      choose,
-      build,
-    );
-    this.records.clear();
-    // One transaction: a reader sees the old index (whose files still exist) or the new,
-    // never an empty or half-built one — that would read as zeros, not as an error.
-    this.index.db.transaction(() => {
-      Appliance.matchGeneration(this.index, this.catalog);
-      replaySegments(this.catalog.state, this.files, this.index, this.codec);
-    })();
-    retireSegments({ dir: this.dir, catalog: this.catalog, files: this.files }, r.retired);
-    return r;
+    await this.awaitNoSwap();
+    let release!: () => void;
+    this.swapHold = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await pipeline.commitsSettled();
+      return await work(pipeline);
+    } finally {
+      this.swapHold = undefined;
+      release();
+    }
   }
 
   /**
@@ -206,10 +254,14 @@ export class Appliance {
    */
   async reclaimUnreferenced(): Promise<{ segments: number; bytes: number }> {
     const pipeline = this.requireWriter();
-    await pipeline.commitsSettled();
     // Only a lost batch leaves such segments (a crash counts: -1 at open), and the look
     // reads every segment number in the index: not again until another batch is lost.
-    if (pipeline.busy || pipeline.batchesLost === this.lostBatchesSeen) return { segments: 0, bytes: 0 };
+    if (pipeline.batchesLost === this.lostBatchesSeen) return { segments: 0, bytes: 0 };
+    return this.holdingWrites((p) => this.reclaimHeld(p));
+  }
+
+  private async reclaimHeld(pipeline: CommitPipeline): Promise<{ segments: number; bytes: number }> {
+    if (pipeline.busy) return { segments: 0, bytes: 0 };
     this.lostBatchesSeen = pipeline.batchesLost;
     // No batch is open, so the index changes no more until the swap: read it once.
     const used = new Set<number>();
@@ -254,8 +306,7 @@ export class Appliance {
     this.segmentTargetSize = segmentTargetSize;
     // Strays: segments a thinning wrote but never made live, or retired ones not yet deleted.
     sweepStrays(this.dir, this.catalog);
-    Appliance.matchGeneration(this.index, this.catalog);
-    const r = replaySegments(this.catalog.state, this.files, this.index, this.codec);
+    const r = this.replayForWriter();
     this.problems.push(...r.problems);
     let resume: { id: number; end: number; records: number } | undefined;
     if (r.open) {
@@ -286,6 +337,28 @@ export class Appliance {
     this.writer.asyncFlush = true;
     this.encoders = new EncoderPool(this.codec.key);
     this.pipeline = new CommitPipeline(this.writer, this.index, this.encoders, Math.max(r.maxSeq, this.index.maxSeq), r.maxTimeUs);
+  }
+
+  /**
+   * Brings the index up to the segments. When the drive is too full for the index file to
+   * take it (a writer stopped by ENOSPC leaves its index behind), the writer works on a copy
+   * in memory instead: it can still start, to thin, prune or unprotect and make room.
+   */
+  private replayForWriter(): ReturnType<typeof replaySegments> {
+    const replay = () => {
+      Appliance.matchGeneration(this.index, this.catalog);
+      return replaySegments(this.catalog.state, this.files, this.index, this.codec);
+    };
+    try {
+      return replay();
+    } catch (e) {
+      if (!isDriveFull(e)) throw e;
+      const image = IndexDb.imageOf(this.index.db);
+      this.index.close();
+      this.index = IndexDb.inMemory(image, this.header.id);
+      this.timeline = new Timeline(this.index.db, () => this.catalog.state);
+      return replay();
+    }
   }
 
   /** Bytes appended to segments by this writer since it opened (for "bytes stored" reports). */

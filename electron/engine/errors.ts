@@ -34,6 +34,12 @@ export function isChronodiskError(e: unknown, code?: ErrorCode): e is Chronodisk
   return e instanceof ChronodiskError && (code === undefined || e.code === code);
 }
 
+/** True for "no space left": from the file system, from SQLite, or already turned into ours. */
+export function isDriveFull(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'no-space';
+}
+
 /** Turns an fs error into a one-line ChronodiskError about `what`. */
 export function fromFsError(e: unknown, what: string): Error {
   const err = e as NodeJS.ErrnoException;
@@ -44,6 +50,7 @@ export function fromFsError(e: unknown, what: string): Error {
     case 'EPERM':
       return new ChronodiskError('permission', `${what}: permission denied (run as root or fix its permissions)`, { cause: e });
     case 'ENOSPC':
+    case 'SQLITE_FULL':
       return new ChronodiskError('no-space', `${what}: no space left on the device`, { cause: e });
     case 'EIO':
       return new ChronodiskError('io', `${what}: I/O error from the device`, { cause: e });

@@ -194,13 +194,16 @@ export class CaptureControl {
   }
 
   private async startSplit(disk: DiskRecord): Promise<void> {
-    const running = await startSplitListener(
-      this.app,
-      disk,
-      this.options.splitDir,
-      (p) => this.announce(p),
-      (e) => this.failed(disk, e),
-    );
+    const running = await startSplitListener(this.app, disk, this.options.splitDir, {
+      onPoint: (p) => this.announce(p),
+      onError: (e) => this.failed(disk, e),
+      // A full appliance shows on the disk (its writes will fail) until there is room again.
+      onSpace: (s) => {
+        if (s.state === 'full') this.failed(disk, new Error(s.message));
+        else if (s.state === 'room' && this.errors.delete(disk.id)) this.refresh(disk);
+      },
+      onSpaceError: (e) => this.failed(disk, e),
+    });
     this.splits.set(disk.id, running);
   }
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -68,3 +68,40 @@ export function attachLoop(image: string, opts: { partitions?: number; readOnly?
 /** Arguments that let a child `node` run a TypeScript file (jiti, which vite brings). */
 export const tsNodeArgs = ['--import', join(dirname(createRequire(import.meta.url).resolve('jiti/package.json')), 'lib/jiti-register.mjs')];
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Unmounts `mnt`, lazily if something still holds it (a test that failed midway may
+ * leave a process or a loop on it): a later test run must not find it mounted.
+ */
+export function unmount(mnt: string): void {
+  try {
+    execFileSync('umount', [mnt], { stdio: 'ignore' });
+  } catch {
+    try {
+      execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
+    } catch {
+      // not mounted
+    }
+  }
+}
+
+/** A `sizeMiB` ext4 (-m 0: every block usable) on a loop device over `<dir>/appfs.img`, mounted at `mnt`. */
+export function mountExt4(dir: string, mnt: string, sizeMiB: number): { loop: Loop; remove(): void } {
+  mkdirSync(mnt, { recursive: true });
+  makeImage(join(dir, 'appfs.img'), sizeMiB * 1024 * 1024);
+  const loop = attachLoop(join(dir, 'appfs.img'));
+  try {
+    sh('mkfs.ext4', ['-q', '-F', '-m', '0', loop.device]);
+    sh('mount', [loop.device, mnt]);
+  } catch (e) {
+    loop.detach();
+    throw e;
+  }
+  return {
+    loop,
+    remove: () => {
+      unmount(mnt);
+      loop.detach();
+    },
+  };
+}

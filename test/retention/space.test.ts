@@ -1,26 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
+import { makeImage, mountExt4, tempDir } from '../devices/loop-device.js';
 import { cliPath, runCli, runCliJson } from '../helpers/cli.js';
 import { sha256 } from '../helpers/history.js';
 import { client, nextEvent, startServiceProcess } from '../service/service-fixture.js';
 
 const MiB = 1024 * 1024;
 let fsDirOf = () => '/';
-
-/** A `sizeMiB` ext4 on a loop device over an image in `dir`, mounted at `mnt` (-m 0: every block usable). */
-function smallExt4(dir: string, mnt: string, sizeMiB: number): Loop {
-  mkdirSync(mnt);
-  makeImage(join(dir, 'appfs.img'), sizeMiB * MiB);
-  const loop = attachLoop(join(dir, 'appfs.img'));
-  sh('mkfs.ext4', ['-q', '-F', '-m', '0', loop.device]);
-  sh('mount', [loop.device, mnt]);
-  return loop;
-}
 
 /** Runs `chronodisk run --json` and collects its event lines. */
 function startRun(app: string): { child: ChildProcess; events: Array<Record<string, string>> } {
@@ -57,7 +47,7 @@ describe('an appliance on a small filesystem, filled by captures', () => {
   const fsDir = join(tmp.dir, 'appfs');
   const app = join(fsDir, 'appliance');
   const source = join(tmp.dir, 'source.img');
-  let loop: Loop;
+  let appfs: ReturnType<typeof mountExt4> | undefined;
   let round = 0;
   /** Rewrites 12 MiB of the source with fresh random data: every pass stores it anew. */
   const churn = () => {
@@ -71,7 +61,7 @@ describe('an appliance on a small filesystem, filled by captures', () => {
 
   beforeAll(() => {
     fsDirOf = () => fsDir;
-    loop = smallExt4(tmp.dir, fsDir, 256);
+    appfs = mountExt4(tmp.dir, fsDir, 256);
     makeImage(source, 24 * MiB);
     churn();
     expect(runCli(['init', app]).status).toBe(0);
@@ -79,8 +69,7 @@ describe('an appliance on a small filesystem, filled by captures', () => {
     expect(runCli(['retention', 'src', '-a', app, '--min-free', '64M']).status).toBe(0);
   });
   afterAll(() => {
-    spawnSync('umount', [fsDir]);
-    loop?.detach();
+    appfs?.remove();
     tmp.remove();
   });
 
@@ -133,7 +122,7 @@ describe('a scan pass bigger than the free space', () => {
   const app = join(fsDir, 'appliance');
   const source = join(tmp.dir, 'source.img');
   const ballast = join(fsDir, 'ballast');
-  let loop: Loop;
+  let appfs: ReturnType<typeof mountExt4> | undefined;
   const free = () => {
     const s = statfsSync(fsDir);
     return s.bavail * s.bsize;
@@ -141,7 +130,7 @@ describe('a scan pass bigger than the free space', () => {
 
   beforeAll(() => {
     fsDirOf = () => fsDir;
-    loop = smallExt4(tmp.dir, fsDir, 256);
+    appfs = mountExt4(tmp.dir, fsDir, 256);
     // 96 MiB of random data cannot fit beside 168 MiB of other files on a 256 MiB filesystem.
     writeFileSync(source, randomBytes(96 * MiB));
     writeFileSync(ballast, Buffer.alloc(168 * MiB, 1));
@@ -151,8 +140,7 @@ describe('a scan pass bigger than the free space', () => {
     expect(protect.stdout).toMatch(/Note: the appliance has [\d.]+ MiB free; the first copy of src may need up to 96(\.0)? MiB/);
   });
   afterAll(() => {
-    spawnSync('umount', [fsDir]);
-    loop?.detach();
+    appfs?.remove();
     tmp.remove();
   });
 

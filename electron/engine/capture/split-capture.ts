@@ -1,4 +1,4 @@
-import { readFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Appliance } from '../appliance.js';
 import { CommitFlag } from '../format/constants.js';
@@ -10,6 +10,16 @@ import { scanPass } from './scan-pass.js';
 import { SplitApplyOrder } from './split-apply-order.js';
 import { tuneGcForSplitCapture } from './gc-tuning.js';
 import { probeProtectedSource } from './source-check.js';
+import { SpaceWatch, type SpaceNews } from '../retention/space-watch.js';
+import { isDriveFull } from '../errors.js';
+
+export interface SplitEvents {
+  onPoint?: (p: PointInfo) => void;
+  /** The space guard thinned early, found the appliance full, or found room again. */
+  onSpace?: (s: SpaceNews) => void;
+  /** The space guard failed (an I/O error while thinning). */
+  onSpaceError?: (e: unknown) => void;
+}
 
 /**
  * Split capture (exact CDP, the appliance patent's write splitter): an NBD export stands in
@@ -21,24 +31,36 @@ import { probeProtectedSource } from './source-check.js';
  * so each is its own point, but their commits share one fdatasync (the segment writer's
  * group commit), and their source writes run side by side unless they overlap.
  *
- * The source may lag the appliance after a crash (committed, not yet written through):
+ * The source may lag the appliance after a crash (committed, not yet written through), or
+ * after a write the appliance failed (a full drive) whose record still became durable:
  * start() re-applies every range written since the last point known to be on the source.
+ *
+ * Nothing pauses between split writes, so a SpaceWatch keeps the appliance above its
+ * floor: it thins early in the background, and new writes wait while segments are swapped.
  */
 export class SplitCapture {
   private order = new SplitApplyOrder(0);
   /** The seq last recorded in the applied marker. */
   private markedSeq = 0;
+  private readonly space: SpaceWatch;
 
   private constructor(
     readonly app: Appliance,
     readonly disk: DiskRecord,
-    private readonly onPoint?: (p: PointInfo) => void,
-  ) {}
+    private readonly events: SplitEvents,
+  ) {
+    this.space = new SpaceWatch(
+      app,
+      `each write to ${disk.name} through the splitter is still a point, but writes fail once the appliance's drive has no room left`,
+      (s) => events.onSpace?.(s),
+      (e) => events.onSpaceError?.(e),
+    );
+  }
 
-  static async start(app: Appliance, disk: DiskRecord, onPoint?: (p: PointInfo) => void): Promise<SplitCapture> {
+  static async start(app: Appliance, disk: DiskRecord, events: SplitEvents = {}): Promise<SplitCapture> {
     await probeProtectedSource(disk);
     tuneGcForSplitCapture();
-    const s = new SplitCapture(app, disk, onPoint);
+    const s = new SplitCapture(app, disk, events);
     const latest = app.timeline.latest(disk);
     if (!latest) {
       // The baseline: what the source holds before the first write comes through us.
@@ -63,6 +85,8 @@ export class SplitCapture {
 
   /** Commits a write (or zeroes) durably, then writes it to the source; resolves once applied. */
   async capture(offset: number, data: Buffer | Buffer[] | { zeroes: number }, crashConsistent: boolean, apply: () => Promise<void>): Promise<void> {
+    const held = this.app.writesAllowed();
+    if (held) await held;
     const batch = this.app.beginBatch(this.disk);
     let length = 0;
     try {
@@ -80,8 +104,13 @@ export class SplitCapture {
       batch.abort();
       throw e;
     }
-    const point = await batch.commit({ flags: crashConsistent ? CommitFlag.CrashConsistent : 0 });
-    this.onPoint?.(point);
+    let point: PointInfo;
+    try {
+      point = await batch.commit({ flags: crashConsistent ? CommitFlag.CrashConsistent : 0 });
+    } finally {
+      this.space.wrote();
+    }
+    this.events.onPoint?.(point);
     await this.order.run(point.seq, offset, offset + length, apply);
   }
 
@@ -93,8 +122,10 @@ export class SplitCapture {
   async flush(sourceFlush: () => Promise<void>): Promise<void> {
     const through = this.order.appliedThrough(); // taken first: only what the fdatasync covers
     await sourceFlush();
+    const held = this.app.writesAllowed();
+    if (held) await held;
     const point = await this.app.beginBatch(this.disk).commit({ flags: CommitFlag.CrashConsistent });
-    this.onPoint?.(point);
+    this.events.onPoint?.(point);
     if (through > this.markedSeq) this.markApplied(through);
   }
 
@@ -103,6 +134,7 @@ export class SplitCapture {
    * durable and records how far it is applied, so the next start re-applies nothing.
    */
   async close(): Promise<void> {
+    await this.space.settled();
     await this.order.settled();
     const through = this.order.appliedThrough();
     if (through <= this.markedSeq) return;
@@ -121,10 +153,16 @@ export class SplitCapture {
 
   /** Records that the source holds everything up to `seq` durably (a cache: losing it only costs a re-apply). */
   private markApplied(seq: number): void {
-    mkdirSync(join(this.app.dir, 'cache'), { recursive: true });
-    writeFileSync(`${this.appliedPath()}.tmp`, `${seq}\n`);
-    renameSync(`${this.appliedPath()}.tmp`, this.appliedPath());
-    this.markedSeq = seq;
+    try {
+      mkdirSync(join(this.app.dir, 'cache'), { recursive: true });
+      writeFileSync(`${this.appliedPath()}.tmp`, `${seq}\n`);
+      renameSync(`${this.appliedPath()}.tmp`, this.appliedPath());
+      this.markedSeq = seq;
+    } catch (e) {
+      // The marker only saves work: with an older one, the next start re-applies a little more.
+      if (!isDriveFull(e)) throw e;
+      rmSync(`${this.appliedPath()}.tmp`, { force: true });
+    }
   }
 
   /** Writes to the source every range committed after the last point known to be applied. */

@@ -4,8 +4,12 @@ import type { Appliance } from '../appliance.js';
 import { ExportTable } from '../nbd/export.js';
 import { NbdServer, type Listening } from '../nbd/server.js';
 import type { DiskRecord } from '../store/catalog-state.js';
-import type { PointInfo } from '../timeline.js';
-import { SplitCapture } from './split-capture.js';
+import { SplitCapture, type SplitEvents } from './split-capture.js';
+
+/** What a split listener reports: its points and space news, and errors of its NBD connections. */
+export interface SplitListenerEvents extends SplitEvents {
+  onError?: (e: unknown) => void;
+}
 
 export interface SplitListener {
   disk: string;
@@ -24,13 +28,12 @@ export async function startSplitListener(
   app: Appliance,
   disk: DiskRecord,
   dir: string,
-  onPoint?: (p: PointInfo) => void,
-  onError?: (e: unknown) => void,
+  events: SplitListenerEvents = {},
 ): Promise<RunningSplit> {
-  const split = await SplitCapture.start(app, disk, onPoint);
+  const split = await SplitCapture.start(app, disk, events);
   const server = new NbdServer({
     provider: new ExportTable([{ name: disk.name, description: `${disk.name} through split capture`, open: () => split.open() }], disk.name),
-    onError,
+    onError: events.onError,
   });
   const close = async () => {
     await server.close().catch(() => undefined);
@@ -53,15 +56,14 @@ export async function startSplitListener(
 export async function startSplitListeners(
   app: Appliance,
   dir: string,
-  onPoint?: (p: PointInfo) => void,
-  onError?: (e: unknown) => void,
+  events: SplitListenerEvents = {},
 ): Promise<{ listeners: SplitListener[]; close(): Promise<void> }> {
   const running: RunningSplit[] = [];
   const close = async () => {
     await Promise.allSettled(running.map((s) => s.close()));
   };
   try {
-    for (const disk of app.disks().filter((d) => d.mode === 'split')) running.push(await startSplitListener(app, disk, dir, onPoint, onError));
+    for (const disk of app.disks().filter((d) => d.mode === 'split')) running.push(await startSplitListener(app, disk, dir, events));
   } catch (e) {
     await close();
     throw e;

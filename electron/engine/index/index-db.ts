@@ -96,6 +96,42 @@ export class IndexDb {
     return new IndexDb(db, false);
   }
 
+  /**
+   * A private, writable copy in memory of an index (`image`, from imageOf or fileImage;
+   * empty without one), for an opener that must bring the index up to date but cannot
+   * write its file: the drive is full. What it adds is lost at close; the next opener
+   * replays it again.
+   */
+  static inMemory(image: Buffer | undefined, applianceId: string): IndexDb {
+    const db = image ? new Database(image) : new Database(':memory:');
+    db.exec(schema);
+    const idx = new IndexDb(db, true);
+    idx.setMeta('version', INDEX_VERSION);
+    idx.setMeta('appliance', applianceId);
+    return idx;
+  }
+
+  /** The index file's contents as one open connection sees them, ready for inMemory. */
+  static imageOf(db: Db): Buffer {
+    const image = db.serialize();
+    // Header bytes 18-19 say "WAL" (2); a database in memory has none: 1 = rollback journal.
+    image[18] = 1;
+    image[19] = 1;
+    return image;
+  }
+
+  /** imageOf the index file, read-only; undefined when there is none of this appliance. */
+  static fileImage(dir: string, applianceId: string): Buffer | undefined {
+    const path = join(dir, INDEX_FILE);
+    if (!existsSync(path)) return undefined;
+    const file = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      return IndexDb.compatible(file, applianceId) ? IndexDb.imageOf(file) : undefined;
+    } finally {
+      file.close();
+    }
+  }
+
   static remove(dir: string): void {
     for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir, INDEX_FILE + suffix), { force: true });
   }

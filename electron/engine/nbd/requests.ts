@@ -79,6 +79,7 @@ export function nbdErrno(e: unknown): number {
     case 'EROFS':
       return P.NBD_EPERM;
     case 'ENOSPC':
+    case 'SQLITE_FULL':
     case 'EDQUOT':
     case 'EFBIG':
       return P.NBD_ENOSPC;

@@ -6,6 +6,8 @@ import { executeThinning, narrowPlan, planThinning, rewriteBytes, type ThinPlan 
 export type SpaceState =
   | { state: 'ok'; freeBytes: number }
   | { state: 'thinned'; freeBytes: number; removedPoints: number; message: string }
+  /** Thinning could not run now (a capture batch was open): ask again later. */
+  | { state: 'deferred'; freeBytes: number }
   | { state: 'full'; freeBytes: number; message: string };
 
 export interface SpaceOptions {
@@ -16,6 +18,8 @@ export interface SpaceOptions {
    * above it and the floor stays what it is for: the room thinning needs to rewrite segments.
    */
   reserveBytes?: number;
+  /** What a `full` appliance means for the caller, for its message (default: capture is paused until there is room). */
+  whenFull?: string;
 }
 
 /** Free bytes on the appliance's filesystem (for an unprivileged writer: what it may use). */
@@ -80,7 +84,23 @@ export function fitPlan(app: Appliance, plan: ThinPlan, budget: number): ThinPla
  * until there is room or nothing more can go. `full` means capture must pause: it is
  * below the floor and nothing more can be thinned.
  */
-export async function ensureSpace(app: Appliance, options: SpaceOptions = {}): Promise<SpaceState> {
+export function ensureSpace(app: Appliance, options: SpaceOptions = {}): Promise<SpaceState> {
+  // One guard at a time per appliance (the capture loop and each split disk call it): the
+  // next one looks at the free space the last one left.
+  const run = (guards.get(app) ?? Promise.resolve()).then(() => guardSpace(app, options));
+  guards.set(
+    app,
+    run.then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
+  return run;
+}
+
+const guards = new WeakMap<Appliance, Promise<void>>();
+
+async function guardSpace(app: Appliance, options: SpaceOptions): Promise<SpaceState> {
   const nowUs = options.nowUs ?? Date.now() * 1000;
   const floor = minFreeOf(app);
   // At most the floor again: a disk's first pass may be huge, and must not make the guard
@@ -94,6 +114,7 @@ export async function ensureSpace(app: Appliance, options: SpaceOptions = {}): P
     if (free >= wanted) return { state: 'ok', freeBytes: free };
   }
   let removed = 0;
+  let deferred = false;
   const attempt = async (override?: Parameters<typeof planThinning>[2]) => {
     const plan = fitPlan(app, planThinning(app, nowUs, override), free - metadataMargin(app));
     // Points are history: never give any up for a thinning that frees nothing.
@@ -101,8 +122,10 @@ export async function ensureSpace(app: Appliance, options: SpaceOptions = {}): P
     try {
       await executeThinning(app, plan);
     } catch (e) {
-      // The estimate is an upper bound, but other writers share the filesystem.
-      if (isChronodiskError(e, 'no-space')) return false;
+      // The estimate is an upper bound, but other writers share the filesystem; and a
+      // scan pass's batch may be open (split writes call this while it runs): not now.
+      if (isChronodiskError(e, 'busy')) deferred = true;
+      if (isChronodiskError(e, 'no-space') || deferred) return false;
       throw e;
     }
     removed += plan.removedPoints;
@@ -110,13 +133,13 @@ export async function ensureSpace(app: Appliance, options: SpaceOptions = {}): P
     return true;
   };
   // By policy first, as long as each part makes progress.
-  for (let round = 0; free < wanted && round < 8; round++) {
+  for (let round = 0; free < wanted && !deferred && round < 8; round++) {
     if (!(await attempt())) break;
   }
   // Then the oldest share of the points no bookmark holds; a longer run frees more (its
   // later writes overwrite its earlier ones), so the share grows when a round frees nothing.
   let share = 0.5;
-  for (let round = 0; free < wanted && round < 16; round++) {
+  for (let round = 0; free < wanted && !deferred && round < 16; round++) {
     const progressed = await attempt((disk) => {
       const points = app.timeline.points(disk);
       const pinned = new Set(app.bookmarks(disk).map((b) => b.seq));
@@ -134,9 +157,10 @@ export async function ensureSpace(app: Appliance, options: SpaceOptions = {}): P
   }
   // Between the floor and the reserve with nothing to thin is still room to capture.
   if (free >= floor) return { state: 'ok', freeBytes: free };
+  if (deferred) return { state: 'deferred', freeBytes: free };
   return {
     state: 'full',
     freeBytes: free,
-    message: `the appliance is full (${Math.round(free / 2 ** 20)} MiB free, floor ${Math.round(floor / 2 ** 20)} MiB) and nothing more can be thinned; capture is paused until there is room (remove bookmarks or unprotect a disk)`,
+    message: `the appliance is full (${Math.round(free / 2 ** 20)} MiB free, floor ${Math.round(floor / 2 ** 20)} MiB) and nothing more can be thinned; ${options.whenFull ?? 'capture is paused until there is room'} (remove bookmarks or unprotect a disk)`,
   };
 }

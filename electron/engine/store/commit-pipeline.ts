@@ -1,6 +1,6 @@
 import { MAX_RECORD_LENGTH, RecordFlag, RecordType } from '../format/constants.js';
 import type { CommitRow, IndexDb, StagedWrite, Watermark } from '../index/index-db.js';
-import { ChronodiskError } from '../errors.js';
+import { ChronodiskError, isDriveFull } from '../errors.js';
 import type { EncoderPool } from './encoder-pool.js';
 import type { EncodedRun } from './record-encoder.js';
 import { encodeInlineRun, WRITE_FIELDS } from './record-encoder.js';
@@ -91,6 +91,9 @@ export class CommitPipeline {
   ) {
     this.nextSeq = maxSeq + 1;
     this.lastTimeUs = maxTimeUs;
+    // A cut removed records of batches not yet acknowledged: end them before anything
+    // else is placed for them (a commit record naming writes that are gone is damage).
+    writer.onCut = (e) => this.fail(e);
   }
 
   begin(diskId: number): void {
@@ -352,10 +355,13 @@ export class CommitPipeline {
     this.batchesLost++;
     this.epoch++;
     this.lastFailure = e;
-    for (const b of [...this.open.values(), ...this.committing, ...this.toApply.map((x) => x.batch)]) this.failures.set(b.diskId, e);
-    for (const c of this.toApply) c.lost = e;
+    // Durable commits keep their place: their records stay (a cut goes back only to the
+    // last durable one), and the index must take them before any later commit.
+    const lost = this.toApply.filter((c) => !c.durable);
+    for (const b of [...this.open.values(), ...this.committing, ...lost.map((x) => x.batch)]) this.failures.set(b.diskId, e);
+    for (const c of lost) c.lost = e;
     this.open.clear();
-    this.toApply = [];
+    this.toApply = this.toApply.filter((c) => c.durable);
     this.run = undefined;
   }
 
@@ -391,14 +397,24 @@ export class CommitPipeline {
     const i = this.toApply.findIndex((e) => e.row === upTo.row);
     if (i < 0) return; // an earlier caller already applied it
     const ready = this.toApply.splice(0, i + 1);
-    this.index.db.transaction(() => {
-      for (const e of ready) this.index.applyCommit(e.row, e.batch.writes);
-      // Commit times only grow (tick()): the group's last is its latest.
-      const latest = ready[ready.length - 1]!.row.time_us;
-      if (latest > Number(this.index.meta('max_time_us') ?? 0)) this.index.setMeta('max_time_us', latest);
-      this.index.noteSeq(this.nextSeq - 1);
-      this.index.setWatermark(this.safeWatermark(ready[ready.length - 1]!.end));
-    })();
+    try {
+      this.index.db.transaction(() => {
+        for (const e of ready) this.index.applyCommit(e.row, e.batch.writes);
+        // Commit times only grow (tick()): the group's last is its latest.
+        const latest = ready[ready.length - 1]!.row.time_us;
+        if (latest > Number(this.index.meta('max_time_us') ?? 0)) this.index.setMeta('max_time_us', latest);
+        this.index.noteSeq(this.nextSeq - 1);
+        this.index.setWatermark(this.safeWatermark(ready[ready.length - 1]!.end));
+      })();
+    } catch (e) {
+      // The commits are durable in the segment; only the index (a cache) could not take
+      // them — a full drive. They stay queued, first, so the next apply (or replay after a
+      // restart, as the watermark stays before them) adds them: a later commit must never
+      // reach the index without them, or its reads would miss their writes.
+      this.toApply.unshift(...ready);
+      if (isDriveFull(e)) throw new ChronodiskError('no-space', "the appliance's drive is full: the commit is on the appliance but its index could not be updated", { cause: e });
+      throw e;
+    }
   }
 
   /** The furthest position replay may start from: nothing unstaged lies before it. */

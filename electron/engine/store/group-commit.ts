@@ -43,6 +43,19 @@ export class GroupCommit {
     });
   }
 
+  /**
+   * The file was cut back to `serial` (a failed write): waiters for bytes past it can
+   * never be made durable, and are rejected with `e`.
+   */
+  dropAbove(serial: number, e: unknown): void {
+    // Bytes past the cut are new ones from now on: none of them is durable yet.
+    this.durable = Math.min(this.durable, serial);
+    const gone = this.waiters.filter((w) => w.serial > serial);
+    if (gone.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.serial <= serial);
+    for (const w of gone) w.reject(e);
+  }
+
   /** Whether a round runs (an fdatasync may be in flight). */
   get busy(): boolean {
     return this.running !== undefined;
@@ -82,12 +95,28 @@ export class GroupCommit {
         previous.catch(() => undefined); // awaited by the next round or the loop's end
       }
     } catch (e) {
+      // The last round acknowledges what its fdatasync made durable; then the writer cuts
+      // back to what is durable, rejecting every waiter past it (dropAbove). Any waiter
+      // the cut left past what is durable (nothing to cut: the file is closed) fails too.
+      // Waiters that come after the cut wait for bytes placed after it: a new loop serves them.
       await previous?.catch(() => undefined);
+      const beforeCut = new Set(this.waiters);
       await this.target.failed(e);
-      for (const w of this.waiters.splice(0)) w.reject(e);
+      const failed = this.waiters.filter((w) => beforeCut.has(w) && w.serial > this.durable);
+      this.waiters = this.waiters.filter((w) => !failed.includes(w));
+      for (const w of failed) w.reject(e);
     } finally {
       this.running = undefined;
+      this.resolveDurable();
+      if (this.waiters.length > 0) this.running = this.run();
     }
+  }
+
+  /** Acknowledges every waiter whose bytes are durable. */
+  private resolveDurable(): void {
+    const ready = this.waiters.filter((w) => w.serial <= this.durable);
+    this.waiters = this.waiters.filter((w) => w.serial > this.durable);
+    for (const w of ready) w.resolve();
   }
 
   /** A round's fdatasync, then the acknowledgements of every waiter it covers. */
@@ -95,8 +124,6 @@ export class GroupCommit {
     await round.sync();
     this.durable = Math.max(this.durable, round.serial);
     this.target.synced();
-    const ready = this.waiters.filter((w) => w.serial <= this.durable);
-    this.waiters = this.waiters.filter((w) => w.serial > this.durable);
-    for (const w of ready) w.resolve();
+    this.resolveDurable();
   }
 }

@@ -57,7 +57,7 @@ export class SegmentWriter {
   private group = new GroupCommit({
     appended: () => this.appended,
     gather: () => this.gather(),
-    failed: () => this.syncFailed(),
+    failed: (e) => this.syncFailed(e),
     synced: () => {
       for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
     },
@@ -65,6 +65,20 @@ export class SegmentWriter {
   private fdsToClose: number[] = [];
   /** Where the open segment's durable records end (after its last fdatasync). */
   private durableEnd = 0;
+  /**
+   * Where the records a group commit's round has written end (its fdatasync done or still
+   * running): a later write that fails cuts the segment back to here, never below — the
+   * round acknowledges its waiters once its fdatasync is done.
+   */
+  private writtenEnd = 0;
+  /**
+   * Called (synchronously) when a failure cut records off the open segment: every batch
+   * with a record past the cut lost it, and nothing may be placed for them any more.
+   */
+  onCut?: (e: unknown) => void;
+  /** Cuts so far, and the last one's error: a round that saw one while it gathered is void. */
+  private cuts = 0;
+  private lastCut: unknown;
   /**
    * Large flushes run on the libuv pool instead of blocking the event loop (the capture
    * writer sets this: its loop feeds the encoder threads). sync() waits for them before
@@ -95,6 +109,7 @@ export class SegmentWriter {
       this.id = open.id;
       this.end = open.end;
       this.durableEnd = open.end;
+      this.writtenEnd = open.end;
       this.records = open.records;
     } else {
       this.nextId = nextId;
@@ -170,7 +185,7 @@ export class SegmentWriter {
     if (this.writeFailure === undefined) return;
     const e = this.writeFailure;
     this.writeFailure = undefined;
-    if (this.fd >= 0) this.cutBackToDurable();
+    if (this.fd >= 0) this.cutBack(e, this.writtenEnd);
     throw fromFsError(e, `segment ${this.id}`);
   }
 
@@ -277,17 +292,32 @@ export class SegmentWriter {
     const serial = this.appended;
     const segment = this.id;
     const end = this.end;
+    const cuts = this.cuts;
     if (this.asyncFlush) {
       if (this.pendingBytes > 0) this.startWrite();
       await Promise.allSettled([...this.inFlight]);
-      // A failed write: settled() cuts the file back (after every write in flight) and throws.
-      if (this.writeFailure !== undefined) await this.settled();
     } else {
-      // Writes in flight land first: a failed flush cuts the file back, which must not
-      // race a write still on its way to it.
-      await this.settled();
-      this.flush();
+      // Writes in flight land first: the cut after a failure must not race one.
+      while (this.inFlight.length) await Promise.allSettled([...this.inFlight]);
+      if (this.writeFailure === undefined && this.pendingBytes > 0) {
+        try {
+          this.writePending();
+        } catch (e) {
+          this.writeFailure = e;
+        }
+      }
     }
+    // A failed write is not cut back here: the group commit first lets the last round's
+    // fdatasync finish, then cuts (failed()), and the cut rejects the waiters it leaves
+    // without bytes — a rejection before the loop has ended would let a new waiter in
+    // that the failure then took with it.
+    if (this.writeFailure !== undefined) throw fromFsError(this.writeFailure, `segment ${this.id}`);
+    // A cut meanwhile (another caller met a failed write) may have removed part of this
+    // round, and records placed since reuse its serials: the round fails as a whole.
+    if (this.cuts !== cuts) throw this.lastCut;
+    // Everything up to `end` is in the file: no later failure may cut it off while this
+    // round's fdatasync runs.
+    if (this.id === segment) this.writtenEnd = Math.max(this.writtenEnd, end);
     return {
       serial,
       sync: async () => {
@@ -300,11 +330,14 @@ export class SegmentWriter {
     };
   }
 
-  /** A write or fdatasync failed: drop everything after the last durable record. */
-  private async syncFailed(): Promise<void> {
+  /**
+   * A write or fdatasync failed and no round runs any more: drop everything after the
+   * last durable record (a failed fdatasync leaves what it covered in doubt).
+   */
+  private async syncFailed(e: unknown): Promise<void> {
     // A write started during a failed fdatasync lands (or fails) before the cut.
     await this.settled().catch(() => undefined);
-    if (this.fd >= 0) this.cutBackToDurable();
+    if (this.fd >= 0) this.cutBack(e, this.durableEnd);
   }
 
   private flush(): void {
@@ -312,27 +345,38 @@ export class SegmentWriter {
     try {
       this.writePending();
     } catch (e) {
-      this.cutBackToDurable();
+      this.cutBack(e, this.writtenEnd);
       throw fromFsError(e, `segment ${this.id}`);
     }
   }
 
   /**
-   * After a failed write (a full disk, an I/O error): drop everything after the last
-   * fdatasync. Only unacknowledged batches had records there, and the caller rejects
-   * them all, so the file, the index and the acknowledgements stay in step.
+   * After a failed write (a full disk, an I/O error): drop every record after `to` — what
+   * is durable, or what a running fdatasync covers. Only unacknowledged batches had
+   * records past it: onCut ends them at once (before anything else is placed for them,
+   * such as a commit record pointing at writes the cut removed), and the group commit
+   * rejects every waiter for bytes past it, so the file, the index and the
+   * acknowledgements stay in step.
    */
-  private cutBackToDurable(): void {
-    const lost = this.end - this.durableEnd;
+  private cutBack(failure: unknown, to: number): void {
+    const e = fromFsError(failure, `segment ${this.id}`);
+    const at = Math.max(to, this.durableEnd);
+    const lost = this.end - at;
     this.pending = [];
     this.pendingBytes = 0;
     try {
-      ftruncateSync(this.fd, this.durableEnd);
+      ftruncateSync(this.fd, at);
     } catch {
       // the next open cuts the torn tail instead
     }
-    this.end = this.durableEnd;
+    this.end = at;
+    this.writtenEnd = at;
     this.appended -= lost;
+    if (lost === 0) return;
+    this.cuts++;
+    this.lastCut = e;
+    this.group.dropAbove(this.appended, e);
+    this.onCut?.(e);
   }
 
   private writePending(): void {
@@ -357,14 +401,22 @@ export class SegmentWriter {
   async rotateAsync(): Promise<void> {
     await this.settled();
     if (!this.full) return;
+    const sealAt = this.end;
     const records = this.appendSeal();
     const fd = this.fd;
+    this.startWrite();
+    // A failed write cuts the segment back (as far as a running round allows) and throws.
+    await this.settled();
     try {
-      this.startWrite();
-      await this.settled();
       await new Promise<void>((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : res())));
     } catch (e) {
-      if (this.fd === fd) this.cutBackToDurable();
+      // What is not yet known durable is in doubt, the seal included. A round whose
+      // fdatasync runs beside this one finishes first: the cut must not go under it.
+      await this.group.idle();
+      if (this.fd === fd) {
+        this.durableEnd = Math.min(this.durableEnd, sealAt);
+        this.cutBack(e, this.durableEnd);
+      }
       throw fromFsError(e, `segment ${this.id}`);
     }
     if (this.fd !== fd) return; // closed meanwhile
@@ -412,6 +464,7 @@ export class SegmentWriter {
     this.id = id;
     this.end = FILE_HEADER_SIZE;
     this.durableEnd = FILE_HEADER_SIZE;
+    this.writtenEnd = FILE_HEADER_SIZE;
     this.records = 0;
   }
 }

@@ -35,7 +35,12 @@ export class WriterLock {
       throw e;
     }
     const holder: LockHolder = { pid: process.pid, host: hostname(), command, sinceUs: Date.now() * 1000 };
-    writeFileSync(join(dir, 'writer.json'), `${JSON.stringify(holder)}\n`);
+    try {
+      writeFileSync(join(dir, 'writer.json'), `${JSON.stringify(holder)}\n`);
+    } catch (e) {
+      db.close(); // a full drive: give the lock back rather than hold it with no name on it
+      throw e;
+    }
     return new WriterLock(db, dir);
   }
 
