@@ -36,24 +36,31 @@ function latestImage(app: string, disk: string, out: string): Buffer {
   return readFileSync(out);
 }
 
-describe('split capture on an appliance that runs low on space', () => {
-  const tmp = tempDir('chronodisk-split-space-');
+/**
+ * A split disk `name` of `sourceMiB` on an appliance alone on a fresh `fsMiB` ext4, with
+ * retention's floor at `minFree`; set up before the describe's tests, removed after.
+ */
+function splitOnSmallDrive(prefix: string, fsMiB: number, sourceMiB: number, name: string, minFree: string) {
+  const tmp = tempDir(prefix);
   const fsDir = join(tmp.dir, 'appfs');
-  const app = join(fsDir, 'appliance');
-  const source = join(tmp.dir, 'source.img');
+  const setup = { tmp, fsDir, app: join(fsDir, 'appliance'), source: join(tmp.dir, 'source.img'), size: sourceMiB * MiB };
   let appfs: ReturnType<typeof mountExt4> | undefined;
-
   beforeAll(() => {
-    appfs = mountExt4(tmp.dir, fsDir, 128);
-    makeImage(source, 16 * MiB);
-    expect(runCli(['init', app]).status).toBe(0);
-    expect(runCli(['protect', source, '-a', app, '--mode', 'split', '--name', 's']).status).toBe(0);
-    expect(runCli(['retention', 's', '-a', app, '--min-free', '24M']).status).toBe(0);
+    appfs = mountExt4(tmp.dir, fsDir, fsMiB);
+    makeImage(setup.source, setup.size);
+    expect(runCli(['init', setup.app]).status).toBe(0);
+    expect(runCli(['protect', setup.source, '-a', setup.app, '--mode', 'split', '--name', name]).status).toBe(0);
+    expect(runCli(['retention', name, '-a', setup.app, '--min-free', minFree]).status).toBe(0);
   });
   afterAll(() => {
     appfs?.remove();
     tmp.remove();
   });
+  return setup;
+}
+
+describe('split capture on an appliance that runs low on space', () => {
+  const { tmp, app, source } = splitOnSmallDrive('chronodisk-split-space-', 128, 16, 's', '24M');
 
   it('thins early while the writes go on: 14 rewrites of the whole disk all land, in 128 MiB', async () => {
     const split = await startSplit(app, 's', join(tmp.dir, 's.sock'));
@@ -81,24 +88,7 @@ describe('split capture on an appliance that runs low on space', () => {
 });
 
 describe('split writes onto a full appliance', () => {
-  const tmp = tempDir('chronodisk-split-full-');
-  const fsDir = join(tmp.dir, 'appfs');
-  const app = join(fsDir, 'appliance');
-  const source = join(tmp.dir, 'source.img');
-  let appfs: ReturnType<typeof mountExt4> | undefined;
-  const size = 96 * MiB;
-
-  beforeAll(() => {
-    appfs = mountExt4(tmp.dir, fsDir, 64);
-    makeImage(source, size);
-    expect(runCli(['init', app]).status).toBe(0);
-    expect(runCli(['protect', source, '-a', app, '--mode', 'split', '--name', 'f']).status).toBe(0);
-    expect(runCli(['retention', 'f', '-a', app, '--min-free', '4M']).status).toBe(0);
-  });
-  afterAll(() => {
-    appfs?.remove();
-    tmp.remove();
-  });
+  const { tmp, fsDir, app, source, size } = splitOnSmallDrive('chronodisk-split-full-', 64, 96, 'f', '4M');
 
   it('fails the writes that do not fit, keeps every acknowledged one, and checks clean', async () => {
     // The writes go through fresh blocks only, so no point can be given up to make room:
