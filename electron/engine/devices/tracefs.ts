@@ -165,12 +165,25 @@ export function removeInstanceDir(dir: string): void {
       // idem
     }
   }
-  try {
-    rmdirSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(e, dir);
+  // A read of trace_pipe that was in flight on a pool thread when the pipe was closed
+  // keeps the file open until it returns (it never blocks: O_NONBLOCK), and rmdir says
+  // EBUSY meanwhile. Exit handlers cannot await it, so wait here, briefly and synchronously.
+  const deadline = Date.now() + 1000;
+  for (;;) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || Date.now() >= deadline) throw fromFsError(e, dir);
+      Atomics.wait(pauseCell, 0, 0, 5);
+    }
   }
 }
+
+/** Something to Atomics.wait on for a synchronous pause; nobody ever notifies it. */
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
 
 function safeReaddir(dir: string): string[] {
   try {
