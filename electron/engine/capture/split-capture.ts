@@ -12,6 +12,10 @@ import { tuneGcForSplitCapture } from './gc-tuning.js';
 import { probeProtectedSource } from './source-check.js';
 import { SpaceWatch, type SpaceNews } from '../retention/space-watch.js';
 import { isDriveFull } from '../errors.js';
+import { EarlyWriteback } from '../store/early-writeback.js';
+
+/** Bytes applied to the source between two background fdatasyncs of it (see EarlyWriteback). */
+const SOURCE_WRITEBACK = 32 * 1024 * 1024;
 
 export interface SplitEvents {
   onPoint?: (p: PointInfo) => void;
@@ -43,6 +47,9 @@ export class SplitCapture {
   /** The seq last recorded in the applied marker. */
   private markedSeq = 0;
   private readonly space: SpaceWatch;
+  /** Has the disk write the source's data as it comes, so a FLUSH waits for little. */
+  private readonly sourceWriteback = new EarlyWriteback(SOURCE_WRITEBACK);
+  private appliedBytes = 0;
 
   private constructor(
     readonly app: Appliance,
@@ -112,6 +119,8 @@ export class SplitCapture {
     }
     this.events.onPoint?.(point);
     await this.order.run(point.seq, offset, offset + length, apply);
+    this.appliedBytes += length;
+    this.sourceWriteback.written(0, this.disk.source, this.appliedBytes, []);
   }
 
   /**
