@@ -44,6 +44,11 @@ export class IndexDb {
   readonly timeMap: TimeMap;
   private stmts: Record<string, Statement> = {};
   maxSeq = 0;
+  /**
+   * Whether the staging table may hold rows: only long batches stage, so a writer that has
+   * never staged (split capture: many small commits) skips two statements per commit.
+   */
+  private stagedMayExist: boolean;
   /** Pieces of [start, end) of a disk at a point, read in one snapshot (see TimeMap). */
   readonly lookup: (disk: number, point: number, start: number, end: number) => Piece[];
 
@@ -60,6 +65,7 @@ export class IndexDb {
     prep('getMeta', 'SELECT value FROM meta WHERE key = ?');
     prep('setMeta', 'INSERT OR REPLACE INTO meta VALUES (?, ?)');
     this.maxSeq = Number(this.meta('max_seq') ?? 0);
+    this.stagedMayExist = !writable || db.prepare('SELECT 1 FROM staged LIMIT 1').get() !== undefined;
     this.lookup = (disk, point, start, end) => this.timeMap.lookup(disk, point, start, end);
   }
 
@@ -177,6 +183,7 @@ export class IndexDb {
   }
 
   stage(w: StagedWrite): void {
+    this.stagedMayExist = true;
     this.stmts.stage!.run(w.seq, w.disk, w.start, w.end, w.segment, w.recOffset);
   }
 
@@ -190,16 +197,16 @@ export class IndexDb {
    */
   applyCommit(c: CommitRow, inMemory: StagedWrite[]): void {
     if (this.hasCommit(c.seq)) {
-      this.stmts.unstage!.run(c.disk, c.seq);
+      if (this.stagedMayExist) this.stmts.unstage!.run(c.disk, c.seq);
       return;
     }
-    const staged = this.stmts.stagedOf!.all(c.disk, c.batch_start, c.seq) as StagedWrite[];
+    const staged = this.stagedMayExist ? (this.stmts.stagedOf!.all(c.disk, c.batch_start, c.seq) as StagedWrite[]) : [];
     const all = staged.length ? [...staged, ...inMemory].sort((a, b) => a.seq - b.seq) : inMemory;
     for (const w of all) {
       this.timeMap.apply(w.disk, w.seq, w.start, w.end, w.segment, w.recOffset);
       this.stmts.insWrite!.run(w.disk, w.seq, w.start, w.end, w.segment, w.recOffset);
     }
-    this.stmts.unstage!.run(c.disk, c.seq);
+    if (this.stagedMayExist) this.stmts.unstage!.run(c.disk, c.seq);
     this.stmts.insCommit!.run(c.seq, c.disk, c.time_us, c.flags, c.label, c.batch_start, c.bytes, c.segment, c.rec_offset);
     this.noteSeq(c.seq);
   }

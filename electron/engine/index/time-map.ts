@@ -64,6 +64,7 @@ export function levelsFor(maxSeq: number): number {
 export class TimeMap {
   private selLive: Statement;
   private updLive: Statement;
+  private setLive: Statement;
   private delLive: Statement;
   private insLive: Statement;
   private insHist: Statement;
@@ -77,6 +78,7 @@ export class TimeMap {
       'SELECT id, start, end, from_seq, segment, rec_offset, data_off FROM live WHERE disk = ? AND start > ? AND start < ? AND end > ?',
     );
     this.updLive = db.prepare('UPDATE live SET start = ?, end = ?, data_off = ? WHERE id = ?');
+    this.setLive = db.prepare('UPDATE live SET start = ?, end = ?, from_seq = ?, segment = ?, rec_offset = ?, data_off = 0 WHERE id = ?');
     this.delLive = db.prepare('DELETE FROM live WHERE id = ?');
     this.insLive = db.prepare('INSERT INTO live(disk, start, end, from_seq, segment, rec_offset, data_off) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insHist = db.prepare(
@@ -87,6 +89,8 @@ export class TimeMap {
   /** Records that write `seq` put [start, end) of `disk` at (segment, rec_offset). Call in seq order. */
   apply(disk: number, seq: number, start: number, end: number, segment: number, recOffset: number): void {
     const rows = this.selLive.all(disk, start - MAX_RECORD_LENGTH, end, start) as Array<Piece & { id: number; from_seq: number }>;
+    /** A row the new piece covers whole, rewritten as the new piece (one statement, not a delete and an insert). */
+    let reused = false;
     for (const r of rows) {
       const ovStart = Math.max(r.start, start);
       const ovEnd = Math.min(r.end, end);
@@ -98,11 +102,14 @@ export class TimeMap {
         this.updLive.run(r.start, start, r.data_off, r.id);
       } else if (r.end > end) {
         this.updLive.run(end, r.end, r.data_off + (end - r.start), r.id);
+      } else if (!reused) {
+        this.setLive.run(start, end, seq, segment, recOffset, r.id);
+        reused = true;
       } else {
         this.delLive.run(r.id);
       }
     }
-    this.insLive.run(disk, start, end, seq, segment, recOffset, 0);
+    if (!reused) this.insLive.run(disk, start, end, seq, segment, recOffset, 0);
   }
 
   /**
