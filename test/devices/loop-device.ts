@@ -85,6 +85,12 @@ export function unmount(mnt: string): void {
   }
 }
 
+/** A tmpfs of `size` (mount's syntax: "24m") at `mnt`: a small, fast drive that fills up. Undo with unmount(). */
+export function mountTmpfs(mnt: string, size: string): void {
+  mkdirSync(mnt, { recursive: true });
+  sh('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt]);
+}
+
 /** A `sizeMiB` ext4 (-m 0: every block usable) on a loop device over `<dir>/appfs.img`, mounted at `mnt`. */
 export function mountExt4(dir: string, mnt: string, sizeMiB: number): { loop: Loop; remove(): void } {
   mkdirSync(mnt, { recursive: true });

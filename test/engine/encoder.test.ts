@@ -1,13 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { checkAppliance } from '../../electron/engine/check.js';
 import { IndexDb } from '../../electron/engine/index/index-db.js';
 import { imageHash, prng, sha256, writeRandom } from '../helpers/history.js';
+import { mountTmpfs, unmount } from '../devices/loop-device.js';
 
 /**
  * The commit path with its encoder threads: large batches go to worker threads and come
@@ -77,12 +77,11 @@ describe.each([
 describe('a full disk under the encoder threads', () => {
   const mnt = join(root, 'small');
   afterAll(() => {
-    spawnSync('umount', [mnt]);
+    unmount(mnt);
   });
 
   it('fails the batch with a clear no-space error, keeps every acknowledged point, and the next batch works', async () => {
-    mkdirSync(mnt, { recursive: true });
-    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]).status).toBe(0);
+    mountTmpfs(mnt, '24m');
     const dir = join(mnt, 'app');
     await Appliance.init(dir);
     let app = await Appliance.open(dir, { writable: true });

@@ -1,13 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordType } from '../../electron/engine/format/constants.js';
 import { PayloadCodec } from '../../electron/engine/format/payload-codec.js';
 import { SegmentWriter } from '../../electron/engine/store/segment-writer.js';
 import { segmentPath } from '../../electron/engine/store/segment-file.js';
+import { mountTmpfs, unmount } from '../devices/loop-device.js';
 
 /**
  * The segment writer on a device that fills up, in both flush modes: the sync that hits
@@ -24,12 +24,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe.each([{ asyncFlush: false }, { asyncFlush: true }])('a segment writer on a full device (asyncFlush: $asyncFlush)', ({ asyncFlush }) => {
   const mnt = join(root, `fs-${asyncFlush}`);
   afterAll(() => {
-    spawnSync('umount', [mnt]);
+    unmount(mnt);
   });
 
   it('fails the sync that does not fit, keeps what was durable, and syncs again afterwards', async () => {
-    mkdirSync(mnt, { recursive: true });
-    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]).status).toBe(0);
+    mountTmpfs(mnt, '4m');
     const writer = new SegmentWriter(mnt, randomBytes(16), new PayloadCodec(undefined), { opened: () => {}, sealed: () => {} });
     writer.resume(undefined, 1);
     writer.asyncFlush = asyncFlush;

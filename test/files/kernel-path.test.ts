@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, mkdirSync, writeFileSync, symlinkSync, linkSync } from 'node:fs';
 import { join } from 'node:path';
-import { attachLoop, makeImage, sh, tempDir } from '../devices/loop-device.js';
+import { attachLoop, makeImage, sh, tempDir, unmount } from '../devices/loop-device.js';
 import { cliPath, runCli, runCliJson } from '../helpers/cli.js';
 import { spawnSync } from 'node:child_process';
 import { describeTree } from './tree-fixture.js';
@@ -35,7 +35,7 @@ describe.skipIf(xfsReason !== undefined)('an XFS image browsed through the kerne
       sh('cp', ['-a', `${src}/.`, mnt]);
       sh('umount', [mnt]);
     } finally {
-      spawnSync('umount', [mnt]);
+      unmount(mnt);
       loop.detach();
     }
     const app = join(tmp.dir, 'appliance');

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, openSync, closeSync, writeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
+import { attachLoop, type Loop, makeImage, sh, tempDir, unmount } from '../devices/loop-device.js';
 import { cliPath, runCli, runCliJson } from '../helpers/cli.js';
 
 const MiB = 1024 * 1024;
@@ -59,7 +59,7 @@ describe('versions of a file', () => {
     step(() => overwriteInPlace('CHANGED IN PLACE', 100_000)); // rewritten with the same bytes: no new content
   }, 120_000);
   afterAll(() => {
-    spawnSync('umount', [mnt]);
+    unmount(mnt);
     loop?.detach();
     tmp.remove();
   });

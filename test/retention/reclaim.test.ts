@@ -1,13 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { checkAppliance } from '../../electron/engine/check.js';
 import { ensureSpace, freeBytes } from '../../electron/engine/retention/space-guard.js';
 import { imageHash, sha256 } from '../helpers/history.js';
+import { mountTmpfs, unmount } from '../devices/loop-device.js';
 
 /**
  * A capture batch that fails half way (the appliance filled up during a long pass) has
@@ -20,14 +20,13 @@ const MiB = 1024 * 1024;
 const root = mkdtempSync(join(tmpdir(), 'chronodisk-reclaim-'));
 const mnt = join(root, 'fs');
 afterAll(() => {
-  spawnSync('umount', [mnt]);
+  unmount(mnt);
   rmSync(root, { recursive: true, force: true });
 });
 
 describe('segments of a failed batch', () => {
   it('are given back by the space guard; every point reads as before', async () => {
-    mkdirSync(mnt);
-    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', mnt]).status).toBe(0);
+    mountTmpfs(mnt, '40m');
     const dir = join(mnt, 'app');
     await Appliance.init(dir);
     const app = await Appliance.open(dir, { writable: true, segmentTargetSize: 2 * MiB });

@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
@@ -9,6 +8,7 @@ import { checkAppliance } from '../../electron/engine/check.js';
 import { executeThinning, planThinning, rewriteBytes } from '../../electron/engine/retention/thin.js';
 import { ensureSpace, fitPlan, freeBytes } from '../../electron/engine/retention/space-guard.js';
 import { imageHash, sha256 } from '../helpers/history.js';
+import { mountTmpfs, unmount } from '../devices/loop-device.js';
 
 /**
  * Thinning writes its new segments before it retires the old ones, so on a nearly full
@@ -26,7 +26,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe('thinning on a full device', () => {
   // Should a test stop before its own umount.
   afterAll(() => {
-    for (const name of ['small', 'small2', 'small3']) spawnSync('umount', [join(root, name)]);
+    for (const name of ['small', 'small2', 'small3']) unmount(join(root, name));
   });
   /**
    * An appliance on a tmpfs of `size` with 80 points of 256 KiB of random (incompressible)
@@ -34,8 +34,7 @@ describe('thinning on a full device', () => {
    */
   async function history(name: string, size: string, offsetOf: (i: number) => number) {
     const at = join(root, name);
-    mkdirSync(at, { recursive: true });
-    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at]).status).toBe(0);
+    mountTmpfs(at, size);
     const dir = join(at, 'app');
     await Appliance.init(dir);
     const app = await Appliance.open(dir, { writable: true, segmentTargetSize: 2 * MiB });
@@ -53,7 +52,7 @@ describe('thinning on a full device', () => {
       try {
         app.close();
       } finally {
-        spawnSync('umount', [at]);
+        unmount(at);
       }
     };
     return { app, dir, d, shadow, points, close };
