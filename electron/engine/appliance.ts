@@ -7,7 +7,7 @@ import { PayloadCodec } from './format/payload-codec.js';
 import { IndexDb } from './index/index-db.js';
 import { replaySegments, type ReplayProblem } from './index/replay.js';
 import { Catalog } from './store/catalog.js';
-import type { BookmarkRecord, CaptureMode, DiskRecord } from './store/catalog-state.js';
+import type { BookmarkRecord, DiskRecord } from './store/catalog-state.js';
 import { CommitPipeline } from './store/commit-pipeline.js';
 import { EncoderPool } from './store/encoder-pool.js';
 import { RecordReader } from './store/record-reader.js';

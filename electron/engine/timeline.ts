@@ -34,7 +34,7 @@ export class Timeline {
   private q: Record<string, Statement>;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly catalog: () => CatalogState,
   ) {
     this.q = {

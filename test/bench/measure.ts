@@ -1,4 +1,3 @@
-import { prng } from '../helpers/prng.js';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
