@@ -5,7 +5,8 @@ import { newHeader, readHeader, uuidBytes, writeHeader, type ApplianceHeader } f
 import { newDataKey, unwrapDataKey, wrapDataKey } from './format/keys.js';
 import { PayloadCodec } from './format/payload-codec.js';
 import { IndexDb } from './index/index-db.js';
-import { replaySegments, type ReplayProblem } from './index/replay.js';
+import { catchUp, catchUpForReader, catchUpForWriter, type IndexSources } from './index/catch-up.js';
+import type { ReplayProblem } from './index/replay.js';
 import { Catalog } from './store/catalog.js';
 import type { BookmarkRecord, DiskRecord } from './store/catalog-state.js';
 import { CommitPipeline } from './store/commit-pipeline.js';
@@ -16,7 +17,7 @@ import { SegmentWriter } from './store/segment-writer.js';
 import { retireSegments, swapSegments, sweepStrays, type SwapContext } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
-import { ChronodiskError, isDriveFull } from './errors.js';
+import { ChronodiskError } from './errors.js';
 import { TimeImage } from './time-image.js';
 import { Timeline, type PointInfo } from './timeline.js';
 
@@ -118,7 +119,7 @@ export class Appliance {
       if (lock && options.rebuildIndex) IndexDb.remove(dir);
       const catalog = Catalog.open(dir, codec, Boolean(lock), idBytes);
       const files = new SegmentFiles(dir);
-      const index = (!lock && Appliance.catchUpIndex(dir, header, catalog, files, codec)) || IndexDb.open(dir, header.id, Boolean(lock));
+      const index = (!lock && catchUpForReader({ dir, applianceId: header.id, catalog, files, codec })) || IndexDb.open(dir, header.id, Boolean(lock));
       if (!index) throw new ChronodiskError('busy', `the appliance ${dir} is being opened by its writer; try again in a moment`);
       const app = new Appliance(dir, header, codec, catalog, files, index, lock, options.decodeThread);
       if (lock) app.startWriter(options.segmentTargetSize);
@@ -126,39 +127,6 @@ export class Appliance {
     } catch (e) {
       lock?.release();
       throw e;
-    }
-  }
-
-  /**
-   * A reader with no writer around brings a stale index up to date itself (it is only a
-   * cache). When the drive is too full for that (a writer stopped by ENOSPC leaves its index
-   * behind the segments), it catches up a copy in memory instead and returns it, so reads
-   * still see every point.
-   */
-  private static catchUpIndex(dir: string, header: ApplianceHeader, catalog: Catalog, files: SegmentFiles, codec: PayloadCodec): IndexDb | undefined {
-    const bringUp = (index: IndexDb) => {
-      Appliance.matchGeneration(index, catalog);
-      replaySegments(catalog.state, files, index, codec);
-    };
-    try {
-      const lock = WriterLock.tryAcquire(dir, 'chronodisk (index catch-up)');
-      if (!(lock instanceof WriterLock)) return undefined;
-      try {
-        const index = IndexDb.open(dir, header.id, true)!;
-        try {
-          bringUp(index);
-        } finally {
-          index.close();
-        }
-      } finally {
-        lock.release();
-      }
-      return undefined;
-    } catch (e) {
-      if (!isDriveFull(e)) throw e;
-      const copy = IndexDb.inMemory(IndexDb.fileImage(dir, header.id), header.id);
-      bringUp(copy);
-      return copy;
     }
   }
 
@@ -176,14 +144,6 @@ export class Appliance {
     }
   }
 
-  /** An index built before the last thinning describes segments that are gone: start it afresh. */
-  private static matchGeneration(index: IndexDb, catalog: Catalog): void {
-    if (Number(index.meta('generation') ?? 0) !== catalog.state.generation) {
-      index.clear();
-      index.setMeta('generation', catalog.state.generation);
-    }
-  }
-
   /**
    * Replaces the live segments `choose` picks by what `build` writes (thinning; see swapSegments), then
    * rebuilds the index from the new ones. Needs the writer with no capture batch open.
@@ -198,10 +158,7 @@ export class Appliance {
       this.records.clear();
       // One transaction: a reader sees the old index (whose files still exist) or the new,
       // never an empty or half-built one — that would read as zeros, not as an error.
-      this.index.db.transaction(() => {
-        Appliance.matchGeneration(this.index, this.catalog);
-        replaySegments(this.catalog.state, this.files, this.index, this.codec);
-      })();
+      this.index.db.transaction(() => catchUp(this.index, this.indexSources()))();
       retireSegments({ dir: this.dir, catalog: this.catalog, files: this.files }, r.retired);
       return r;
     });
@@ -306,7 +263,13 @@ export class Appliance {
     this.segmentTargetSize = segmentTargetSize;
     // Strays: segments a thinning wrote but never made live, or retired ones not yet deleted.
     sweepStrays(this.dir, this.catalog);
-    const r = this.replayForWriter();
+    const caughtUp = catchUpForWriter(this.index, this.indexSources());
+    if (caughtUp.index !== this.index) {
+      // The drive is full: the writer goes on with the index in memory (see catch-up.ts).
+      this.index = caughtUp.index;
+      this.timeline = new Timeline(this.index.db, () => this.catalog.state);
+    }
+    const r = caughtUp.replay;
     this.problems.push(...r.problems);
     let resume: { id: number; end: number; records: number } | undefined;
     if (r.open) {
@@ -339,26 +302,8 @@ export class Appliance {
     this.pipeline = new CommitPipeline(this.writer, this.index, this.encoders, Math.max(r.maxSeq, this.index.maxSeq), r.maxTimeUs);
   }
 
-  /**
-   * Brings the index up to the segments. When the drive is too full for the index file to
-   * take it (a writer stopped by ENOSPC leaves its index behind), the writer works on a copy
-   * in memory instead: it can still start, to thin, prune or unprotect and make room.
-   */
-  private replayForWriter(): ReturnType<typeof replaySegments> {
-    const replay = () => {
-      Appliance.matchGeneration(this.index, this.catalog);
-      return replaySegments(this.catalog.state, this.files, this.index, this.codec);
-    };
-    try {
-      return replay();
-    } catch (e) {
-      if (!isDriveFull(e)) throw e;
-      const image = IndexDb.imageOf(this.index.db);
-      this.index.close();
-      this.index = IndexDb.inMemory(image, this.header.id);
-      this.timeline = new Timeline(this.index.db, () => this.catalog.state);
-      return replay();
-    }
+  private indexSources(): IndexSources {
+    return { dir: this.dir, applianceId: this.header.id, catalog: this.catalog, files: this.files, codec: this.codec };
   }
 
   /** Bytes appended to segments by this writer since it opened (for "bytes stored" reports). */

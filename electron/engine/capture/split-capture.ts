@@ -120,7 +120,7 @@ export class SplitCapture {
     this.events.onPoint?.(point);
     await this.order.run(point.seq, offset, offset + length, apply);
     this.appliedBytes += length;
-    this.sourceWriteback.written(0, this.disk.source, this.appliedBytes, []);
+    this.sourceWriteback.written(0, this.disk.source, this.appliedBytes);
   }
 
   /**

@@ -18,9 +18,9 @@ export class EarlyWriteback {
 
   /**
    * Writes up to `end` (a count of bytes that only grows, per file) of file `id` at `path`
-   * are on their way (`writes`); a new `id` starts counting again.
+   * are on their way (`writes`; none when they have all landed); a new `id` starts counting again.
    */
-  written(id: number, path: string, end: number, writes: Array<Promise<unknown>>): void {
+  written(id: number, path: string, end: number, writes: Array<Promise<unknown>> = []): void {
     if (id !== this.file) {
       this.file = id;
       this.last = 0;

@@ -1,0 +1,79 @@
+import { isDriveFull } from '../errors.js';
+import type { PayloadCodec } from '../format/payload-codec.js';
+import type { Catalog } from '../store/catalog.js';
+import type { SegmentFiles } from '../store/segment-file.js';
+import { WriterLock } from '../store/writer-lock.js';
+import { IndexDb } from './index-db.js';
+import { replaySegments, type ReplayResult } from './replay.js';
+
+/**
+ * Bringing the index (a cache) up to the segments and catalog (the truth) when an appliance
+ * opens. A drive too full for the index file to take the catch-up (a writer stopped by
+ * ENOSPC leaves its index behind the segments) does not stop the open: the catch-up goes
+ * into a copy of the index in memory, so every point still reads, and a writer can still
+ * start to thin, prune or unprotect and make room.
+ */
+
+/** What the index of an appliance is a cache of. */
+export interface IndexSources {
+  dir: string;
+  applianceId: string;
+  catalog: Catalog;
+  files: SegmentFiles;
+  codec: PayloadCodec;
+}
+
+/**
+ * Applies to `index` whatever the segments hold past its watermark. An index built before
+ * the last thinning describes segments that are gone: it is started afresh first.
+ */
+export function catchUp(index: IndexDb, src: IndexSources): ReplayResult {
+  if (Number(index.meta('generation') ?? 0) !== src.catalog.state.generation) {
+    index.clear();
+    index.setMeta('generation', src.catalog.state.generation);
+  }
+  return replaySegments(src.catalog.state, src.files, index, src.codec);
+}
+
+/**
+ * A reader with no writer around brings a stale index file up to date itself. Returns the
+ * copy in memory it caught up instead when the drive is full, else undefined (the file is
+ * current, or a writer holds it and keeps it so).
+ */
+export function catchUpForReader(src: IndexSources): IndexDb | undefined {
+  try {
+    const lock = WriterLock.tryAcquire(src.dir, 'chronodisk (index catch-up)');
+    if (!(lock instanceof WriterLock)) return undefined;
+    try {
+      const index = IndexDb.open(src.dir, src.applianceId, true)!;
+      try {
+        catchUp(index, src);
+      } finally {
+        index.close();
+      }
+    } finally {
+      lock.release();
+    }
+    return undefined;
+  } catch (e) {
+    if (!isDriveFull(e)) throw e;
+    return catchUpInMemory(IndexDb.fileImage(src.dir, src.applianceId), src).index;
+  }
+}
+
+/** The writer's catch-up of its open index: the same index, or (a full drive) a copy in memory that replaces it. */
+export function catchUpForWriter(index: IndexDb, src: IndexSources): { index: IndexDb; replay: ReplayResult } {
+  try {
+    return { index, replay: catchUp(index, src) };
+  } catch (e) {
+    if (!isDriveFull(e)) throw e;
+    const image = IndexDb.imageOf(index.db);
+    index.close();
+    return catchUpInMemory(image, src);
+  }
+}
+
+function catchUpInMemory(image: Buffer | undefined, src: IndexSources): { index: IndexDb; replay: ReplayResult } {
+  const copy = IndexDb.inMemory(image, src.applianceId);
+  return { index: copy, replay: catchUp(copy, src) };
+}
