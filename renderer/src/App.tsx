@@ -1,4 +1,5 @@
-/** The window: sidebar, main area (browser or settings), timeline at the right edge, status bar; dialogs above. */
+/** The window: sidebar, main area (browser or settings), timeline at the right edge, status bar; dialogs above, and toasts and the not-connected notice above them. */
+import { AboveDialogs } from './components/AboveDialogs.js';
 import { BrowserPane } from './components/BrowserPane.js';
 import { DiskRestoreWizard } from './components/DiskRestoreWizard.js';
 import { JobsPanel } from './components/JobsPanel.js';
@@ -28,8 +29,10 @@ export function App() {
       <ProtectDialog />
       <RestoreFilesDialog />
       <DiskRestoreWizard />
-      <Toasts />
-      {state !== 'connected' && <NotConnected />}
+      <AboveDialogs>
+        <Toasts />
+        {state !== 'connected' && <NotConnected />}
+      </AboveDialogs>
     </div>
   );
 }

@@ -314,10 +314,19 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
     expect(disks).toContainEqual(expect.objectContaining({ name: 'spare', source: smallTarget!.device }));
   });
 
-  it('says it is not connected when the service is gone', async () => {
+  it('says it is not connected when the service is gone, above an open dialog', async () => {
+    // A modal dialog sits in the browser's top layer, above every z-index: the notice must
+    // still be what the pointer reaches, not something dimmed behind the dialog's backdrop.
+    await page.getByRole('button', { name: '+ Protect a drive…' }).click();
+    await expect.poll(() => page.getByRole('dialog', { name: 'Protect a drive' }).count()).toBe(1);
     await ui.stop();
     const gone = page.getByRole('alertdialog', { name: 'Not connected to the Chronodisk service' });
     await expect.poll(() => gone.count(), { timeout: 30_000 }).toBe(1);
+    const onTop = await gone.evaluate((el) => {
+      const r = el.querySelector('h1')!.getBoundingClientRect();
+      return el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2));
+    });
+    expect(onTop).toBe(true);
     await page.screenshot({ path: join(shots, 'gone.png') });
     expect(pageErrors).toEqual([]);
   });

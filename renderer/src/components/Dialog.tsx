@@ -1,5 +1,6 @@
 /** A modal dialog (the native <dialog>: focus stays inside, Escape closes), titled for screen readers. */
 import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { useOpenDialogsStore } from '../stores/open-dialogs-store.js';
 
 interface Props {
   title: string;
@@ -15,8 +16,13 @@ export function Dialog({ title, onClose, children, actions, wide }: Props) {
   const titleId = useId();
   useEffect(() => {
     const d = ref.current;
-    if (d && !d.open) d.showModal();
-    return () => d?.close();
+    if (!d) return;
+    if (!d.open) d.showModal();
+    useOpenDialogsStore.getState().opened(d);
+    return () => {
+      useOpenDialogsStore.getState().closed(d);
+      d.close();
+    };
   }, []);
   return (
     <dialog
