@@ -310,6 +310,10 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
     await dialog.getByLabel('Capture mode').selectOption('scan');
     await dialog.getByRole('button', { name: 'Protect', exact: true }).click();
     await expect.poll(() => page.getByRole('button', { name: 'Disk spare' }).count(), { timeout: 30_000 }).toBe(1);
+    // Selected before its first point: the window says so, and no request fails as a toast.
+    await expect.poll(() => page.getByText('No points yet: the first capture of spare has not finished.').count(), { timeout: 30_000 }).toBe(1);
+    await page.waitForTimeout(1500); // what the window asks for when a disk is selected has had time to answer
+    expect(await page.getByRole('alert').filter({ hasText: 'no points yet' }).count()).toBe(0);
     const disks = runCliJson<Array<{ name: string; source: string }>>(['disks', '-a', disk.app]);
     expect(disks).toContainEqual(expect.objectContaining({ name: 'spare', source: smallTarget!.device }));
   });

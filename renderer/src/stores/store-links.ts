@@ -88,7 +88,11 @@ export function linkStores(): () => void {
       return;
     }
     reloadTimeline();
-    void useBrowserStore.getState().open(name, 'now');
+    // A disk with no points yet has nothing to list (asking would only fail, as a toast):
+    // its first point opens the browser (pointCommitted).
+    const d = selectedDisk(useDisksStore.getState());
+    if (d && d.points === 0 && d.latestUs === undefined) useBrowserStore.getState().clear();
+    else void useBrowserStore.getState().open(name, 'now');
   };
 
   const stops = [
