@@ -292,6 +292,9 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
   });
 
   it('protects a drive: refused drives are greyed with their reason, a chosen one is named and listed', async () => {
+    // Paused, so that the new disk has no point yet while the window shows it.
+    await page.getByRole('button', { name: 'Pause capture' }).click();
+    await expect.poll(() => page.getByText(/^Capture paused:/).count()).toBe(1);
     await page.getByRole('button', { name: '+ Protect a drive…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Protect a drive' });
     const loop = dialog.getByRole('radio', { name: new RegExp(smallTarget!.device) });
@@ -311,9 +314,12 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
     await dialog.getByRole('button', { name: 'Protect', exact: true }).click();
     await expect.poll(() => page.getByRole('button', { name: 'Disk spare' }).count(), { timeout: 30_000 }).toBe(1);
     // Selected before its first point: the window says so, and no request fails as a toast.
-    await expect.poll(() => page.getByText('No points yet: the first capture of spare has not finished.').count(), { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => page.getByText('No points yet: the first capture of spare has not finished.').count()).toBe(1);
     await page.waitForTimeout(1500); // what the window asks for when a disk is selected has had time to answer
     expect(await page.getByRole('alert').filter({ hasText: 'no points yet' }).count()).toBe(0);
+    // Its first point, once capture resumes, opens it (the loop device holds no filesystem).
+    await page.getByRole('button', { name: 'Resume capture' }).click();
+    await expect.poll(() => page.getByText(/holds no filesystem Chronodisk can read/).count(), { timeout: 30_000 }).toBe(1);
     const disks = runCliJson<Array<{ name: string; source: string }>>(['disks', '-a', disk.app]);
     expect(disks).toContainEqual(expect.objectContaining({ name: 'spare', source: smallTarget!.device }));
   });
