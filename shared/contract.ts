@@ -288,6 +288,8 @@ export const requests = {
   cancelJob: { request: z.object({ id: z.string().min(1) }), response: empty },
   /** Finishes an interrupted disk restore (a job in phase 'interrupted'): the same point onto the same target, as a new job. */
   resumeJob: { request: z.object({ id: z.string().min(1), confirm }), response: job },
+  /** Forgets an interrupted disk restore (its journal): the target keeps what was written so far. */
+  discardJob: { request: z.object({ id: z.string().min(1), confirm }), response: empty },
   /**
    * Answered by the desktop app's main process, not by the service: start the service
    * (systemd through polkit, or pkexec) when the window cannot reach it. A service asked

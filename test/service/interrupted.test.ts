@@ -11,7 +11,8 @@ import { applianceOnLoop, client, ext4Loop, MiB, rawRequest, startServiceProcess
 /**
  * Restores interrupted before the service started (a `chronodisk restore` SIGKILLed once
  * its journal is on the appliance) are listed as 'interrupted' jobs and finish through
- * resumeJob — onto another disk and in place — each checked by sha256 against the point.
+ * resumeJob — onto another disk and in place — each checked by sha256 against the point;
+ * or are forgotten through discardJob, the target's bytes unchanged.
  */
 describe('interrupted restores through the service', () => {
   const tmp = tempDir('chronodisk-service-interrupted-');
@@ -89,5 +90,23 @@ describe('interrupted restores through the service', () => {
     expect(await jobs.finished(job.id)).toMatchObject({ phase: 'done', result: expect.stringMatching(/^Rolled vol back to point .*finishing an interrupted restore/) });
     expect(sha256Of(vol.device)).toBe(imageSha(appliance.app, 'vol', seqA, tmp.dir));
     expect(journals(appliance.app)).toEqual([]);
+  });
+
+  it('a copy killed part way can be discarded instead: the journal goes, the target keeps what was written', async () => {
+    // `chronodisk restore --to` reads beside the service's writer.
+    await killMidRestore(['vol', '--at', String(seqA), '--to', target.device], target.device);
+    const [interrupted] = (await c!.request('listJobs', {})).filter((j) => j.phase === 'interrupted');
+    expect(interrupted).toMatchObject({ title: `Restore vol at point ${seqA} onto ${target.device}` });
+    const before = sha256Of(target.device);
+
+    // Leaving a disk partly written for good needs confirm; an unknown id is named.
+    expect(await rawRequest(socket, 'discardJob', { id: interrupted!.id })).toMatchObject({ ok: false, error: { code: 'usage', message: expect.stringMatching(/confirm: true/) } });
+    await expect(c!.request('discardJob', { id: 'interrupted-nope', confirm: true })).rejects.toMatchObject({ code: 'not-found' });
+    expect(journals(appliance.app)).toHaveLength(1);
+
+    expect(await c!.request('discardJob', { id: interrupted!.id, confirm: true })).toEqual({});
+    expect(journals(appliance.app)).toEqual([]);
+    expect((await c!.request('listJobs', {})).filter((j) => j.phase === 'interrupted')).toEqual([]);
+    expect(sha256Of(target.device)).toBe(before);
   });
 });

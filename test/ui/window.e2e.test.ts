@@ -41,6 +41,38 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
   const shownSeqTime = async () => Number(await slider().getAttribute('aria-valuenow'));
   const row = (name: string) => page.getByRole('row', { name, exact: true });
 
+  /**
+   * Runs `chronodisk restore` of point `seq` onto `target` (it reads beside the service's
+   * writer) slowly, and SIGKILLs it once its journal shows bytes written.
+   */
+  async function interruptRestore(seq: number, target: string): Promise<void> {
+    const child = spawn(process.execPath, [cliPath, 'restore', disk.disk, '--at', String(seq), '--to', target, '--yes', '--rate-limit', '1M', '-a', disk.app], { stdio: 'ignore' });
+    try {
+      await waitFor(() => journals(disk.app).some((j) => j.target === target && j.watermark > 0), 60_000, 'the interrupted journal');
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }
+
+  /**
+   * Opens Jobs and asks to Resume or Discard the one interrupted restore (the list also
+   * holds finished jobs), declines once (nothing changes), then confirms. Returns its row.
+   */
+  async function confirmOnInterrupted(action: 'Resume' | 'Discard') {
+    await page.getByRole('button', { name: /^Jobs/ }).click();
+    const ask = page.getByRole('button', { name: `${action}…` });
+    const item = page.getByRole('region', { name: 'Jobs' }).getByRole('listitem').filter({ has: ask });
+    await expect.poll(() => item.count()).toBe(1);
+    await item.locator(ask).click();
+    const confirm = page.getByRole('dialog', { name: `${action} the interrupted restore?` });
+    await confirm.getByRole('button', { name: 'Not now' }).click();
+    expect(journals(disk.app)).toHaveLength(1);
+    await item.locator(ask).click();
+    await confirm.getByRole('button', { name: `${action} restore` }).click();
+    return item;
+  }
+
   beforeAll(async () => {
     disk = buildTwoPointDisk(tmp.dir);
     mkdirSync(restored);
@@ -252,28 +284,23 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
   });
 
   it('finishes a restore interrupted outside the window, after a confirmation, onto its target', async () => {
-    // `chronodisk restore --to` reads beside the service's writer; SIGKILLed once its journal shows bytes written.
     resumeTarget = attachLoop(makeImage(join(tmp.dir, 'resume-target.img'), 64 * 1024 * 1024));
-    const child = spawn(process.execPath, [cliPath, 'restore', disk.disk, '--at', String(disk.seq.p1), '--to', resumeTarget.device, '--yes', '--rate-limit', '1M', '-a', disk.app], { stdio: 'ignore' });
-    try {
-      await waitFor(() => journals(disk.app).some((j) => j.target === resumeTarget!.device && j.watermark > 0), 60_000, 'the interrupted journal');
-    } finally {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
-    await page.getByRole('button', { name: /^Jobs/ }).click();
-    const item = page.getByRole('region', { name: 'Jobs' }).getByRole('listitem').filter({ hasText: 'Interrupted' });
-    await expect.poll(() => item.count()).toBe(1);
-    await item.getByRole('button', { name: 'Resume…' }).click();
-    const confirm = page.getByRole('dialog', { name: 'Resume the interrupted restore?' });
-    await confirm.getByRole('button', { name: 'Not now' }).click();
-    expect(journals(disk.app)).toHaveLength(1);
-    await item.getByRole('button', { name: 'Resume…' }).click();
-    await confirm.getByRole('button', { name: 'Resume restore' }).click();
+    await interruptRestore(disk.seq.p1, resumeTarget.device);
+    await confirmOnInterrupted('Resume');
     const done = page.getByRole('region', { name: 'Jobs' }).getByRole('listitem').filter({ hasText: /finishing an interrupted restore/ });
     await expect.poll(() => done.filter({ hasText: 'Done' }).count(), { timeout: 120_000 }).toBe(1);
     expect(journals(disk.app)).toEqual([]);
     expect(sha256Of(resumeTarget.device, statSync(disk.imageAt.p1).size)).toBe(sha256(disk.imageAt.p1));
+    await page.getByRole('button', { name: 'Close jobs' }).click();
+  });
+
+  it('discards a restore interrupted outside the window, after a confirmation, and leaves its target as it was', async () => {
+    await interruptRestore(disk.seq.p2, resumeTarget!.device);
+    const before = sha256Of(resumeTarget!.device, statSync(disk.imageAt.p1).size);
+    const item = await confirmOnInterrupted('Discard');
+    await expect.poll(() => item.count()).toBe(0);
+    expect(journals(disk.app)).toEqual([]);
+    expect(sha256Of(resumeTarget!.device, statSync(disk.imageAt.p1).size)).toBe(before);
     await page.getByRole('button', { name: 'Close jobs' }).click();
   });
 

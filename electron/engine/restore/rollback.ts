@@ -158,12 +158,12 @@ async function planRollback(
   if (old && (old.kind !== 'rollback' || old.diskId !== disk.id)) {
     throw new ChronodiskError(
       'refused',
-      `an unfinished restore (job ${old.id}: ${old.disk} to point ${old.seq}) is writing ${info.realPath}; run it again to finish it, or discard it with chronodisk jobs --discard ${old.id}`,
+      `an unfinished restore (job ${old.id}: ${old.disk} to point ${old.seq}) is writing ${info.realPath}; run it again to finish it, or discard it (Jobs in the window, or chronodisk jobs --discard ${old.id})`,
     );
   }
   if (old) {
     const upToDate = old.upToDateSeq !== undefined ? app.timeline.pointAt(disk, old.upToDateSeq) : undefined;
-    if (!upToDate) throw new ChronodiskError('damaged', `restore job ${old.id} names point ${old.upToDateSeq}, which ${disk.name} no longer has; discard it with chronodisk jobs --discard ${old.id}`);
+    if (!upToDate) throw new ChronodiskError('damaged', `restore job ${old.id} names point ${old.upToDateSeq}, which ${disk.name} no longer has; discard it (Jobs in the window, or chronodisk jobs --discard ${old.id})`);
     let extents = journal.extentsOf(old);
     if (old.seq === point.seq) return { job: old, extents, upToDate, resumed: true };
     // Another point than the interrupted run's: the disk holds the up-to-date bytes except

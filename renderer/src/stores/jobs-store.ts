@@ -9,13 +9,20 @@ interface JobsState {
   load(): Promise<void>;
   upsert(job: Job): void;
   cancel(id: string): Promise<void>;
-  /** The interrupted restore whose resume waits for the person's confirmation. */
-  confirming: string | undefined;
-  askResume(id: string | undefined): void;
-  /** Resumes the confirmed interrupted restore; the new job arrives by jobProgress. */
-  resume(): Promise<void>;
+  /** The interrupted restore, and what to do with it, that waits for the person's confirmation. */
+  confirming: { id: string; action: InterruptedAction } | undefined;
+  ask(id: string, action: InterruptedAction): void;
+  dismiss(): void;
+  /**
+   * Does the confirmed action: a resume starts a new job (it arrives by jobProgress), a
+   * discard forgets the restore. The list is loaded again either way.
+   */
+  confirm(): Promise<void>;
   toggle(open?: boolean): void;
 }
+
+/** What the window offers for an interrupted restore; both write or give up on a disk, so both are confirmed first. */
+export type InterruptedAction = 'resume' | 'discard';
 
 export const finishedPhases: ReadonlySet<Job['phase']> = new Set(['done', 'failed', 'cancelled', 'interrupted']);
 
@@ -39,15 +46,19 @@ export const useJobsStore = create<JobsState>((set, get) => ({
   async cancel(id) {
     await call('cancelJob', { id });
   },
-  askResume(id) {
-    set({ confirming: id });
+  ask(id, action) {
+    set({ confirming: { id, action } });
   },
-  async resume() {
-    const id = get().confirming;
-    if (id === undefined) return;
+  dismiss() {
     set({ confirming: undefined });
-    // The interrupted entry is replaced by the new job: list again once it has started.
-    if (await call('resumeJob', { id, confirm: true })) await get().load();
+  },
+  async confirm() {
+    const c = get().confirming;
+    if (c === undefined) return;
+    set({ confirming: undefined });
+    // The interrupted entry is gone (replaced by the new job, or forgotten): list again.
+    const done = c.action === 'resume' ? await call('resumeJob', { id: c.id, confirm: true }) : await call('discardJob', { id: c.id, confirm: true });
+    if (done) await get().load();
   },
   toggle(open) {
     const next = open ?? !get().open;
