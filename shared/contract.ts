@@ -288,6 +288,11 @@ export const requests = {
   cancelJob: { request: z.object({ id: z.string().min(1) }), response: empty },
   /** Finishes an interrupted disk restore (a job in phase 'interrupted'): the same point onto the same target, as a new job. */
   resumeJob: { request: z.object({ id: z.string().min(1), confirm }), response: job },
+  /**
+   * Verifies the appliance as a job (kind 'check'): its structure, and with readData every
+   * record's checksum. Damage fails the job with a message naming each damaged place.
+   */
+  checkAppliance: { request: z.object({ readData: z.boolean() }), response: job },
   /** Forgets an interrupted disk restore (its journal): the target keeps what was written so far. */
   discardJob: { request: z.object({ id: z.string().min(1), confirm }), response: empty },
   /**

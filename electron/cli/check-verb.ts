@@ -1,6 +1,6 @@
 import type { Verb } from './verb.js';
 import { formatBytes } from '../../shared/units.js';
-import { checkAppliance } from '../engine/check.js';
+import { checkAppliance, describeProblem } from '../engine/check.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { printJson, printLine, progressLine } from './output.js';
@@ -24,11 +24,7 @@ export const checkVerb: Verb = {
         if (opts.json) printJson(report);
         else {
           for (const n of report.notes) printLine(`note: ${n}`);
-          for (const p of report.problems) {
-            const where = p.where === 'catalog' ? 'catalog' : `segment ${p.where}`;
-            const affects = p.affects.map((a) => `${a.disk} from seq ${a.fromSeq} (${a.points} later points)`).join('; ');
-            printLine(`damaged: ${where} at byte ${p.at}: ${p.reason}${affects ? ` — affects ${affects}` : ''}`);
-          }
+          for (const p of report.problems) printLine(`damaged: ${describeProblem(p)}`);
           printLine(
             `${report.segments} segments, ${report.records} records, ${report.commits} commits` +
               (report.readData ? `, ${formatBytes(report.bytesVerified)} verified` : '') +

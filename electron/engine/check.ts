@@ -26,12 +26,48 @@ export interface CheckReport {
   notes: string[];
 }
 
+export interface CheckOptions {
+  readData: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Verifying runs in slices this long when it shares its thread (checkApplianceInTurns). */
+const TURN_MS = 20;
+
 /**
  * Verifies an appliance: header, catalog records, every segment's header and record
  * chain; with `readData`, every payload's checksum, and that it decrypts and decompresses.
  * Read-only: it never repairs.
  */
-export function checkAppliance(app: Appliance, options: { readData: boolean; onProgress?: (done: number, total: number) => void }): CheckReport {
+export function checkAppliance(app: Appliance, options: CheckOptions): CheckReport {
+  const run = checkRun(app, options);
+  for (;;) {
+    const step = run.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * checkAppliance beside other work on the same thread (the service's writer): the event
+ * loop gets a turn every few milliseconds, and an aborted `signal` stops the check there.
+ * A segment that thinning retires meanwhile is no longer checked, not reported missing.
+ */
+export async function checkApplianceInTurns(app: Appliance, options: CheckOptions & { signal?: AbortSignal }): Promise<CheckReport> {
+  const run = checkRun(app, options);
+  let turn = performance.now();
+  for (;;) {
+    const step = run.next();
+    if (step.done) return step.value;
+    if (performance.now() - turn >= TURN_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      options.signal?.throwIfAborted();
+      turn = performance.now();
+    }
+  }
+}
+
+/** The check, one record at a time (it yields after each). */
+function* checkRun(app: Appliance, options: CheckOptions): Generator<void, CheckReport> {
   const report: CheckReport = { ok: true, readData: options.readData, segments: 0, records: 0, bytesVerified: 0, commits: 0, problems: [], notes: [] };
   const cat = app.catalog.readAll();
   if (cat.tail.kind === 'torn') report.notes.push(`the catalog has a torn tail of ${cat.tail.bytes} bytes at byte ${cat.tail.at} (a crash; the writer cuts it at its next start)`);
@@ -40,7 +76,9 @@ export function checkAppliance(app: Appliance, options: { readData: boolean; onP
   const live = app.catalog.state.liveSegments();
   const total = live.reduce((n, s) => n + (existsSync(segmentPath(app.dir, s.id)) ? statSync(segmentPath(app.dir, s.id)).size : 0), 0);
   let done = 0;
+  const stillLive = (id: number) => (app.catalog.state.segments.get(id)?.state ?? 'retired') !== 'retired';
   for (const seg of live) {
+    if (!stillLive(seg.id)) continue; // retired by a thinning since the check began
     report.segments++;
     const path = segmentPath(app.dir, seg.id);
     if (!existsSync(path)) {
@@ -69,6 +107,7 @@ export function checkAppliance(app: Appliance, options: { readData: boolean; onP
       }
       done = Math.max(done, r.offset);
       options.onProgress?.(done, total);
+      yield;
     }
     const e = end as ScanEnd | undefined;
     if (e && e.kind !== 'end') {
@@ -85,6 +124,13 @@ export function checkAppliance(app: Appliance, options: { readData: boolean; onP
   }
   report.ok = report.problems.length === 0;
   return report;
+}
+
+/** One line for a damaged place: where, why, and which points need its bytes. */
+export function describeProblem(p: CheckProblem): string {
+  const where = p.where === 'catalog' ? 'catalog' : `segment ${p.where}`;
+  const affects = p.affects.map((a) => `${a.disk} from seq ${a.fromSeq} (${a.points} later points)`).join('; ');
+  return `${where} at byte ${p.at}: ${p.reason}${affects ? ` — affects ${affects}` : ''}`;
 }
 
 /** Points that read records of `segment` at or after `offset`: per disk, from its first such write on. */

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContractClient } from '../../shared/contract-client.js';
 import { tempDir, type Loop } from '../devices/loop-device.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
-import { applianceHash, applianceOnLoop, client, collect, ext4Loop, nextEvent, rawRequest, startServiceProcess, writeFiles, type ServiceProcess } from './service-fixture.js';
+import { applianceHash, applianceOnLoop, client, collect, ext4Loop, nextEvent, rawRequest, startServiceProcess, watchJobs, writeFiles, type ServiceProcess } from './service-fixture.js';
 
 /** Every request channel answered by a real `chronodisk service` over its real unix socket, on real ext4 loop devices. */
 describe('the service answers every request channel', () => {
@@ -194,5 +194,28 @@ describe('the service answers every request channel', () => {
     expect(jobs.every((j) => j.finishedUs !== undefined && j.phase === 'done')).toBe(true);
     expect(await c.request('cancelJob', { id: jobs[0]!.id })).toEqual({}); // finished: left as it is
     await expect(c.request('cancelJob', { id: 'job-nope' })).rejects.toMatchObject({ code: 'not-found' });
+  });
+
+  it('checkAppliance: a job that finds no damage, then names a flipped byte (put back afterwards)', async () => {
+    const jobs = watchJobs(c);
+    const clean = await jobs.finished((await c.request('checkAppliance', { readData: true })).id);
+    expect(clean).toMatchObject({ kind: 'check', phase: 'done', result: expect.stringMatching(/^No damage found: \d+ segments, \d+ commits, .* verified$/) });
+
+    // One byte in the middle of the largest segment: inside some record, so its checksum fails.
+    const dir = join(appliance.app, 'segments');
+    const [largest] = readdirSync(dir).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size);
+    const at = Math.floor(statSync(largest!).size / 2);
+    const fd = openSync(largest!, 'r+');
+    const byte = Buffer.alloc(1);
+    try {
+      readSync(fd, byte, 0, 1, at);
+      writeSync(fd, Buffer.from([byte[0]! ^ 0x5a]), 0, 1, at);
+      const damaged = await jobs.finished((await c.request('checkAppliance', { readData: true })).id);
+      expect(damaged).toMatchObject({ kind: 'check', phase: 'failed', error: { code: 'damaged', message: expect.stringMatching(/^the appliance has a damaged place: segment \d+ at byte \d+: /) } });
+    } finally {
+      writeSync(fd, byte, 0, 1, at);
+      closeSync(fd);
+    }
+    await expect(rawRequest(socket, 'checkAppliance', {})).resolves.toMatchObject({ ok: false, error: { code: 'usage' } });
   });
 });

@@ -351,6 +351,15 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
     expect(disks).toContainEqual(expect.objectContaining({ name: 'spare', source: smallTarget!.device }));
   });
 
+  it('verifies the appliance from Settings: a job in the jobs list that finds no damage', async () => {
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Verify the appliance' }).click();
+    const job = page.getByRole('region', { name: 'Jobs' }).getByRole('listitem', { name: 'Verify the appliance (every checksum)' });
+    await expect.poll(() => job.filter({ hasText: /No damage found: \d+ segments/ }).count(), { timeout: 60_000 }).toBe(1);
+    await page.getByRole('button', { name: 'Close jobs' }).click();
+    await page.getByRole('button', { name: 'Disk spare' }).click();
+  });
+
   it('says it is not connected when the service is gone, above an open dialog', async () => {
     // A modal dialog sits in the browser's top layer, above every z-index: the notice must
     // still be what the pointer reaches, not something dimmed behind the dialog's backdrop.

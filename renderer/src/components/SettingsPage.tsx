@@ -1,5 +1,6 @@
-/** Settings: scan interval, read limit, retention tiers, folders restored files may go to. */
+/** Settings: scan interval, read limit, retention tiers, folders restored files may go to; verifying the appliance. */
 import { useEffect, useId, useState, type FormEvent } from 'react';
+import { ApplianceCheck } from './ApplianceCheck.js';
 import { useSettingsStore, type SettingsDraft } from '../stores/settings-store.js';
 
 function Field({ label, hint, name, draft }: { label: string; hint: string; name: Exclude<keyof SettingsDraft, 'restoreFolders'>; draft: SettingsDraft }) {
@@ -95,6 +96,7 @@ export function SettingsPage() {
           </button>
         </div>
       </form>
+      <ApplianceCheck />
     </section>
   );
 }

@@ -19,6 +19,8 @@ interface JobsState {
    */
   confirm(): Promise<void>;
   toggle(open?: boolean): void;
+  /** Starts verifying every checksum of the appliance and shows the jobs list, where it runs. */
+  verifyAppliance(): Promise<void>;
 }
 
 /** What the window offers for an interrupted restore; both write or give up on a disk, so both are confirmed first. */
@@ -59,6 +61,9 @@ export const useJobsStore = create<JobsState>((set, get) => ({
     // The interrupted entry is gone (replaced by the new job, or forgotten): list again.
     const done = c.action === 'resume' ? await call('resumeJob', { id: c.id, confirm: true }) : await call('discardJob', { id: c.id, confirm: true });
     if (done) await get().load();
+  },
+  async verifyAppliance() {
+    if (await call('checkAppliance', { readData: true })) get().toggle(true);
   },
   toggle(open) {
     const next = open ?? !get().open;
