@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContractClient } from '../../shared/contract-client.js';
+import { FILE_HEADER_SIZE, RECORD_HEADER_SIZE, RecordType } from '../../electron/engine/format/constants.js';
 import { tempDir, type Loop } from '../devices/loop-device.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { applianceHash, applianceOnLoop, client, collect, ext4Loop, nextEvent, rawRequest, startServiceProcess, watchJobs, writeFiles, type ServiceProcess } from './service-fixture.js';
@@ -201,11 +202,24 @@ describe('the service answers every request channel', () => {
     const clean = await jobs.finished((await c.request('checkAppliance', { readData: true })).id);
     expect(clean).toMatchObject({ kind: 'check', phase: 'done', result: expect.stringMatching(/^No damage found: \d+ segments, \d+ commits, .* verified$/) });
 
-    // One byte in the middle of the largest segment: inside some record, so its checksum fails.
+    // One byte inside the payload of the write record nearest the middle of the largest
+    // segment (docs/FORMAT.md: 64-byte file header, then records of a 64-byte header — type
+    // at 4, stored length at 12 — and their stored bytes): its checksum then fails.
     const dir = join(appliance.app, 'segments');
     const [largest] = readdirSync(dir).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size);
-    const at = Math.floor(statSync(largest!).size / 2);
+    const size = statSync(largest!).size;
     const fd = openSync(largest!, 'r+');
+    const header = Buffer.alloc(RECORD_HEADER_SIZE);
+    let at = FILE_HEADER_SIZE;
+    for (;;) {
+      expect(readSync(fd, header, 0, RECORD_HEADER_SIZE, at), 'a write record with a payload past the middle').toBe(RECORD_HEADER_SIZE);
+      const stored = header.readUInt32LE(12);
+      if (header[4] === RecordType.Write && stored > 0 && at >= size / 2) {
+        at += RECORD_HEADER_SIZE + Math.floor(stored / 2);
+        break;
+      }
+      at += RECORD_HEADER_SIZE + stored;
+    }
     const byte = Buffer.alloc(1);
     try {
       readSync(fd, byte, 0, 1, at);
