@@ -21,15 +21,24 @@ export function isInterruptedId(id: string): boolean {
 export function interruptedJobs(ctx: ServiceContext): Job[] {
   return new RestoreJournal(ctx.app.dir)
     .list()
-    .filter((r) => !ctx.jobs.holds(`device:${r.target}`))
+    .filter((r) => !beingWritten(ctx, r))
     .map(asJob);
 }
 
-/** The journal behind an interrupted job's id, or a one-line not-found. */
+/**
+ * The journal behind an interrupted job's id, or a one-line not-found; refused (busy) while
+ * a job of ours writes its target again, as it is then no longer interrupted.
+ */
 export function interruptedRestore(ctx: ServiceContext, id: string): RestoreJob {
   const r = isInterruptedId(id) ? new RestoreJournal(ctx.app.dir).get(id.slice(PREFIX.length)) : undefined;
   if (!r) throw new ChronodiskError('not-found', `no interrupted restore ${id}; list them with listJobs`);
+  if (beingWritten(ctx, r)) throw new ChronodiskError('busy', `a restore is writing ${r.target} now; wait for it or cancel it`);
   return r;
+}
+
+/** Restore jobs claim their target device while they run. */
+function beingWritten(ctx: ServiceContext, r: RestoreJob): boolean {
+  return ctx.jobs.holds(`device:${r.target}`);
 }
 
 function asJob(r: RestoreJob): Job {

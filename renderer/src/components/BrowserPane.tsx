@@ -1,6 +1,6 @@
 /** The main area on a disk: toolbar, breadcrumbs, listing (or why there is none), versions beside it. */
 import { useBrowserStore } from '../stores/browser-store.js';
-import { selectedDisk, useDisksStore } from '../stores/disks-store.js';
+import { hasNoPoints, selectedDisk, useDisksStore } from '../stores/disks-store.js';
 import { Breadcrumbs } from './Breadcrumbs.js';
 import { BrowserToolbar } from './BrowserToolbar.js';
 import { FileTable } from './FileTable.js';
@@ -24,7 +24,7 @@ export function BrowserPane() {
   return (
     <section className="browser" aria-label={`Files of ${disk.name}`} aria-busy={loading}>
       <BrowserToolbar disk={disk.name} />
-      {disk.points === 0 && disk.latestUs === undefined ? (
+      {hasNoPoints(disk) ? (
         <p className="browser-problem">No points yet: the first capture of {disk.name} has not finished.</p>
       ) : (
         <div className="browser-body">

@@ -48,6 +48,11 @@ export const useDisksStore = create<DisksState>((set, get) => ({
   },
 }));
 
+/** True before a disk's first point: there is nothing to list or restore yet. */
+export function hasNoPoints(d: DiskSummary): boolean {
+  return d.points === 0 && d.latestUs === undefined;
+}
+
 export function selectedDisk(s: Pick<DisksState, 'disks' | 'selected'>): DiskSummary | undefined {
   return s.disks.find((d) => d.name === s.selected);
 }

@@ -7,7 +7,7 @@ import type { ContractApi } from '../../../shared/contract-client.js';
 import { useBrowserStore } from './browser-store.js';
 import { useConnectionStore } from './connection-store.js';
 import { useDiskRestoreStore } from './disk-restore-store.js';
-import { selectedDisk, useDisksStore } from './disks-store.js';
+import { hasNoPoints, selectedDisk, useDisksStore } from './disks-store.js';
 import { useJobsStore } from './jobs-store.js';
 import { useRestoreFilesStore } from './restore-files-store.js';
 import { useStatusStore } from './status-store.js';
@@ -91,7 +91,7 @@ export function linkStores(): () => void {
     // A disk with no points yet has nothing to list (asking would only fail, as a toast):
     // its first point opens the browser (pointCommitted).
     const d = selectedDisk(useDisksStore.getState());
-    if (d && d.points === 0 && d.latestUs === undefined) useBrowserStore.getState().clear();
+    if (d && hasNoPoints(d)) useBrowserStore.getState().clear();
     else void useBrowserStore.getState().open(name, 'now');
   };
 
