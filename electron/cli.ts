@@ -8,6 +8,7 @@ import { PointSyntaxError } from '../shared/point.js';
 import { ChronodiskError } from './engine/errors.js';
 import { verbs } from './cli/verbs.js';
 import { version } from './version.js';
+import { cliMessage } from './cli/remedy-advice.js';
 
 export function buildProgram(): Command {
   const program = new Command('chronodisk')
@@ -55,10 +56,10 @@ function report(e: unknown): number {
     return 2;
   }
   if (e instanceof ChronodiskError) {
-    process.stderr.write(`chronodisk: ${e.message}\n`);
+    process.stderr.write(`chronodisk: ${cliMessage(e)}\n`);
     return e.code === 'usage' ? 2 : 1;
   }
-  const msg = (e as Error)?.message ?? String(e);
+  const msg = cliMessage(e);
   process.stderr.write(`chronodisk: ${msg.split('\n')[0]} (set CHRONODISK_DEBUG=1 for details)\n`);
   return 1;
 }

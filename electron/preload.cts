@@ -20,7 +20,7 @@ const REQUEST_IPC = 'chronodisk:request';
 const EVENT_IPC = 'chronodisk:event';
 
 type Listener = (payload: unknown) => void;
-type Reply = { ok: true; payload: unknown } | { ok: false; error: { code: string; message: string } };
+type Reply = { ok: true; payload: unknown } | { ok: false; error: { code: string; message: string; remedy?: string } };
 
 const listeners = new Map<string, Set<Listener>>();
 /** The last connection state main sent: a window that subscribes late still learns it. */
@@ -44,7 +44,7 @@ const api = {
   async request(channel: string, payload: unknown): Promise<unknown> {
     const reply = (await ipcRenderer.invoke(REQUEST_IPC, channel, payload)) as Reply;
     if (reply.ok) return reply.payload;
-    throw { name: 'ServiceError', code: reply.error.code, message: reply.error.message };
+    throw { name: 'ServiceError', code: reply.error.code, message: reply.error.message, remedy: reply.error.remedy };
   },
 
   on(channel: string, listener: Listener): () => void {

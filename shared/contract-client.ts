@@ -4,7 +4,7 @@
  * preload). Requests are validated before they leave and responses and events when they
  * arrive, so a client never acts on a message that does not fit the table.
  */
-import type { ErrorCode } from './errors.js';
+import type { ErrorCode, Remedy } from './errors.js';
 import { errorCodes } from './errors.js';
 import {
   ContractError,
@@ -43,6 +43,7 @@ export class ServiceError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    readonly remedy?: Remedy,
   ) {
     super(message);
     this.name = 'ServiceError';
@@ -130,7 +131,7 @@ export class ContractClient implements ContractApi {
       const p = this.pending.get(m.id);
       if (!p) throw new ContractError(`a response to request ${m.id}, which is not waiting`);
       this.pending.delete(m.id);
-      if (!m.ok) return p.reject(new ServiceError(m.error.code, m.error.message));
+      if (!m.ok) return p.reject(new ServiceError(m.error.code, m.error.message, m.error.remedy));
       try {
         p.resolve(parseResponse(p.channel, m.payload));
       } catch (e) {

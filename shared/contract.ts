@@ -10,7 +10,7 @@
  * listRestoreDestinations (by id); the service checks every one again when it acts.
  */
 import { z } from 'zod';
-import { errorCodes } from './errors.js';
+import { errorCodes, remedies } from './errors.js';
 
 const seq = z.number().int().nonnegative();
 const micros = z.number().int().nonnegative();
@@ -173,13 +173,13 @@ export const settings = z.object({
   restoreFolders: z.array(z.string().min(1).max(4096)).max(32),
 });
 
-export const jobKind = z.enum(['restore-disk', 'restore-files', 'scan', 'thin', 'check']);
+export const jobKind = z.enum(['restore-disk', 'restore-files', 'scan', 'thin', 'check', 'rebuild-index']);
 /**
  * 'interrupted': a disk restore that a crash, a stop or a cancel left unfinished (its journal
  * is in the appliance and its target partly written); resumeJob finishes it.
  */
 export const jobPhase = z.enum(['queued', 'prepare', 'read', 'write', 'verify', 'commit', 'done', 'failed', 'cancelled', 'interrupted']);
-export const errorInfo = z.object({ code: z.enum(errorCodes), message: z.string() });
+export const errorInfo = z.object({ code: z.enum(errorCodes), message: z.string(), remedy: z.enum(remedies).optional() });
 
 /** Long work, with progress: speed and ETA come from the service, which sees the bytes move. */
 export const job = z.object({
@@ -293,6 +293,11 @@ export const requests = {
    * record's checksum. Damage fails the job with a message naming each damaged place.
    */
   checkAppliance: { request: z.object({ readData: z.boolean() }), response: job },
+  /**
+   * Builds the index again from the segments and catalog (kind 'rebuild-index'), between
+   * capture steps: the remedy for an index that disagrees with the segments.
+   */
+  rebuildIndex: { request: empty, response: job },
   /** Forgets an interrupted disk restore (its journal): the target keeps what was written so far. */
   discardJob: { request: z.object({ id: z.string().min(1), confirm }), response: empty },
   /**

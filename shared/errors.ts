@@ -21,8 +21,25 @@ export const errorCodes = [
 
 export type ErrorCode = (typeof errorCodes)[number];
 
+/**
+ * What a person can do about an error, named once so that each front end offers it in its
+ * own terms: the CLI names a command (`chronodisk check --read-data`), the window a button
+ * (Verify the appliance). Messages themselves say only what was wrong.
+ */
+export const remedies = [
+  'verify', // read every checksum to find what is damaged: chronodisk check --read-data
+  'rebuild-index', // build the index again from the segments and catalog: chronodisk rebuild-index
+] as const;
+
+export type Remedy = (typeof remedies)[number];
+
+export function isRemedy(x: unknown): x is Remedy {
+  return (remedies as readonly unknown[]).includes(x);
+}
+
 /** The wire form of an error. */
 export interface ErrorInfo {
   code: ErrorCode;
   message: string;
+  remedy?: Remedy;
 }

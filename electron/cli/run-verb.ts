@@ -10,6 +10,7 @@ import { flagNames } from '../engine/timeline.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { printLine } from './output.js';
 import { watchStopSignals } from './stop-signals.js';
+import { cliMessage } from './remedy-advice.js';
 
 export const runVerb: Verb = {
   name: 'run',
@@ -40,7 +41,7 @@ export const runVerb: Verb = {
               ),
             onStatus: (s) => say({ event: 'status', state: s.state, message: s.message }, `status: ${s.message}`),
             onError: (disk, e) => {
-              const message = (e as Error)?.message ?? String(e);
+              const message = cliMessage(e);
               say({ event: 'error', disk: disk.name, message }, `${disk.name}: ${message}`);
             },
           });
@@ -51,7 +52,7 @@ export const runVerb: Verb = {
               onPoint: (p) =>
                 say({ event: 'point', disk: p.disk, seq: p.seq, time: formatIsoMicros(p.timeUs), flags: flagNames(p.flags), bytes: p.bytes, how: 'split' }, `${formatIsoMicros(p.timeUs)} ${p.disk}: point ${p.seq} (split)`),
               onSpace: (s) => say({ event: 'status', state: s.state, message: s.message }, `status: ${s.message}`),
-              onSpaceError: (e) => say({ event: 'error', message: (e as Error)?.message ?? String(e) }, `error: ${(e as Error)?.message ?? String(e)}`),
+              onSpaceError: (e) => say({ event: 'error', message: cliMessage(e) }, `error: ${cliMessage(e)}`),
             });
             for (const l of split.listeners) say({ event: 'listening', disk: l.disk, uri: l.listening.uri(l.disk), socket: l.listening.socket }, `${l.disk}: split capture at ${l.listening.uri(l.disk)}`);
             say({ event: 'started', disks: app.disks().map((d) => d.name) }, `Capturing ${app.disks().length} disks; stop with Ctrl-C.`);

@@ -10,6 +10,7 @@ import { applianceOptions, withAppliance, type ApplianceOptions } from './applia
 import { addressOptions, listenAddress, type AddressOptions } from './nbd-address.js';
 import { watchStopSignals } from './stop-signals.js';
 import { printJson, printLine } from './output.js';
+import { cliMessage } from './remedy-advice.js';
 
 export const serveVerb: Verb = {
   name: 'serve',
@@ -39,7 +40,7 @@ export const serveVerb: Verb = {
             seq: p.seq,
             time: p.timeUs,
           }));
-          const onError = (e: unknown) => process.stderr.write(`chronodisk: ${(e as Error).message}\n`);
+          const onError = (e: unknown) => process.stderr.write(`chronodisk: ${cliMessage(e)}\n`);
           const signals = watchStopSignals();
           try {
             // Connections are served by child processes when they can run (a built engine),

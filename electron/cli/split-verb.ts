@@ -8,6 +8,7 @@ import { applianceOptions, withAppliance, type ApplianceOptions } from './applia
 import { addressOptions, listenAddress, type AddressOptions } from './nbd-address.js';
 import { watchStopSignals } from './stop-signals.js';
 import { printLine } from './output.js';
+import { cliMessage } from './remedy-advice.js';
 
 export const splitVerb: Verb = {
   name: 'split',
@@ -39,12 +40,12 @@ export const splitVerb: Verb = {
               flushPoints();
               printLine(opts.json ? JSON.stringify({ event: 'status', disk: disk.name, state: s.state, message: s.message }) : `status: ${s.message}`);
             },
-            onSpaceError: (e) => process.stderr.write(`chronodisk: ${(e as Error)?.message ?? String(e)}\n`),
+            onSpaceError: (e) => process.stderr.write(`chronodisk: ${cliMessage(e)}\n`),
           });
           flushPoints(); // the baseline's point, before "listening"
           const server = new NbdServer({
             provider: new ExportTable([{ name: disk.name, description: `${disk.name} through split capture`, open: () => split.open() }], disk.name),
-            onError: (e) => process.stderr.write(`chronodisk: ${(e as Error).message}\n`),
+            onError: (e) => process.stderr.write(`chronodisk: ${cliMessage(e)}\n`),
           });
           const signals = watchStopSignals();
           try {

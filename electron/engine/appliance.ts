@@ -137,11 +137,23 @@ export class Appliance {
   static async rebuildIndex(dir: string, options: { passphrase?: string } = {}): Promise<{ commits: number; writes: number; problems: ReplayProblem[] }> {
     const app = await Appliance.open(dir, { writable: true, passphrase: options.passphrase, command: 'chronodisk rebuild-index', rebuildIndex: true });
     try {
-      const count = (sql: string) => (app.index.db.prepare(sql).get() as { n: number }).n;
-      return { commits: count('SELECT count(*) AS n FROM commits'), writes: count('SELECT count(*) AS n FROM writes'), problems: app.problems };
+      return { ...indexCounts(app.index), problems: app.problems };
     } finally {
       app.close();
     }
+  }
+
+  /**
+   * What rebuildIndex() does, inside the running writer: the index is emptied and replayed
+   * from the segments and catalog in one transaction, so a reader sees the old index or the
+   * new, never a half-built one. Split writes wait meanwhile; needs no capture batch open.
+   */
+  async rebuildIndexInPlace(): Promise<{ commits: number; writes: number; problems: ReplayProblem[] }> {
+    return this.holdingWrites(async (pipeline) => {
+      if (pipeline.busy) throw new ChronodiskError('busy', 'a capture batch is open; the index is rebuilt between capture steps');
+      const r = this.index.db.transaction(() => catchUp(this.index, this.indexSources(), { fresh: true }))();
+      return { ...indexCounts(this.index), problems: r.problems };
+    });
   }
 
   /**
@@ -434,4 +446,10 @@ export class Appliance {
     if (!this.pipeline) throw new ChronodiskError('usage', 'the appliance was opened read-only; this needs the writer');
     return this.pipeline;
   }
+}
+
+/** How many commits and writes an index holds (what rebuilding it reports). */
+function indexCounts(index: IndexDb): { commits: number; writes: number } {
+  const count = (sql: string) => (index.db.prepare(sql).get() as { n: number }).n;
+  return { commits: count('SELECT count(*) AS n FROM commits'), writes: count('SELECT count(*) AS n FROM writes') };
 }

@@ -1,17 +1,22 @@
-import type { ErrorCode } from '../../shared/errors.js';
+import type { ErrorCode, Remedy } from '../../shared/errors.js';
 
 /**
  * The one error type the engine throws on purpose. `message` is a single line naming what
- * was wrong and what to do; `code` is what callers branch on.
+ * was wrong and what to do; `code` is what callers branch on. Where the thing to do is a
+ * verb of ours (verify, rebuild the index), it is `remedy` rather than words in the
+ * message, so that the CLI can name its command and the window its button.
  */
 export class ChronodiskError extends Error {
+  readonly remedy?: Remedy;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; remedy?: Remedy },
   ) {
     super(message, options);
     this.name = 'ChronodiskError';
+    if (options?.remedy) this.remedy = options.remedy;
   }
 }
 

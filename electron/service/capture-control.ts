@@ -187,6 +187,11 @@ export class CaptureControl {
     }
   }
 
+  /** Runs `work` between capture steps (see CaptureLoop.betweenSteps); split writes wait on the appliance itself. */
+  betweenSteps<T>(work: () => Promise<T>): Promise<T> {
+    return this.loop.betweenSteps(work);
+  }
+
   /** Refuses work alone on a disk now (before a job is started for it): NBD clients attached through split. */
   checkAlone(disk: DiskRecord): void {
     const clients = this.splits.get(disk.id)?.clients() ?? 0;

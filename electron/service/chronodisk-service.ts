@@ -9,6 +9,7 @@ import { diskHandlers } from './handlers/disk-handlers.js';
 import { fileHandlers } from './handlers/file-handlers.js';
 import { jobHandlers } from './handlers/job-handlers.js';
 import { checkHandlers } from './handlers/check-handlers.js';
+import { indexHandlers } from './handlers/index-handlers.js';
 import { restoreHandlers } from './handlers/restore-handlers.js';
 import { timelineHandlers } from './handlers/timeline-handlers.js';
 import { JobRunner } from './job-runner.js';
@@ -45,6 +46,7 @@ export class ChronodiskService {
       ...captureHandlers(ctx),
       ...jobHandlers(ctx),
       ...checkHandlers(ctx),
+      ...indexHandlers(ctx),
       // The desktop app's main process answers this itself (it starts the service); asked here, the service is running.
       startService: () => {
         throw new ChronodiskError('usage', 'startService is answered by the desktop app, not the service: the service is already running');

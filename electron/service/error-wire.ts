@@ -7,14 +7,13 @@ import { ChronodiskError, fromFsError } from '../engine/errors.js';
 const MAX_MESSAGE = 600;
 
 /**
- * Any failure as the contract's { code, message }: engine errors keep their code, contract
- * and point-syntax errors are 'usage', an errno error gets the code fromFsError gives it,
- * anything else is 'internal'. The message is one line, of bounded length.
+ * Any failure as the contract's { code, message, remedy }: engine errors keep their code
+ * and remedy, contract and point-syntax errors are 'usage', an errno error gets the code
+ * fromFsError gives it, anything else is 'internal'. The message is one line, of bounded length.
  */
 export function errorInfoOf(e: unknown): ErrorInfo {
-  if (e instanceof ChronodiskError) return { code: e.code, message: oneLine(e.message) };
+  if (e instanceof ChronodiskError || isServiceError(e)) return { code: e.code, message: oneLine(e.message), ...(e.remedy ? { remedy: e.remedy } : {}) };
   if (e instanceof ContractError || e instanceof PointSyntaxError) return { code: 'usage', message: oneLine(e.message) };
-  if (isServiceError(e)) return { code: e.code, message: oneLine(e.message) };
   if (typeof (e as NodeJS.ErrnoException)?.code === 'string') {
     const mapped = fromFsError(e, 'a file the service needed');
     if (mapped instanceof ChronodiskError) return { code: mapped.code, message: oneLine(`${mapped.message} (${(e as Error).message})`) };

@@ -12,7 +12,7 @@ import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
 import type { ContractApi } from '../../shared/contract-client.js';
 import { errorCodeOf } from '../../shared/contract-client.js';
 import { isRequestChannel, parseEvent, parseRequest, type EventChannel, type RequestChannel, type ServiceStart } from '../../shared/contract.js';
-import type { ErrorInfo } from '../../shared/errors.js';
+import { isRemedy, type ErrorInfo } from '../../shared/errors.js';
 import { EVENT_IPC, REQUEST_IPC, type BridgeEvent, type BridgeReply } from './ipc-channels.js';
 
 export interface BridgeOptions {
@@ -73,7 +73,8 @@ export class IpcBridge {
       const response = channel === 'startService' ? await this.options.startService() : await this.options.service.request(channel as Exclude<RequestChannel, 'startService'>, checked as never);
       return { ok: true, payload: response };
     } catch (e) {
-      const error = { code: errorCodeOf(e), message: oneLine((e as Error)?.message ?? String(e)) };
+      const remedy = (e as { remedy?: unknown })?.remedy;
+      const error: ErrorInfo = { code: errorCodeOf(e), message: oneLine((e as Error)?.message ?? String(e)), ...(isRemedy(remedy) ? { remedy } : {}) };
       if (e instanceof Refusal || errorCodeOf(e) === 'usage') this.options.refused?.(`refused a request from the window: ${error.message}`);
       return { ok: false, error };
     }

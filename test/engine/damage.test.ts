@@ -214,6 +214,8 @@ async function readAll(dir: string, region: Region): Promise<number> {
             if (region.file !== 'catalog') {
               expect((e as ChronodiskError).code, what).toBe('damaged');
               expect((e as ChronodiskError).message, what).toContain(`segment ${region.file} `);
+              // What to do is named apart from the message: the CLI says the command, the window offers a button.
+              expect((e as ChronodiskError).remedy, what).toBe('verify');
             }
             failed++;
             continue;
@@ -320,6 +322,12 @@ describe('damage: one flipped byte', () => {
     expect(r.status, r.stdout + r.stderr).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`damaged: segment ${write.file} at byte ${write.write!.recOffset}: .*affects ${diskIds.get(write.write!.disk)} from seq \\d+ \\(\\d+ later points\\)`));
     expect(r.stderr).toMatch(/^chronodisk: the appliance has 1 damaged places/);
+    // A read that needs the damaged record names it, and the command that finds the rest.
+    const [, disk, seq] = /affects (\S+) from seq (\d+)/.exec(r.stdout)!;
+    const point = [...expected.get(disk!)!.keys()].sort((a, b) => a - b).find((p) => p >= Number(seq))!;
+    r = runCli(['image', disk!, '-a', dir, '--at', String(point), '--out', join(dir, 'out.raw')]);
+    expect(r.status, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^chronodisk: segment ${write.file} at byte ${write.write!.recOffset} is damaged \\(checksum mismatch\\); run chronodisk check --read-data\n$`));
 
     const catRecord = regions.filter((x) => x.kind === 'catalog-payload')[2]!;
     dir = damagedCopy('catalog', catRecord.start, 0x10);

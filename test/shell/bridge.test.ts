@@ -80,6 +80,9 @@ describe('the bridge from the window to the service', () => {
 
     const e = await refusal(api.request('resolvePoint', { disk: 'nope', at: 'now' }));
     expect(e).toMatchObject({ name: 'ServiceError', code: 'not-found', message: 'no disk named "nope"' });
+    // What to do about an error crosses too, for the window to offer as a button.
+    const damaged = await refusal(api.request('listVolumes', { disk: 'vol', at: 'now' }));
+    expect(damaged).toMatchObject({ code: 'damaged', message: 'the index does not match segment 3 at byte 64', remedy: 'rebuild-index' });
   });
 
   it('refuses a malformed payload and an unknown channel with one line, and neither reaches the service', async () => {

@@ -70,7 +70,7 @@ export class ServicePeer {
     if (m.type !== 'request') return;
     this.received.push({ channel: m.channel, payload: m.payload });
     const ok = (payload: unknown) => t.send(JSON.stringify({ type: 'response', id: m.id, ok: true, payload }));
-    const fail = (code: string, message: string) => t.send(JSON.stringify({ type: 'response', id: m.id, ok: false, error: { code, message } }));
+    const fail = (code: string, message: string, remedy?: string) => t.send(JSON.stringify({ type: 'response', id: m.id, ok: false, error: { code, message, remedy } }));
     switch (m.channel) {
       case 'status':
         return ok(this.status());
@@ -84,6 +84,8 @@ export class ServicePeer {
       case 'resumeCapture':
         this.paused = undefined;
         return ok({});
+      case 'listVolumes':
+        return fail('damaged', 'the index does not match segment 3 at byte 64', 'rebuild-index');
       case 'resolvePoint':
         return fail('not-found', `no disk named ${JSON.stringify((m.payload as { disk: string }).disk)}\nsecond line that must not reach the window`);
       default:

@@ -12,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import { attachLoop, makeImage, tempDir, type Loop } from '../devices/loop-device.js';
 import { cliPath, runCliJson } from '../helpers/cli.js';
@@ -358,6 +359,35 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
     await expect.poll(() => job.filter({ hasText: /No damage found: \d+ segments/ }).count(), { timeout: 60_000 }).toBe(1);
     await page.getByRole('button', { name: 'Close jobs' }).click();
     await page.getByRole('button', { name: 'Disk spare' }).click();
+  });
+
+  it('offers to rebuild the index when a read finds it does not match the segments, and then reads again', async () => {
+    // Another connection to the service's index breaks every extent, as a bug might.
+    const db = new Database(join(disk.app, 'index.sqlite'));
+    try {
+      db.pragma('busy_timeout = 5000');
+      db.exec('UPDATE live SET data_off = data_off + 1000000000; UPDATE hist SET data_off = data_off + 1000000000');
+    } finally {
+      db.close();
+    }
+    // A change captured on request: showing it needs reads through the broken index.
+    writeTree(join(tmp.dir, 'tree-p4'), 2);
+    writeFileSync(join(tmp.dir, 'tree-p4', 'after-the-index-broke.txt'), 'captured while the index was broken\n');
+    rebuildImage(disk, join(tmp.dir, 'tree-p4'));
+    await page.getByRole('button', { name: `Disk ${disk.disk}` }).click();
+    await slider().focus();
+    await page.keyboard.press('End');
+    await page.getByRole('button', { name: 'Capture now' }).click();
+    // The error says what is wrong; what to do is a button, not a command to type.
+    const offer = page.getByRole('alert').filter({ hasText: /the index does not match segment \d+/ });
+    await expect.poll(() => offer.count(), { timeout: 60_000 }).toBeGreaterThan(0);
+    expect(await page.getByRole('alert').filter({ hasText: 'chronodisk rebuild-index' }).count()).toBe(0);
+    await offer.first().getByRole('button', { name: 'Rebuild the index' }).click();
+    const job = page.getByRole('region', { name: 'Jobs' }).getByRole('listitem', { name: 'Rebuild the index' });
+    await expect.poll(() => job.filter({ hasText: /Index rebuilt from the segments: \d+ commits/ }).count(), { timeout: 60_000 }).toBe(1);
+    await page.getByRole('button', { name: 'Close jobs' }).click();
+    await page.getByRole('button', { name: 'Capture now' }).click();
+    await expect.poll(() => row('after-the-index-broke.txt').count(), { timeout: 60_000 }).toBe(1);
   });
 
   it('says it is not connected when the service is gone, above an open dialog', async () => {

@@ -194,6 +194,11 @@ export class CaptureLoop {
     }
   }
 
+  /** Runs `work` between capture steps, when no batch of the loop is open (an index rebuild). */
+  betweenSteps<T>(work: () => Promise<T>): Promise<T> {
+    return this.inLane(work);
+  }
+
   private inLane<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.lane.then(fn);
     this.lane = next.catch(() => undefined);

@@ -108,7 +108,7 @@ export class PayloadCodec {
   /** Reverses seal(): decrypts and authenticates, or throws 'auth'/'damaged'. */
   open(stored: Buffer, aad: Buffer, where: () => string): Buffer {
     if (!this.key) throw new ChronodiskError('auth', `${where()} is encrypted; give the passphrase (CHRONODISK_PASSPHRASE or --key-file)`);
-    if (stored.length < NONCE + TAG) throw new ChronodiskError('damaged', `${where()}: encrypted payload too short`);
+    if (stored.length < NONCE + TAG) throw new ChronodiskError('damaged', `${where()}: encrypted payload too short`, { remedy: 'verify' });
     const d = createDecipheriv('aes-256-gcm', this.key, stored.subarray(0, NONCE));
     d.setAAD(aad);
     d.setAuthTag(stored.subarray(stored.length - TAG));
@@ -117,7 +117,7 @@ export class PayloadCodec {
       const tail = d.final(); // GCM has no block padding: empty, so no concat copy
       return tail.length ? Buffer.concat([body, tail]) : body;
     } catch {
-      throw new ChronodiskError('damaged', `${where()}: authentication failed (damaged data or wrong key)`);
+      throw new ChronodiskError('damaged', `${where()}: authentication failed (damaged data or wrong key)`, { remedy: 'verify' });
     }
   }
 
@@ -133,7 +133,7 @@ export class PayloadCodec {
     const plain = flags & RecordFlag.Encrypted ? this.open(stored, aad, where) : stored;
     if (!(flags & RecordFlag.Zstd)) {
       if (plain.length !== logicalLength) {
-        throw new ChronodiskError('damaged', `${where()}: payload holds ${plain.length} bytes, header says ${logicalLength}`);
+        throw new ChronodiskError('damaged', `${where()}: payload holds ${plain.length} bytes, header says ${logicalLength}`, { remedy: 'verify' });
       }
       return into ? (plain.copy(into), into) : plain;
     }
@@ -144,10 +144,10 @@ export class PayloadCodec {
     try {
       n = this.dctx.decompress(out, plain);
     } catch {
-      throw new ChronodiskError('damaged', `${where()}: compressed payload does not decompress`);
+      throw new ChronodiskError('damaged', `${where()}: compressed payload does not decompress`, { remedy: 'verify' });
     }
     if (n !== logicalLength) {
-      throw new ChronodiskError('damaged', `${where()}: payload holds ${n} bytes, header says ${logicalLength}`);
+      throw new ChronodiskError('damaged', `${where()}: payload holds ${n} bytes, header says ${logicalLength}`, { remedy: 'verify' });
     }
     return out;
   }

@@ -25,10 +25,11 @@ export interface IndexSources {
 
 /**
  * Applies to `index` whatever the segments hold past its watermark. An index built before
- * the last thinning describes segments that are gone: it is started afresh first.
+ * the last thinning describes segments that are gone: it is started afresh first, as it is
+ * when asked (`fresh`: an index that disagrees with the segments).
  */
-export function catchUp(index: IndexDb, src: IndexSources): ReplayResult {
-  if (Number(index.meta('generation') ?? 0) !== src.catalog.state.generation) {
+export function catchUp(index: IndexDb, src: IndexSources, options: { fresh?: boolean } = {}): ReplayResult {
+  if (options.fresh || Number(index.meta('generation') ?? 0) !== src.catalog.state.generation) {
     index.clear();
     index.setMeta('generation', src.catalog.state.generation);
   }

@@ -69,7 +69,7 @@ export class Catalog {
     const h = decodeFileHeader(head, CATALOG_MAGIC);
     if (typeof h === 'string' || !h.applianceId.equals(applianceId)) {
       closeSync(fd);
-      throw new ChronodiskError('damaged', `the catalog ${path} is damaged (${typeof h === 'string' ? h : 'it belongs to another appliance'}); run chronodisk check`);
+      throw new ChronodiskError('damaged', `the catalog ${path} is damaged (${typeof h === 'string' ? h : 'it belongs to another appliance'})`, { remedy: 'verify' });
     }
     cat.refresh();
     if (writable && cat.tail.kind === 'torn') {
@@ -79,7 +79,7 @@ export class Catalog {
     }
     if (writable && cat.tail.kind === 'damaged') {
       closeSync(fd);
-      throw new ChronodiskError('damaged', `the catalog is damaged at byte ${cat.tail.at} (${cat.tail.reason}); run chronodisk check`);
+      throw new ChronodiskError('damaged', `the catalog is damaged at byte ${cat.tail.at} (${cat.tail.reason})`, { remedy: 'verify' });
     }
     return cat;
   }

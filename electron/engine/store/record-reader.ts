@@ -198,14 +198,14 @@ export class RecordReader {
       fill(at + RECORD_HEADER_SIZE);
       // The few header fields a read needs, read in place (decodeRecordHeader makes BigInts).
       const problem = recordHeaderProblem(buf, at, filled - at) ?? (buf[at + 4] !== RecordType.Write ? 'not a write record' : undefined);
-      if (problem) throw new ChronodiskError('damaged', `${where()} is damaged (${problem}); run chronodisk check`);
+      if (problem) throw damagedRecord(where(), problem);
       const flags = buf[at + 5]!;
       const storedLength = buf.readUInt32LE(at + 12);
       const length = buf.readUInt32LE(at + 40);
       const end = at + RECORD_HEADER_SIZE + storedLength;
       if (storedLength <= MAX_STORED) fill(end);
       if (storedLength > MAX_STORED || end > filled) {
-        throw new ChronodiskError('damaged', `${where()} is damaged (record cut short); run chronodisk check`);
+        throw damagedRecord(where(), 'record cut short');
       }
       const routed = routes.get(wants);
       if (routed) {
@@ -215,7 +215,7 @@ export class RecordReader {
           // The payload is [at + header, end), parts of it already in the slices: hash it in place.
           const only = routed.length === 1 && routed[0]!.start === at + RECORD_HEADER_SIZE && routed[0]!.end === end ? routed[0]!.into : undefined;
           if ((only ? this.checksumBeside(buf, at, only) : this.checksumAcross(buf, at, end, routed)) !== buf.readBigUInt64LE(at + 56)) {
-            throw new ChronodiskError('damaged', `${where()} is damaged (checksum mismatch); run chronodisk check --read-data`);
+            throw damagedRecord(where(), 'checksum mismatch');
           }
           continue;
         }
@@ -228,7 +228,7 @@ export class RecordReader {
       buf.copyWithin(at + 8, at, at + 56);
       const covered = buf.subarray(at + 8, end);
       if (xxh64(covered) !== sum) {
-        throw new ChronodiskError('damaged', `${where()} is damaged (checksum mismatch); run chronodisk check --read-data`);
+        throw damagedRecord(where(), 'checksum mismatch');
       }
       const aad = covered.subarray(0, 56);
       const stored = buf.subarray(at + RECORD_HEADER_SIZE, end);
@@ -319,6 +319,11 @@ export class RecordReader {
   }
 }
 
+/** A record that fails its checks: verifying the appliance names everything else it touches. */
+function damagedRecord(where: string, problem: string): ChronodiskError {
+  return new ChronodiskError('damaged', `${where} is damaged (${problem})`, { remedy: 'verify' });
+}
+
 /** A record's key in the cache: one number while that is exact (a string beyond). */
 function cacheKey(segment: number, offset: number): number | string {
   return segment < 2 ** 16 && offset < 2 ** 36 ? segment * 2 ** 36 + offset : `${segment}:${offset}`;
@@ -327,7 +332,7 @@ function cacheKey(segment: number, offset: number): number | string {
 /** Copies a slice out of a record's logical bytes; an index pointing past them is damage. */
 function copySlice(data: Buffer, s: RecordSlice, where: () => string): void {
   if (s.from < 0 || s.from + s.into.length > data.length) {
-    throw new ChronodiskError('damaged', `${where()} is damaged (the index wants bytes ${s.from}+${s.into.length} of a ${data.length}-byte record); run chronodisk rebuild-index`);
+    throw new ChronodiskError('damaged', `the index does not match ${where()}: it wants bytes ${s.from}+${s.into.length} of a ${data.length}-byte record`, { remedy: 'rebuild-index' });
   }
   data.copy(s.into, 0, s.from, s.from + s.into.length);
 }

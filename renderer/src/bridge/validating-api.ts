@@ -5,16 +5,16 @@
  */
 import { parseEvent, parseRequest, parseResponse } from '../../../shared/contract.js';
 import { ServiceError, type ContractApi } from '../../../shared/contract-client.js';
-import { errorCodes, type ErrorCode } from '../../../shared/errors.js';
+import { errorCodes, isRemedy, type ErrorCode } from '../../../shared/errors.js';
 
-/** An error from across the bridge, as a ServiceError (IPC loses classes; code and message survive). */
+/** An error from across the bridge, as a ServiceError (IPC loses classes; code, message and remedy survive). */
 function asServiceError(e: unknown): ServiceError {
   if (e instanceof ServiceError) return e;
-  const o = (e ?? {}) as { code?: unknown; message?: unknown };
+  const o = (e ?? {}) as { code?: unknown; message?: unknown; remedy?: unknown };
   const code = typeof o.code === 'string' && (errorCodes as readonly string[]).includes(o.code) ? (o.code as ErrorCode) : 'internal';
   // Electron prefixes rejected invokes with "Error invoking remote method 'x': Error: …".
   const message = String(o.message ?? e).replace(/^Error invoking remote method '[^']*': (\w*Error: )?/, '');
-  return new ServiceError(code, message);
+  return new ServiceError(code, message, isRemedy(o.remedy) ? o.remedy : undefined);
 }
 
 export function validatingApi(inner: ContractApi): ContractApi {

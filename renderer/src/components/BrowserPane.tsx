@@ -4,12 +4,14 @@ import { hasNoPoints, selectedDisk, useDisksStore } from '../stores/disks-store.
 import { Breadcrumbs } from './Breadcrumbs.js';
 import { BrowserToolbar } from './BrowserToolbar.js';
 import { FileTable } from './FileTable.js';
+import { RemedyButton } from './RemedyButton.js';
 import { VersionsPanel } from './VersionsPanel.js';
 
 export function BrowserPane() {
   const disk = useDisksStore(selectedDisk);
   const loaded = useDisksStore((s) => s.loaded);
   const problem = useBrowserStore((s) => s.problem);
+  const problemRemedy = useBrowserStore((s) => s.problemRemedy);
   const loading = useBrowserStore((s) => s.loading);
   const volume = useBrowserStore((s) => s.volumes.find((v) => v.address === s.volume));
   if (!disk) {
@@ -33,6 +35,12 @@ export function BrowserPane() {
             {problem ? (
               <p className="browser-problem" role="status">
                 {problem}
+                {problemRemedy && (
+                  <>
+                    {' '}
+                    <RemedyButton remedy={problemRemedy} />
+                  </>
+                )}
               </p>
             ) : (
               <FileTable />

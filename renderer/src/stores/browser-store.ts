@@ -6,6 +6,7 @@ import { create } from 'zustand';
 import type { FileEntry, Point, Volume } from '../../../shared/contract.js';
 import { sortEntries } from '../model/file-order.js';
 import { clickRow, keepListed, type ClickKind, type RowSelection } from '../model/row-selection.js';
+import type { Remedy } from '../../../shared/errors.js';
 import { attempt, call } from './service-call.js';
 
 interface BrowserState {
@@ -21,6 +22,8 @@ interface BrowserState {
   loading: boolean;
   /** Why there is no listing (one line), shown in place of it. */
   problem: string | undefined;
+  /** What that problem's error says to do, offered beside it. */
+  problemRemedy: Remedy | undefined;
   selection: RowSelection;
 
   open(disk: string, at: string): Promise<void>;
@@ -47,20 +50,20 @@ export const useBrowserStore = create<BrowserState>((set, get) => {
     const { volume, at } = get();
     const t = ++ticket;
     const v = get().volumes.find((x) => x.address === volume);
-    if (!volume || !v) return set({ entries: [], loading: false, problem: get().volumes.length ? undefined : 'No filesystem found on this disk at this point.' });
-    if (!v.browsable) return set({ entries: [], loading: false, problem: `This ${v.fsType === 'unknown' ? 'volume holds no filesystem Chronodisk can read' : `${v.fsType} volume cannot be browsed`}; restore the whole disk instead.` });
+    if (!volume || !v) return set({ entries: [], loading: false, problem: get().volumes.length ? undefined : 'No filesystem found on this disk at this point.', problemRemedy: undefined });
+    if (!v.browsable) return set({ entries: [], loading: false, problem: `This ${v.fsType === 'unknown' ? 'volume holds no filesystem Chronodisk can read' : `${v.fsType} volume cannot be browsed`}; restore the whole disk instead.`, problemRemedy: undefined });
     set({ loading: true });
     const r = await attempt('listFiles', { disk: volume, at, path });
     if (t !== ticket) return;
     if (r.ok) {
       const entries = sortEntries(r.value.entries);
-      set((s) => ({ path, entries, point: r.value.point, loading: false, problem: undefined, selection: keepListed(s.selection, entries.map((e) => e.name)) }));
+      set((s) => ({ path, entries, point: r.value.point, loading: false, problem: undefined, problemRemedy: undefined, selection: keepListed(s.selection, entries.map((e) => e.name)) }));
     } else if (r.code === 'not-found' && path !== '/') {
       // The folder did not exist at this point: show its nearest parent that did.
       set({ loading: false });
       await list(path.slice(0, Math.max(1, path.lastIndexOf('/'))));
     } else {
-      set({ entries: [], loading: false, problem: r.message, selection: { selected: [], anchor: undefined } });
+      set({ entries: [], loading: false, problem: r.message, problemRemedy: r.remedy, selection: { selected: [], anchor: undefined } });
     }
   };
 
@@ -74,6 +77,7 @@ export const useBrowserStore = create<BrowserState>((set, get) => {
     point: undefined,
     loading: false,
     problem: undefined,
+    problemRemedy: undefined,
     selection: { selected: [], anchor: undefined },
 
     async open(disk, at) {
@@ -82,7 +86,7 @@ export const useBrowserStore = create<BrowserState>((set, get) => {
       set({ disk, at, loading: true, ...(sameDisk ? {} : { volumes: [], volume: undefined, path: '/', entries: [], point: undefined, selection: { selected: [], anchor: undefined } }) });
       const volumes = await call('listVolumes', { disk, at });
       if (t !== ticket) return;
-      if (!volumes) return set({ loading: false, problem: 'The volumes of this disk could not be read.' });
+      if (!volumes) return set({ loading: false, problem: 'The volumes of this disk could not be read.', problemRemedy: undefined });
       const volume = pickVolume(volumes, get().volume);
       set({ volumes, volume, ...(volume !== get().volume ? { path: '/' } : {}) });
       await list(get().path);
@@ -113,7 +117,7 @@ export const useBrowserStore = create<BrowserState>((set, get) => {
 
     clear() {
       ticket++;
-      set({ disk: undefined, volumes: [], volume: undefined, path: '/', entries: [], point: undefined, problem: undefined, loading: false, selection: { selected: [], anchor: undefined } });
+      set({ disk: undefined, volumes: [], volume: undefined, path: '/', entries: [], point: undefined, problem: undefined, problemRemedy: undefined, loading: false, selection: { selected: [], anchor: undefined } });
     },
   };
 });

@@ -21,6 +21,8 @@ interface JobsState {
   toggle(open?: boolean): void;
   /** Starts verifying every checksum of the appliance and shows the jobs list, where it runs. */
   verifyAppliance(): Promise<void>;
+  /** Starts building the index again from the segments and shows the jobs list. */
+  rebuildIndex(): Promise<void>;
 }
 
 /** What the window offers for an interrupted restore; both write or give up on a disk, so both are confirmed first. */
@@ -64,6 +66,9 @@ export const useJobsStore = create<JobsState>((set, get) => ({
   },
   async verifyAppliance() {
     if (await call('checkAppliance', { readData: true })) get().toggle(true);
+  },
+  async rebuildIndex() {
+    if (await call('rebuildIndex', {})) get().toggle(true);
   },
   toggle(open) {
     const next = open ?? !get().open;

@@ -4,11 +4,11 @@
  */
 import { errorCodeOf, type ContractApi } from '../../../shared/contract-client.js';
 import type { RequestChannel, RequestOf, ResponseOf } from '../../../shared/contract.js';
-import type { ErrorCode } from '../../../shared/errors.js';
+import type { ErrorCode, Remedy } from '../../../shared/errors.js';
 import { useConnectionStore } from './connection-store.js';
 import { useToastStore } from './toast-store.js';
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
+export type Outcome<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string; remedy?: Remedy };
 
 function api(): ContractApi | undefined {
   return useConnectionStore.getState().api;
@@ -21,7 +21,7 @@ export async function attempt<C extends RequestChannel>(channel: C, payload: Req
   try {
     return { ok: true, value: await a.request(channel, payload) };
   } catch (e) {
-    return { ok: false, code: errorCodeOf(e), message: (e as Error).message };
+    return { ok: false, code: errorCodeOf(e), message: (e as Error).message, remedy: (e as { remedy?: Remedy }).remedy };
   }
 }
 
@@ -29,6 +29,6 @@ export async function attempt<C extends RequestChannel>(channel: C, payload: Req
 export async function call<C extends RequestChannel>(channel: C, payload: RequestOf<C>): Promise<ResponseOf<C> | undefined> {
   const r = await attempt(channel, payload);
   if (r.ok) return r.value;
-  if (useConnectionStore.getState().state === 'connected') useToastStore.getState().push(r.message);
+  if (useConnectionStore.getState().state === 'connected') useToastStore.getState().push(r.message, 'error', r.remedy);
   return undefined;
 }

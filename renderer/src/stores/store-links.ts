@@ -39,7 +39,7 @@ function subscribeEvents(api: ContractApi): Array<() => void> {
       useJobsStore.getState().upsert(job);
       // A failure is a toast unless the dialog that started the job is open and says it there.
       const shownInDialog = [useRestoreFilesStore.getState(), useDiskRestoreStore.getState()].some((d) => d.open && d.jobId === job.id);
-      if (job.phase === 'failed' && before?.phase !== 'failed' && job.error && !shownInDialog) useToastStore.getState().push(`${job.title}: ${job.error.message}`);
+      if (job.phase === 'failed' && before?.phase !== 'failed' && job.error && !shownInDialog) useToastStore.getState().push(`${job.title}: ${job.error.message}`, 'error', job.error.remedy);
       // Thinning removes points: what the timeline holds may name some that are gone.
       if (job.kind === 'thin' && job.phase === 'done' && before?.phase !== 'done') void useDisksStore.getState().load().then(reloadTimeline);
     }),

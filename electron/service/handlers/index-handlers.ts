@@ -1,0 +1,23 @@
+import type { Handlers } from '../request-router.js';
+import type { ServiceContext } from '../service-context.js';
+
+/**
+ * Rebuilding the index as a job: what `chronodisk rebuild-index` does, inside the running
+ * service, between capture steps (the remedy an error names when the index disagrees with
+ * the segments). The index is a cache; the segments and catalog are not touched.
+ */
+export function indexHandlers(ctx: ServiceContext): Pick<Handlers, 'rebuildIndex'> {
+  return {
+    rebuildIndex: () =>
+      ctx.jobs.start({
+        kind: 'rebuild-index',
+        title: 'Rebuild the index',
+        claims: ['appliance:index'],
+        run: async () => {
+          const r = await ctx.capture.betweenSteps(() => ctx.app.rebuildIndexInPlace());
+          const problems = r.problems.length ? `; ${r.problems.length} damaged place(s) skipped: verify the appliance` : '';
+          return `Index rebuilt from the segments: ${r.commits} commits, ${r.writes} writes${problems}`;
+        },
+      }),
+  };
+}
