@@ -6,6 +6,7 @@ import { Appliance } from '../../electron/engine/appliance.js';
 import { ChronodiskError } from '../../electron/engine/errors.js';
 import { parsePointSpec } from '../../shared/point.js';
 import { applianceHash } from '../helpers/appliance-hash.js';
+import { BREAK_EXTENTS_SQL } from '../helpers/broken-index.js';
 import { imageHash, randomHistory } from '../helpers/history.js';
 
 /**
@@ -35,7 +36,7 @@ describe('rebuilding the index inside the running writer', () => {
       const reader = await Appliance.open(dir);
       try {
         // Break the index as a bug or a bad disk block might: every extent points past its record's bytes.
-        app.index.db.exec('UPDATE live SET data_off = data_off + 1000000000; UPDATE hist SET data_off = data_off + 1000000000');
+        app.index.db.exec(BREAK_EXTENTS_SQL);
         const last = kept[kept.length - 1]!;
         let failure: unknown;
         try {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { ContractClient } from '../../shared/contract-client.js';
 import { FILE_HEADER_SIZE, RECORD_HEADER_SIZE, RecordType } from '../../electron/engine/format/constants.js';
 import { tempDir, type Loop } from '../devices/loop-device.js';
+import { breakIndexFile } from '../helpers/broken-index.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { applianceHash, applianceOnLoop, client, collect, ext4Loop, nextEvent, rawRequest, startServiceProcess, watchJobs, writeFiles, type ServiceProcess } from './service-fixture.js';
 
@@ -240,13 +240,7 @@ describe('the service answers every request channel', () => {
     const latest = String(points[points.length - 1]!.seq);
     const truth = applianceHash(appliance.app);
     // Another connection to the service's index file breaks every extent, as a bug might.
-    const db = new Database(join(appliance.app, 'index.sqlite'));
-    try {
-      db.pragma('busy_timeout = 5000');
-      db.exec('UPDATE live SET data_off = data_off + 1000000000; UPDATE hist SET data_off = data_off + 1000000000');
-    } finally {
-      db.close();
-    }
+    breakIndexFile(appliance.app);
     await expect(c.request('listVolumes', { disk: 'vol', at: latest })).rejects.toMatchObject({ code: 'damaged', remedy: 'rebuild-index', message: expect.stringMatching(/^the index does not match segment \d+/) });
     const rebuilt = await jobs.finished((await c.request('rebuildIndex', {})).id);
     expect(rebuilt).toMatchObject({ kind: 'rebuild-index', phase: 'done', result: expect.stringMatching(/^Index rebuilt from the segments: \d+ commits, \d+ writes$/) });

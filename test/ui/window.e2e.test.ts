@@ -12,9 +12,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import { attachLoop, makeImage, tempDir, type Loop } from '../devices/loop-device.js';
+import { breakIndexFile } from '../helpers/broken-index.js';
 import { cliPath, runCliJson } from '../helpers/cli.js';
 import { journals, sha256Of, waitFor } from '../restore/restore-fixtures.js';
 import { launchChromium, chromiumPath, type Chromium } from './chromium.js';
@@ -363,13 +363,7 @@ describe.skipIf(skipReason !== undefined)('the window, in Chromium, on chronodis
 
   it('offers to rebuild the index when a read finds it does not match the segments, and then reads again', async () => {
     // Another connection to the service's index breaks every extent, as a bug might.
-    const db = new Database(join(disk.app, 'index.sqlite'));
-    try {
-      db.pragma('busy_timeout = 5000');
-      db.exec('UPDATE live SET data_off = data_off + 1000000000; UPDATE hist SET data_off = data_off + 1000000000');
-    } finally {
-      db.close();
-    }
+    breakIndexFile(disk.app);
     // A change captured on request: showing it needs reads through the broken index.
     writeTree(join(tmp.dir, 'tree-p4'), 2);
     writeFileSync(join(tmp.dir, 'tree-p4', 'after-the-index-broke.txt'), 'captured while the index was broken\n');
