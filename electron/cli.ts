@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { PointSyntaxError } from '../shared/point.js';
-import { ChronodiskError } from './engine/errors.js';
+import { ChronodiskError, indexDamaged, isIndexDamage } from './engine/errors.js';
 import { verbs } from './cli/verbs.js';
 import { version } from './version.js';
 import { cliMessage } from './cli/remedy-advice.js';
@@ -45,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function report(e: unknown): number {
+  if (isIndexDamage(e)) e = indexDamaged(e);
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
     process.stderr.write(`chronodisk: ${e.message.replace(/^error: /, '')}; see --help\n`);

@@ -45,6 +45,17 @@ export function isDriveFull(e: unknown): boolean {
   return code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'no-space';
 }
 
+/** True for SQLite saying the index file is not a database, or that its pages are corrupt. */
+export function isIndexDamage(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'));
+}
+
+/** Index damage (isIndexDamage) as ours: the index is a cache, so the remedy is to build it again. */
+export function indexDamaged(e: unknown): ChronodiskError {
+  return new ChronodiskError('damaged', `the appliance's index is damaged (${(e as Error)?.message ?? String(e)})`, { cause: e, remedy: 'rebuild-index' });
+}
+
 /** Turns an fs error into a one-line ChronodiskError about `what`. */
 export function fromFsError(e: unknown, what: string): Error {
   const err = e as NodeJS.ErrnoException;

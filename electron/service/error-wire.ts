@@ -2,7 +2,7 @@ import { ContractError } from '../../shared/contract.js';
 import { errorCodeOf, isServiceError } from '../../shared/contract-client.js';
 import type { ErrorInfo } from '../../shared/errors.js';
 import { PointSyntaxError } from '../../shared/point.js';
-import { ChronodiskError, fromFsError } from '../engine/errors.js';
+import { ChronodiskError, fromFsError, indexDamaged, isIndexDamage } from '../engine/errors.js';
 
 const MAX_MESSAGE = 600;
 
@@ -12,6 +12,7 @@ const MAX_MESSAGE = 600;
  * fromFsError gives it, anything else is 'internal'. The message is one line, of bounded length.
  */
 export function errorInfoOf(e: unknown): ErrorInfo {
+  if (isIndexDamage(e)) return errorInfoOf(indexDamaged(e));
   if (e instanceof ChronodiskError || isServiceError(e)) return { code: e.code, message: oneLine(e.message), ...(e.remedy ? { remedy: e.remedy } : {}) };
   if (e instanceof ContractError || e instanceof PointSyntaxError) return { code: 'usage', message: oneLine(e.message) };
   if (typeof (e as NodeJS.ErrnoException)?.code === 'string') {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
@@ -72,6 +72,55 @@ describe('rebuilding the index inside the running writer', () => {
     } finally {
       app.close();
     }
+  });
+
+  it('rebuilds an index file that is no database at the next open that may write it; beside a writer, a reader names the remedy', async () => {
+    const dir = join(root, 'garbled');
+    await Appliance.init(dir);
+    let app = await Appliance.open(dir, { writable: true });
+    const d = app.addDisk({ name: 'disk0', source: '/dev/null', size: 8 * MiB, mode: 'scan', blockSize: 65536, identity: {} });
+    const kept = await randomHistory(app, d, { seed: 5, writes: 400, maxLength: 30_000, keepEvery: 5 });
+    const points = app.timeline.points(d);
+    app.close();
+    const truth = applianceHash(dir);
+    const garble = () => {
+      const fd = openSync(join(dir, 'index.sqlite'), 'r+');
+      writeSync(fd, Buffer.alloc(100, 'garbage '), 0, 100, 0);
+      closeSync(fd);
+    };
+    const readsBack = (a: Appliance) => {
+      const disk = a.disk('disk0');
+      expect(a.timeline.points(disk)).toEqual(points);
+      for (const k of kept) expect(imageHash(a, disk, k.seq), `point ${k.seq}`).toBe(k.hash);
+    };
+
+    // No writer: a reader takes the lock for its catch-up, and builds the index again.
+    garble();
+    const reader = await Appliance.open(dir);
+    readsBack(reader);
+    reader.close();
+
+    // Beside a writer a reader cannot rebuild it: one clear error that names the remedy.
+    app = await Appliance.open(dir, { writable: true });
+    try {
+      garble();
+      const opened = await Appliance.open(dir).then(
+        (a) => (a.close(), undefined),
+        (e: unknown) => e,
+      );
+      expect(opened).toBeInstanceOf(ChronodiskError);
+      expect(opened).toMatchObject({ code: 'damaged', remedy: 'rebuild-index', message: expect.stringMatching(/^the appliance's index is damaged \(file is not a database\)$/) });
+    } finally {
+      app.close();
+    }
+    // The next writer rebuilds it.
+    app = await Appliance.open(dir, { writable: true });
+    try {
+      readsBack(app);
+    } finally {
+      app.close();
+    }
+    expect(applianceHash(dir), 'segments and catalog').toBe(truth);
   });
 
   it('waits for a capture batch in flight and refuses while one is open', async () => {

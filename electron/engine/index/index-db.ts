@@ -3,6 +3,7 @@ import type { Database as Db, Statement } from 'better-sqlite3';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { INDEX_FILE } from '../format/constants.js';
+import { indexDamaged, isIndexDamage } from '../errors.js';
 import { INDEX_VERSION, schema } from './schema.js';
 import { TimeMap, type Piece } from './time-map.js';
 
@@ -75,8 +76,9 @@ export class IndexDb {
     if (!writable && !existsSync(path)) return undefined;
     let db = new Database(path, { readonly: !writable, fileMustExist: !writable });
     if (writable) {
-      const ok = IndexDb.compatible(db, applianceId);
-      if (!ok) {
+      // An index of another version or appliance, or one that is not a database any more:
+      // it is only a cache of the segments and catalog, so the writer builds it again.
+      if (!IndexDb.compatibleOrDamaged(db, applianceId)) {
         db.close();
         IndexDb.remove(dir);
         db = new Database(path);
@@ -92,14 +94,20 @@ export class IndexDb {
       idx.setMeta('appliance', applianceId);
       return idx;
     }
-    if (!IndexDb.compatible(db, applianceId)) {
+    try {
+      if (!IndexDb.compatible(db, applianceId)) {
+        db.close();
+        return undefined;
+      }
+      // Time-map lookups touch a few pages per tree level: keep them cached (SQLite's
+      // default 2 MiB made every read fetch pages from the OS again).
+      db.pragma('cache_size = -65536');
+      return new IndexDb(db, false);
+    } catch (e) {
       db.close();
-      return undefined;
+      // A reader cannot rebuild it (that needs the writer's lock): say what will.
+      throw isIndexDamage(e) ? indexDamaged(e) : e;
     }
-    // Time-map lookups touch a few pages per tree level: keep them cached (SQLite's
-    // default 2 MiB made every read fetch pages from the OS again).
-    db.pragma('cache_size = -65536');
-    return new IndexDb(db, false);
   }
 
   /**
@@ -148,8 +156,19 @@ export class IndexDb {
       const v = row('version');
       if (v === undefined) return true; // empty, new
       return Number(v) === INDEX_VERSION && row('appliance') === applianceId;
-    } catch {
+    } catch (e) {
+      if (isIndexDamage(e)) throw e;
       return true; // no meta table yet
+    }
+  }
+
+  /** compatible(), with an index SQLite cannot read counted as incompatible (for the writer, who rebuilds it). */
+  private static compatibleOrDamaged(db: Db, applianceId: string): boolean {
+    try {
+      return IndexDb.compatible(db, applianceId);
+    } catch (e) {
+      if (isIndexDamage(e)) return false;
+      throw e;
     }
   }
 
