@@ -1,5 +1,6 @@
 import type { Verb } from './verb.js';
 import { Appliance } from '../engine/appliance.js';
+import { ChronodiskError, isChronodiskError } from '../engine/errors.js';
 import { applianceDir, applianceOptions, passphraseFor, type ApplianceOptions } from './appliance-access.js';
 import { readHeader } from '../engine/format/appliance-header.js';
 import { printJson, printLine } from './output.js';
@@ -14,7 +15,11 @@ export const rebuildIndexVerb: Verb = {
         const dir = applianceDir(opts);
         const passphrase = readHeader(dir).encryption ? await passphraseFor(opts) : undefined;
         const started = performance.now();
-        const r = await Appliance.rebuildIndex(dir, { passphrase });
+        const r = await Appliance.rebuildIndex(dir, { passphrase }).catch((e: unknown) => {
+          // The service holds the lock while it captures: it can rebuild beside capture itself.
+          if (isChronodiskError(e, 'locked')) throw new ChronodiskError('locked', `${e.message}; or, when that is the Chronodisk service, rebuild it there: Settings → Rebuild the index in the window`);
+          throw e;
+        });
         const seconds = (performance.now() - started) / 1000;
         if (opts.json) printJson({ ...r, seconds });
         else {
