@@ -15,6 +15,13 @@ const WINDOW = 1024 * 1024;
  */
 const WINDOWS_KEPT = 16;
 /**
+ * A reader that moves on to the window after one it holds (an export, a restore, nbdcopy)
+ * gets this many windows in one lookup: the statement's fixed cost was ~9% of a serving
+ * process's busy CPU at one lookup per 1 MiB (cpu-prof), and a longer range costs little
+ * more. Random readers never hold the window before, so they still ask for one.
+ */
+const WINDOWS_AHEAD = 4;
+/**
  * Smaller reads look up just their own bytes and keep nothing: a random 4 KiB read in a
  * deep history would otherwise pay for the hundreds of pieces of a whole window (p99 at
  * 1M writes went from 0.19 to 0.86 ms when every read took the window).
@@ -180,11 +187,22 @@ export class TimeImage implements BlockSource {
     let pieces = this.windows.get(w);
     if (pieces && w === this.newestWindow) return pieces; // already the most recent
     this.newestWindow = w;
-    if (pieces) this.windows.delete(w); // re-inserted below: most recent last
-    else pieces = this.lookup(w, Math.min(this.size, w + WINDOW));
+    if (!pieces && this.windows.has(w - WINDOW)) {
+      // Sequential: the windows ahead share one answer (slicesOf finds each one's pieces in it).
+      const end = Math.min(this.size, w + WINDOWS_AHEAD * WINDOW);
+      pieces = this.lookup(w, end);
+      for (let ahead = end - (end % WINDOW || WINDOW); ahead > w; ahead -= WINDOW) this.keep(ahead, pieces);
+    }
+    pieces ??= this.lookup(w, Math.min(this.size, w + WINDOW));
+    this.keep(w, pieces);
+    return pieces;
+  }
+
+  /** Keeps a window's answer as the most recent, forgetting the oldest beyond WINDOWS_KEPT. */
+  private keep(w: number, pieces: Piece[]): void {
+    this.windows.delete(w); // re-inserted: most recent last
     this.windows.set(w, pieces);
     if (this.windows.size > WINDOWS_KEPT) this.windows.delete(this.windows.keys().next().value!);
-    return pieces;
   }
 }
 
