@@ -6,7 +6,7 @@ import { newDataKey, unwrapDataKey, wrapDataKey } from './format/keys.js';
 import { PayloadCodec } from './format/payload-codec.js';
 import { IndexDb } from './index/index-db.js';
 import { catchUp, catchUpForReader, catchUpForWriter, type IndexSources } from './index/catch-up.js';
-import type { ReplayProblem } from './index/replay.js';
+import type { ReplayProblem, ReplayResult } from './index/replay.js';
 import { Catalog } from './store/catalog.js';
 import type { BookmarkRecord, DiskRecord } from './store/catalog-state.js';
 import { CommitPipeline } from './store/commit-pipeline.js';
@@ -19,6 +19,7 @@ import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
 import { ChronodiskError } from './errors.js';
 import { TimeImage } from './time-image.js';
+import { WriteHold } from './store/write-hold.js';
 import { Timeline, type PointInfo } from './timeline.js';
 
 export interface OpenOptions {
@@ -137,7 +138,7 @@ export class Appliance {
   static async rebuildIndex(dir: string, options: { passphrase?: string } = {}): Promise<{ commits: number; writes: number; problems: ReplayProblem[] }> {
     const app = await Appliance.open(dir, { writable: true, passphrase: options.passphrase, command: 'chronodisk rebuild-index', rebuildIndex: true });
     try {
-      return { ...indexCounts(app.index), problems: app.problems };
+      return { ...app.index.counts(), problems: app.problems };
     } finally {
       app.close();
     }
@@ -149,10 +150,9 @@ export class Appliance {
    * new, never a half-built one. Split writes wait meanwhile; needs no capture batch open.
    */
   async rebuildIndexInPlace(): Promise<{ commits: number; writes: number; problems: ReplayProblem[] }> {
-    return this.holdingWrites(async (pipeline) => {
-      if (pipeline.busy) throw new ChronodiskError('busy', 'a capture batch is open; the index is rebuilt between capture steps');
-      const r = this.index.db.transaction(() => catchUp(this.index, this.indexSources(), { fresh: true }))();
-      return { ...indexCounts(this.index), problems: r.problems };
+    return this.writeHold.betweenBatches(this.requireWriter(), 'the index is rebuilt between capture steps', async () => {
+      const r = this.catchUpInOneTransaction({ fresh: true });
+      return { ...this.index.counts(), problems: r.problems };
     });
   }
 
@@ -164,53 +164,32 @@ export class Appliance {
     choose: () => number[],
     build: (out: SegmentWriter, rewritten: Set<number>) => Promise<void>,
   ): Promise<{ added: number[]; retired: number[]; bytesWritten: number }> {
-    return this.holdingWrites(async (pipeline) => {
-      if (pipeline.busy) throw new ChronodiskError('busy', 'a capture batch is open; thinning waits for capture to pause');
+    return this.writeHold.betweenBatches(this.requireWriter(), 'thinning waits for capture to pause', async () => {
       const r = await swapSegments(this.swapContext(), choose, build);
       this.records.clear();
-      // One transaction: a reader sees the old index (whose files still exist) or the new,
-      // never an empty or half-built one — that would read as zeros, not as an error.
-      this.index.db.transaction(() => catchUp(this.index, this.indexSources()))();
+      this.catchUpInOneTransaction(); // the retired files still exist for readers of the old index
       retireSegments({ dir: this.dir, catalog: this.catalog, files: this.files }, r.retired);
       return r;
     });
   }
 
   /**
-   * Set while a segment swap runs (thinning, reclaimUnreferenced): writers that begin a
-   * batch at any moment (split capture) wait for it to end first — see writesAllowed().
+   * The index caught up in one transaction: a reader sees the old index or the new, never
+   * an empty or half-built one — that would read as zeros, not as an error.
    */
-  private swapHold: Promise<void> | undefined;
+  private catchUpInOneTransaction(options: { fresh?: boolean } = {}): ReplayResult {
+    return this.index.db.transaction(() => catchUp(this.index, this.indexSources(), options))();
+  }
+
+  /** Held by segment swaps (thinning, reclaimUnreferenced) and index rebuilds; see WriteHold. */
+  private readonly writeHold = new WriteHold();
 
   /**
-   * Resolves once no segment swap runs; split capture awaits it before each batch, so a
-   * swap never meets a batch it did not wait for. Undefined (nothing to await) mostly.
+   * Resolves once no segment swap or index rebuild runs; split capture awaits it before
+   * each batch, so neither meets a batch it did not wait for. Undefined (nothing to await) mostly.
    */
   writesAllowed(): Promise<void> | undefined {
-    return this.swapHold && this.awaitNoSwap();
-  }
-
-  private async awaitNoSwap(): Promise<void> {
-    while (this.swapHold) await this.swapHold;
-  }
-
-  /**
-   * Runs a segment swap with new split batches held back, once every commit in flight has
-   * settled (a track step leaves its last batch syncing; pipelined split writes commit at
-   * once). One swap at a time. `work` still checks `busy`: a scan pass's batch may be open.
-   */
-  private async holdingWrites<T>(work: (pipeline: CommitPipeline) => Promise<T>): Promise<T> {
-    const pipeline = this.requireWriter();
-    await this.awaitNoSwap();
-    let release!: () => void;
-    this.swapHold = new Promise<void>((resolve) => (release = resolve));
-    try {
-      await pipeline.commitsSettled();
-      return await work(pipeline);
-    } finally {
-      this.swapHold = undefined;
-      release();
-    }
+    return this.writeHold.writesAllowed();
   }
 
   /**
@@ -226,7 +205,7 @@ export class Appliance {
     // Only a lost batch leaves such segments (a crash counts: -1 at open), and the look
     // reads every segment number in the index: not again until another batch is lost.
     if (pipeline.batchesLost === this.lostBatchesSeen) return { segments: 0, bytes: 0 };
-    return this.holdingWrites((p) => this.reclaimHeld(p));
+    return this.writeHold.holding(pipeline, () => this.reclaimHeld(pipeline));
   }
 
   private async reclaimHeld(pipeline: CommitPipeline): Promise<{ segments: number; bytes: number }> {
@@ -446,10 +425,4 @@ export class Appliance {
     if (!this.pipeline) throw new ChronodiskError('usage', 'the appliance was opened read-only; this needs the writer');
     return this.pipeline;
   }
-}
-
-/** How many commits and writes an index holds (what rebuilding it reports). */
-function indexCounts(index: IndexDb): { commits: number; writes: number } {
-  const count = (sql: string) => (index.db.prepare(sql).get() as { n: number }).n;
-  return { commits: count('SELECT count(*) AS n FROM commits'), writes: count('SELECT count(*) AS n FROM writes') };
 }

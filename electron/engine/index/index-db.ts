@@ -172,6 +172,12 @@ export class IndexDb {
     }
   }
 
+  /** How many commits and writes the index holds (what rebuilding it reports). */
+  counts(): { commits: number; writes: number } {
+    const count = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    return { commits: count('SELECT count(*) AS n FROM commits'), writes: count('SELECT count(*) AS n FROM writes') };
+  }
+
   meta(key: string): unknown {
     return (this.stmts.getMeta!.get(key) as { value: unknown } | undefined)?.value;
   }

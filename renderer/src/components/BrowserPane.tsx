@@ -11,7 +11,6 @@ export function BrowserPane() {
   const disk = useDisksStore(selectedDisk);
   const loaded = useDisksStore((s) => s.loaded);
   const problem = useBrowserStore((s) => s.problem);
-  const problemRemedy = useBrowserStore((s) => s.problemRemedy);
   const loading = useBrowserStore((s) => s.loading);
   const volume = useBrowserStore((s) => s.volumes.find((v) => v.address === s.volume));
   if (!disk) {
@@ -34,11 +33,11 @@ export function BrowserPane() {
             <Breadcrumbs rootName={volume?.label || (volume && volume.partition > 0 ? `Partition ${volume.partition}` : disk.name)} />
             {problem ? (
               <p className="browser-problem" role="status">
-                {problem}
-                {problemRemedy && (
+                {problem.text}
+                {problem.remedy && (
                   <>
                     {' '}
-                    <RemedyButton remedy={problemRemedy} />
+                    <RemedyButton remedy={problem.remedy} />
                   </>
                 )}
               </p>

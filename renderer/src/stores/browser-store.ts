@@ -9,6 +9,11 @@ import { clickRow, keepListed, type ClickKind, type RowSelection } from '../mode
 import type { Remedy } from '../../../shared/errors.js';
 import { attempt, call } from './service-call.js';
 
+interface Problem {
+  text: string;
+  remedy?: Remedy;
+}
+
 interface BrowserState {
   disk: string | undefined;
   at: string;
@@ -20,10 +25,8 @@ interface BrowserState {
   /** The point the listing was read at (the service's answer). */
   point: Point | undefined;
   loading: boolean;
-  /** Why there is no listing (one line), shown in place of it. */
-  problem: string | undefined;
-  /** What that problem's error says to do, offered beside it. */
-  problemRemedy: Remedy | undefined;
+  /** Why there is no listing (one line), shown in place of it, with what its error says to do. */
+  problem: Problem | undefined;
   selection: RowSelection;
 
   open(disk: string, at: string): Promise<void>;
@@ -50,20 +53,20 @@ export const useBrowserStore = create<BrowserState>((set, get) => {
     const { volume, at } = get();
     const t = ++ticket;
     const v = get().volumes.find((x) => x.address === volume);
-    if (!volume || !v) return set({ entries: [], loading: false, problem: get().volumes.length ? undefined : 'No filesystem found on this disk at this point.', problemRemedy: undefined });
-    if (!v.browsable) return set({ entries: [], loading: false, problem: `This ${v.fsType === 'unknown' ? 'volume holds no filesystem Chronodisk can read' : `${v.fsType} volume cannot be browsed`}; restore the whole disk instead.`, problemRemedy: undefined });
+    if (!volume || !v) return set({ entries: [], loading: false, problem: get().volumes.length ? undefined : { text: 'No filesystem found on this disk at this point.' } });
+    if (!v.browsable) return set({ entries: [], loading: false, problem: { text: `This ${v.fsType === 'unknown' ? 'volume holds no filesystem Chronodisk can read' : `${v.fsType} volume cannot be browsed`}; restore the whole disk instead.` } });
     set({ loading: true });
     const r = await attempt('listFiles', { disk: volume, at, path });
     if (t !== ticket) return;
     if (r.ok) {
       const entries = sortEntries(r.value.entries);
-      set((s) => ({ path, entries, point: r.value.point, loading: false, problem: undefined, problemRemedy: undefined, selection: keepListed(s.selection, entries.map((e) => e.name)) }));
+      set((s) => ({ path, entries, point: r.value.point, loading: false, problem: undefined, selection: keepListed(s.selection, entries.map((e) => e.name)) }));
     } else if (r.code === 'not-found' && path !== '/') {
       // The folder did not exist at this point: show its nearest parent that did.
       set({ loading: false });
       await list(path.slice(0, Math.max(1, path.lastIndexOf('/'))));
     } else {
-      set({ entries: [], loading: false, problem: r.message, problemRemedy: r.remedy, selection: { selected: [], anchor: undefined } });
+      set({ entries: [], loading: false, problem: { text: r.message, remedy: r.remedy }, selection: { selected: [], anchor: undefined } });
     }
   };
 
@@ -77,7 +80,6 @@ export const useBrowserStore = create<BrowserState>((set, get) => {
     point: undefined,
     loading: false,
     problem: undefined,
-    problemRemedy: undefined,
     selection: { selected: [], anchor: undefined },
 
     async open(disk, at) {
@@ -86,7 +88,7 @@ export const useBrowserStore = create<BrowserState>((set, get) => {
       set({ disk, at, loading: true, ...(sameDisk ? {} : { volumes: [], volume: undefined, path: '/', entries: [], point: undefined, selection: { selected: [], anchor: undefined } }) });
       const volumes = await call('listVolumes', { disk, at });
       if (t !== ticket) return;
-      if (!volumes) return set({ loading: false, problem: 'The volumes of this disk could not be read.', problemRemedy: undefined });
+      if (!volumes) return set({ loading: false, problem: { text: 'The volumes of this disk could not be read.' } });
       const volume = pickVolume(volumes, get().volume);
       set({ volumes, volume, ...(volume !== get().volume ? { path: '/' } : {}) });
       await list(get().path);
@@ -117,7 +119,7 @@ export const useBrowserStore = create<BrowserState>((set, get) => {
 
     clear() {
       ticket++;
-      set({ disk: undefined, volumes: [], volume: undefined, path: '/', entries: [], point: undefined, problem: undefined, problemRemedy: undefined, loading: false, selection: { selected: [], anchor: undefined } });
+      set({ disk: undefined, volumes: [], volume: undefined, path: '/', entries: [], point: undefined, problem: undefined, loading: false, selection: { selected: [], anchor: undefined } });
     },
   };
 });
