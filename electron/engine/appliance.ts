@@ -5,7 +5,7 @@ import { newHeader, readHeader, uuidBytes, writeHeader, type ApplianceHeader } f
 import { newDataKey, unwrapDataKey, wrapDataKey } from './format/keys.js';
 import { PayloadCodec } from './format/payload-codec.js';
 import { IndexDb } from './index/index-db.js';
-import { catchUp, catchUpForReader, catchUpForWriter, type IndexSources } from './index/catch-up.js';
+import { catchUp, catchUpForReader, catchUpForWriter, openWriterIndex, type IndexSources } from './index/catch-up.js';
 import type { ReplayProblem, ReplayResult } from './index/replay.js';
 import { Catalog } from './store/catalog.js';
 import type { BookmarkRecord, DiskRecord } from './store/catalog-state.js';
@@ -120,7 +120,7 @@ export class Appliance {
       if (lock && options.rebuildIndex) IndexDb.remove(dir);
       const catalog = Catalog.open(dir, codec, Boolean(lock), idBytes);
       const files = new SegmentFiles(dir);
-      const index = (!lock && catchUpForReader({ dir, applianceId: header.id, catalog, files, codec })) || IndexDb.open(dir, header.id, Boolean(lock));
+      const index = lock ? openWriterIndex(dir, header.id) : (catchUpForReader({ dir, applianceId: header.id, catalog, files, codec }) ?? IndexDb.open(dir, header.id, false));
       if (!index) throw new ChronodiskError('busy', `the appliance ${dir} is being opened by its writer; try again in a moment`);
       const app = new Appliance(dir, header, codec, catalog, files, index, lock, options.decodeThread);
       if (lock) app.startWriter(options.segmentTargetSize);

@@ -62,6 +62,19 @@ export function catchUpForReader(src: IndexSources): IndexDb | undefined {
   }
 }
 
+/**
+ * The writer's index: the file, or (a drive too full even to open it: SQLite sizes the WAL's
+ * shared memory on open) a copy in memory of what the file holds, caught up by startWriter.
+ */
+export function openWriterIndex(dir: string, applianceId: string): IndexDb {
+  try {
+    return IndexDb.open(dir, applianceId, true)!;
+  } catch (e) {
+    if (!isDriveFull(e)) throw e;
+    return IndexDb.inMemory(IndexDb.fileImage(dir, applianceId), applianceId);
+  }
+}
+
 /** The writer's catch-up of its open index: the same index, or (a full drive) a copy in memory that replaces it. */
 export function catchUpForWriter(index: IndexDb, src: IndexSources): { index: IndexDb; replay: ReplayResult } {
   try {

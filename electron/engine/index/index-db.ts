@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { INDEX_FILE } from '../format/constants.js';
-import { indexDamaged, isIndexDamage } from '../errors.js';
+import { freeBytes } from '../store/free-space.js';
+import { ChronodiskError, indexDamaged, isIndexDamage } from '../errors.js';
 import { INDEX_VERSION, schema } from './schema.js';
 import { TimeMap, type Piece } from './time-map.js';
 
@@ -74,8 +75,33 @@ export class IndexDb {
   static open(dir: string, applianceId: string, writable: boolean): IndexDb | undefined {
     const path = join(dir, INDEX_FILE);
     if (!writable && !existsSync(path)) return undefined;
-    let db = new Database(path, { readonly: !writable, fileMustExist: !writable });
-    if (writable) {
+    if (writable) return IndexDb.openWritable(dir, applianceId);
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      if (!IndexDb.compatible(db, applianceId)) {
+        db.close();
+        return undefined;
+      }
+      // Time-map lookups touch a few pages per tree level: keep them cached (SQLite's
+      // default 2 MiB made every read fetch pages from the OS again).
+      db.pragma('cache_size = -65536');
+      return new IndexDb(db, false);
+    } catch (e) {
+      db.close();
+      // A reader cannot rebuild it (that needs the writer's lock): say what will.
+      if (isIndexDamage(e)) throw indexDamaged(e);
+      // Beside a writer that keeps its index in memory (a full drive): the file is not
+      // written meanwhile, so its bytes are a snapshot, as far as they go.
+      const image = driveTooFull(e, dir) ? IndexDb.fileImage(dir, applianceId) : undefined;
+      if (image) return new IndexDb(new Database(image), false);
+      throw e;
+    }
+  }
+
+  private static openWritable(dir: string, applianceId: string): IndexDb {
+    const path = join(dir, INDEX_FILE);
+    let db = new Database(path);
+    try {
       // An index of another version or appliance, or one that is not a database any more:
       // it is only a cache of the segments and catalog, so the writer builds it again.
       if (!IndexDb.compatibleOrDamaged(db, applianceId)) {
@@ -93,20 +119,12 @@ export class IndexDb {
       idx.setMeta('version', INDEX_VERSION);
       idx.setMeta('appliance', applianceId);
       return idx;
-    }
-    try {
-      if (!IndexDb.compatible(db, applianceId)) {
-        db.close();
-        return undefined;
-      }
-      // Time-map lookups touch a few pages per tree level: keep them cached (SQLite's
-      // default 2 MiB made every read fetch pages from the OS again).
-      db.pragma('cache_size = -65536');
-      return new IndexDb(db, false);
     } catch (e) {
       db.close();
-      // A reader cannot rebuild it (that needs the writer's lock): say what will.
-      throw isIndexDamage(e) ? indexDamaged(e) : e;
+      if (driveTooFull(e, dir)) {
+        throw new ChronodiskError('no-space', `the appliance's drive has no room for its index (${(e as Error).message})`, { cause: e });
+      }
+      throw e;
     }
   }
 
@@ -127,22 +145,30 @@ export class IndexDb {
 
   /** The index file's contents as one open connection sees them, ready for inMemory. */
   static imageOf(db: Db): Buffer {
-    const image = db.serialize();
-    // Header bytes 18-19 say "WAL" (2); a database in memory has none: 1 = rollback journal.
-    image[18] = 1;
-    image[19] = 1;
-    return image;
+    return withoutWal(db.serialize());
   }
 
-  /** imageOf the index file, read-only; undefined when there is none of this appliance. */
+  /**
+   * The index file's bytes, for inMemory; undefined when there is none of this appliance,
+   * or when its WAL holds frames. Read as bytes, not through SQLite: opening a WAL database
+   * needs its shared-memory file, which a full drive cannot take. With frames in the WAL
+   * the file alone may be half a checkpoint, so the opener replays from nothing instead.
+   */
   static fileImage(dir: string, applianceId: string): Buffer | undefined {
     const path = join(dir, INDEX_FILE);
-    if (!existsSync(path)) return undefined;
-    const file = new Database(path, { readonly: true, fileMustExist: true });
+    if (!existsSync(path) || sizeOr0(`${path}-wal`) > 0) return undefined;
+    const image = readFileSync(path);
+    if (image.length < 100) return undefined; // not even a database header: nothing to keep
     try {
-      return IndexDb.compatible(file, applianceId) ? IndexDb.imageOf(file) : undefined;
-    } finally {
-      file.close();
+      const db = new Database(withoutWal(image));
+      try {
+        return IndexDb.compatibleOrDamaged(db, applianceId) ? image : undefined;
+      } finally {
+        db.close();
+      }
+    } catch (e) {
+      if (isIndexDamage(e)) return undefined;
+      throw e;
     }
   }
 
@@ -250,4 +276,23 @@ export class IndexDb {
   close(): void {
     this.db.close();
   }
+}
+
+/** `image` (a database file's bytes) marked for a database in memory: header bytes 18-19 say "WAL" (2); 1 = rollback journal. */
+function withoutWal(image: Buffer): Buffer {
+  image[18] = 1;
+  image[19] = 1;
+  return image;
+}
+
+/** Below this much free space an I/O error of the index is taken for a full drive. */
+const MIN_ROOM = 1024 * 1024;
+
+/** SQLite says only "disk I/O error" when it cannot size the WAL's shared memory: on a drive with no room, that is why. */
+function driveTooFull(e: unknown, dir: string): boolean {
+  return Boolean((e as { code?: string }).code?.startsWith('SQLITE_IOERR')) && freeBytes(dir) < MIN_ROOM;
+}
+
+function sizeOr0(path: string): number {
+  return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 }

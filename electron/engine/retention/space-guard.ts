@@ -1,4 +1,5 @@
 import { statfsSync, statSync } from 'node:fs';
+import { freeBytes } from '../store/free-space.js';
 import type { Appliance } from '../appliance.js';
 import { isChronodiskError } from '../errors.js';
 import { executeThinning, narrowPlan, planThinning, rewriteBytes, type ThinPlan } from './thin.js';
@@ -22,11 +23,7 @@ export interface SpaceOptions {
   whenFull?: string;
 }
 
-/** Free bytes on the appliance's filesystem (for an unprivileged writer: what it may use). */
-export function freeBytes(dir: string): number {
-  const s = statfsSync(dir);
-  return s.bavail * s.bsize;
-}
+export { freeBytes };
 
 /** The floor below which thinning starts early: the `minFreeBytes` setting, else 1 GiB or 5 % of the filesystem, whichever is smaller. */
 export function minFreeOf(app: Appliance): number {

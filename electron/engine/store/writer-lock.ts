@@ -4,7 +4,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LOCK_FILE } from '../format/constants.js';
-import { ChronodiskError } from '../errors.js';
+import { ChronodiskError, isDriveFull } from '../errors.js';
 
 export interface LockHolder {
   pid: number;
@@ -38,8 +38,13 @@ export class WriterLock {
     try {
       writeFileSync(join(dir, 'writer.json'), `${JSON.stringify(holder)}\n`);
     } catch (e) {
-      db.close(); // a full drive: give the lock back rather than hold it with no name on it
-      throw e;
+      // A drive with no byte free still needs its writer (to thin, prune or unprotect and
+      // make room), so the lock is held unnamed: a second writer is told "another process".
+      rmSync(join(dir, 'writer.json'), { force: true });
+      if (!isDriveFull(e)) {
+        db.close();
+        throw e;
+      }
     }
     return new WriterLock(db, dir);
   }

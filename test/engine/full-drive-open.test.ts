@@ -1,0 +1,129 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Appliance } from '../../electron/engine/appliance.js';
+import { checkAppliance } from '../../electron/engine/check.js';
+import { INDEX_FILE } from '../../electron/engine/format/constants.js';
+import { imageHash, sha256 } from '../helpers/history.js';
+import { mountTmpfs, unmount } from '../devices/loop-device.js';
+
+/**
+ * An appliance whose drive has not one byte free must still open: readers to browse and
+ * restore, and the writer to thin, prune or unprotect and so make room. Nothing can be
+ * created there — not the lock holder's name (writer.json), not the index's WAL and shared
+ * memory files — so the opener goes on without them: the lock held unnamed, the index
+ * caught up in memory. Found when a split test filled its drive to the last byte.
+ */
+
+const KiB = 1024;
+const root = mkdtempSync(join(tmpdir(), 'chronodisk-full-open-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** Writes a file until the drive refuses one byte more; returns its path. */
+function fillDrive(dir: string): string {
+  const path = join(dir, 'filler');
+  const fd = openSync(path, 'w');
+  try {
+    for (const chunk of [1024 * KiB, 64 * KiB, 4 * KiB, 1]) {
+      const buf = Buffer.alloc(chunk, 0xa5);
+      for (;;) {
+        try {
+          if (writeSync(fd, buf) < chunk) break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+          break;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+describe('opening an appliance on a drive with no byte free', () => {
+  const at = join(root, 'full');
+  afterAll(() => unmount(at));
+
+  it('opens readers and the writer, every point reads back, and the writer commits once there is room', async () => {
+    mountTmpfs(at, '8m');
+    const dir = join(at, 'app');
+    await Appliance.init(dir);
+    const points: Array<{ seq: number; hash: string }> = [];
+    let app = await Appliance.open(dir, { writable: true });
+    const d = app.addDisk({ name: 'd', size: 2 * 1024 * KiB, source: '/dev/null', mode: 'scan', blockSize: 65536, identity: {} });
+    const shadow = Buffer.alloc(d.size);
+    const commit = async (i: number) => {
+      const b = app.beginBatch(app.disk('d'));
+      const data = randomBytes(128 * KiB);
+      b.write(i * 192 * KiB, data);
+      data.copy(shadow, i * 192 * KiB);
+      points.push({ seq: (await b.commit()).seq, hash: sha256(shadow) });
+    };
+    for (let i = 0; i < 4; i++) await commit(i);
+    app.close();
+    // The index file as it was then, put back after two more commits: an index that lags
+    // the segments, as a writer stopped by a full drive leaves it. An opener must replay
+    // those two commits, and has nowhere to write them.
+    const index = join(dir, INDEX_FILE);
+    const lagging = readFileSync(index);
+    app = await Appliance.open(dir, { writable: true });
+    for (let i = 4; i < 6; i++) await commit(i);
+    app.close();
+    writeFileSync(index, lagging);
+    expect(existsSync(`${index}-wal`)).toBe(false);
+
+    const filler = fillDrive(at);
+    const free = statfsSync(at);
+    expect(free.bavail).toBe(0);
+
+    // A reader, with no writer around: it would bring the index file up to date, and cannot.
+    const reader = await Appliance.open(dir);
+    try {
+      for (const p of points) expect(imageHash(reader, reader.disk('d'), p.seq)).toBe(p.hash);
+    } finally {
+      reader.close();
+    }
+
+    // The writer.
+    app = await Appliance.open(dir, { writable: true });
+    try {
+      for (const p of points) expect(imageHash(app, app.disk('d'), p.seq)).toBe(p.hash);
+      // A second writer is refused, though the first could not write its name down.
+      await expect(Appliance.open(dir, { writable: true })).rejects.toMatchObject({ code: 'locked' });
+      // A reader beside the writer reads the points the index file holds.
+      const beside = await Appliance.open(dir);
+      try {
+        expect(imageHash(beside, beside.disk('d'), points[0]!.seq)).toBe(points[0]!.hash);
+      } finally {
+        beside.close();
+      }
+      // Commits fail with no-space and harm nothing...
+      const full = app.beginBatch(app.disk('d'));
+      full.write(0, randomBytes(64 * KiB));
+      await expect(full.commit()).rejects.toMatchObject({ code: 'no-space' });
+      // ...and go through once there is room.
+      rmSync(filler);
+      const b = app.beginBatch(app.disk('d'));
+      const data = randomBytes(64 * KiB);
+      b.write(0, data);
+      data.copy(shadow, 0);
+      const next = await b.commit();
+      expect(imageHash(app, app.disk('d'), next.seq)).toBe(sha256(shadow));
+      expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
+      for (const p of points) expect(imageHash(app, app.disk('d'), p.seq)).toBe(p.hash);
+    } finally {
+      app.close();
+    }
+    // The next opener finds the index file current again, and everything in it.
+    app = await Appliance.open(dir, { writable: true });
+    try {
+      for (const p of points) expect(imageHash(app, app.disk('d'), p.seq)).toBe(p.hash);
+      expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
+    } finally {
+      app.close();
+    }
+  });
+});
