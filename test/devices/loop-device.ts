@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -89,6 +89,25 @@ export function unmount(mnt: string): void {
 export function mountTmpfs(mnt: string, size: string): void {
   mkdirSync(mnt, { recursive: true });
   sh('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt]);
+}
+
+/** Writes `<dir>/filler` until the drive refuses one byte more; returns its path. */
+export function fillDrive(dir: string): string {
+  const path = join(dir, 'filler');
+  const fd = openSync(path, 'w');
+  try {
+    for (const chunk of [1024 * 1024, 64 * 1024, 4096, 1]) {
+      const buf = Buffer.alloc(chunk, 0xa5);
+      try {
+        while (writeSync(fd, buf) === chunk);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return path;
 }
 
 /** A `sizeMiB` ext4 (-m 0: every block usable) on a loop device over `<dir>/appfs.img`, mounted at `mnt`. */

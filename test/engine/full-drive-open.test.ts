@@ -1,13 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { checkAppliance } from '../../electron/engine/check.js';
 import { INDEX_FILE } from '../../electron/engine/format/constants.js';
 import { imageHash, sha256 } from '../helpers/history.js';
-import { mountTmpfs, unmount } from '../devices/loop-device.js';
+import { fillDrive, mountTmpfs, unmount } from '../devices/loop-device.js';
 
 /**
  * An appliance whose drive has not one byte free must still open: readers to browse and
@@ -20,28 +20,6 @@ import { mountTmpfs, unmount } from '../devices/loop-device.js';
 const KiB = 1024;
 const root = mkdtempSync(join(tmpdir(), 'chronodisk-full-open-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-/** Writes a file until the drive refuses one byte more; returns its path. */
-function fillDrive(dir: string): string {
-  const path = join(dir, 'filler');
-  const fd = openSync(path, 'w');
-  try {
-    for (const chunk of [1024 * KiB, 64 * KiB, 4 * KiB, 1]) {
-      const buf = Buffer.alloc(chunk, 0xa5);
-      for (;;) {
-        try {
-          if (writeSync(fd, buf) < chunk) break;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-          break;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return path;
-}
 
 describe('opening an appliance on a drive with no byte free', () => {
   const at = join(root, 'full');

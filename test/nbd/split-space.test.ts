@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeImage, mountExt4, tempDir } from '../devices/loop-device.js';
+import { fillDrive, makeImage, mountExt4, tempDir } from '../devices/loop-device.js';
 import { runCli } from '../helpers/cli.js';
 import { sha256 } from '../helpers/history.js';
 import { jsonLines, startCliServer } from './cli-server.js';
@@ -151,7 +151,10 @@ describe('split writes onto a full appliance', () => {
     const wrong = acked.filter((w) => sha256(image.subarray(w.off, w.off + 256 * 1024)) !== w.hash);
     expect(wrong.map((w) => w.off)).toEqual([]);
     // And in the source, once split has started again (it re-applies what the appliance
-    // holds beyond the source: a failed write whose record still became durable).
+    // holds beyond the source: a failed write whose record still became durable) — on a
+    // drive filled to its last byte, as the writes may leave it: split must start there.
+    fillDrive(fsDir);
+    expect(statfsSync(fsDir).bavail).toBe(0);
     const again = await startSplit(app, 'f', join(tmp.dir, 'f.sock'));
     await again.stopCleanly();
     expect(sha256(readFileSync(source))).toBe(sha256(latestImage(app, 'f', join(tmp.dir, 'now2.img'))));
