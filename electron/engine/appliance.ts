@@ -5,8 +5,9 @@ import { newHeader, readHeader, uuidBytes, writeHeader, type ApplianceHeader } f
 import { newDataKey, unwrapDataKey, wrapDataKey } from './format/keys.js';
 import { PayloadCodec } from './format/payload-codec.js';
 import { IndexDb } from './index/index-db.js';
-import { catchUp, catchUpForReader, catchUpForWriter, openWriterIndex, type IndexSources } from './index/catch-up.js';
-import type { ReplayProblem, ReplayResult } from './index/replay.js';
+import { catchUp, catchUpForReader, catchUpForWriter, openWriterIndex, type CatchUpOptions, type IndexSources } from './index/catch-up.js';
+import { rebuildIndexOnThread, type RebuildOutcome } from './index/index-rebuild.js';
+import type { ReplayProblem, ReplayProgress, ReplayResult } from './index/replay.js';
 import { Catalog } from './store/catalog.js';
 import type { BookmarkRecord, DiskRecord } from './store/catalog-state.js';
 import { CommitPipeline } from './store/commit-pipeline.js';
@@ -17,7 +18,7 @@ import { SegmentWriter } from './store/segment-writer.js';
 import { retireSegments, swapSegments, sweepStrays, type SwapContext } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
-import { ChronodiskError } from './errors.js';
+import { ChronodiskError, isIndexDamage } from './errors.js';
 import { TimeImage } from './time-image.js';
 import { WriteHold } from './store/write-hold.js';
 import { Timeline, type PointInfo } from './timeline.js';
@@ -135,7 +136,7 @@ export class Appliance {
    * Deletes the index and builds it again from the segments and catalog alone. Takes the
    * writer lock: nothing else may write meanwhile.
    */
-  static async rebuildIndex(dir: string, options: { passphrase?: string } = {}): Promise<{ commits: number; writes: number; problems: ReplayProblem[] }> {
+  static async rebuildIndex(dir: string, options: { passphrase?: string } = {}): Promise<RebuildOutcome> {
     const app = await Appliance.open(dir, { writable: true, passphrase: options.passphrase, command: 'chronodisk rebuild-index', rebuildIndex: true });
     try {
       return { ...app.index.counts(), problems: app.problems };
@@ -149,10 +150,31 @@ export class Appliance {
    * from the segments and catalog in one transaction, so a reader sees the old index or the
    * new, never a half-built one. Split writes wait meanwhile; needs no capture batch open.
    */
-  async rebuildIndexInPlace(): Promise<{ commits: number; writes: number; problems: ReplayProblem[] }> {
+  async rebuildIndexInPlace(onProgress?: ReplayProgress): Promise<RebuildOutcome> {
     return this.writeHold.betweenBatches(this.requireWriter(), 'the index is rebuilt between capture steps', async () => {
-      const r = this.catchUpInOneTransaction({ fresh: true });
-      return { ...this.index.counts(), problems: r.problems };
+      const rebuild = async (): Promise<RebuildOutcome> => {
+        // On a thread of its own when the index is a file (see index-rebuild.ts); an index
+        // kept in memory (a full drive) has no file another connection could write.
+        const key = this.codec.key ? new Uint8Array(this.codec.key) : null;
+        const onThread = this.index.db.memory ? undefined : rebuildIndexOnThread({ dir: this.dir, applianceId: this.header.id, key }, onProgress);
+        if (onThread) {
+          const r = await onThread;
+          this.index.reload();
+          return r;
+        }
+        const r = this.catchUpInOneTransaction({ fresh: true, onProgress });
+        return { ...this.index.counts(), problems: r.problems };
+      };
+      try {
+        return await rebuild();
+      } catch (e) {
+        if (!isIndexDamage(e) || this.index.db.memory) throw e;
+        // A file SQLite cannot read (a garbled header): no transaction repairs it, so it
+        // starts again. Readers that had it open keep the old file until they open again.
+        this.index.startFileAfresh(this.dir, this.header.id);
+        this.timeline = new Timeline(this.index.db, () => this.catalog.state);
+        return await rebuild();
+      }
     });
   }
 
@@ -177,7 +199,7 @@ export class Appliance {
    * The index caught up in one transaction: a reader sees the old index or the new, never
    * an empty or half-built one — that would read as zeros, not as an error.
    */
-  private catchUpInOneTransaction(options: { fresh?: boolean } = {}): ReplayResult {
+  private catchUpInOneTransaction(options: CatchUpOptions = {}): ReplayResult {
     return this.index.db.transaction(() => catchUp(this.index, this.indexSources(), options))();
   }
 

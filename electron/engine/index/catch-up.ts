@@ -4,7 +4,7 @@ import type { Catalog } from '../store/catalog.js';
 import type { SegmentFiles } from '../store/segment-file.js';
 import { WriterLock } from '../store/writer-lock.js';
 import { IndexDb } from './index-db.js';
-import { replaySegments, type ReplayResult } from './replay.js';
+import { replaySegments, type ReplayProgress, type ReplayResult } from './replay.js';
 
 /**
  * Bringing the index (a cache) up to the segments and catalog (the truth) when an appliance
@@ -28,12 +28,18 @@ export interface IndexSources {
  * the last thinning describes segments that are gone: it is started afresh first, as it is
  * when asked (`fresh`: an index that disagrees with the segments).
  */
-export function catchUp(index: IndexDb, src: IndexSources, options: { fresh?: boolean } = {}): ReplayResult {
+export function catchUp(index: IndexDb, src: IndexSources, options: CatchUpOptions = {}): ReplayResult {
   if (options.fresh || Number(index.meta('generation') ?? 0) !== src.catalog.state.generation) {
     index.clear();
     index.setMeta('generation', src.catalog.state.generation);
   }
-  return replaySegments(src.catalog.state, src.files, index, src.codec);
+  return replaySegments(src.catalog.state, src.files, index, src.codec, options.onProgress);
+}
+
+export interface CatchUpOptions {
+  /** Start the index afresh (one that disagrees with the segments). */
+  fresh?: boolean;
+  onProgress?: ReplayProgress;
 }
 
 /**

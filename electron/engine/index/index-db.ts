@@ -42,21 +42,34 @@ export interface Watermark {
  * any number of read-only connections query beside it.
  */
 export class IndexDb {
-  readonly db: Db;
-  readonly timeMap: TimeMap;
+  private conn!: Db;
+  private map!: TimeMap;
   private stmts: Record<string, Statement> = {};
   maxSeq = 0;
   /**
    * Whether the staging table may hold rows: only long batches stage, so a writer that has
    * never staged (split capture: many small commits) skips two statements per commit.
    */
-  private stagedMayExist: boolean;
+  private stagedMayExist!: boolean;
   /** Pieces of [start, end) of a disk at a point, read in one snapshot (see TimeMap). */
   readonly lookup: (disk: number, point: number, start: number, end: number) => Piece[];
 
   private constructor(db: Db, readonly writable: boolean) {
-    this.db = db;
-    this.timeMap = new TimeMap(db);
+    this.connect(db);
+    this.lookup = (disk, point, start, end) => this.map.lookup(disk, point, start, end);
+  }
+
+  get db(): Db {
+    return this.conn;
+  }
+
+  get timeMap(): TimeMap {
+    return this.map;
+  }
+
+  private connect(db: Db): void {
+    this.conn = db;
+    this.map = new TimeMap(db);
     const prep = (name: string, sql: string) => (this.stmts[name] = db.prepare(sql));
     prep('insCommit', 'INSERT OR IGNORE INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     prep('hasCommit', 'SELECT 1 FROM commits WHERE seq = ?');
@@ -67,8 +80,7 @@ export class IndexDb {
     prep('getMeta', 'SELECT value FROM meta WHERE key = ?');
     prep('setMeta', 'INSERT OR REPLACE INTO meta VALUES (?, ?)');
     this.maxSeq = Number(this.meta('max_seq') ?? 0);
-    this.stagedMayExist = !writable || db.prepare('SELECT 1 FROM staged LIMIT 1').get() !== undefined;
-    this.lookup = (disk, point, start, end) => this.timeMap.lookup(disk, point, start, end);
+    this.stagedMayExist = !this.writable || db.prepare('SELECT 1 FROM staged LIMIT 1').get() !== undefined;
   }
 
   /** Opens (creating when writable) the index; an index of another version or appliance is rebuilt. */
@@ -99,6 +111,14 @@ export class IndexDb {
   }
 
   private static openWritable(dir: string, applianceId: string): IndexDb {
+    const idx = new IndexDb(IndexDb.writableConnection(dir, applianceId), true);
+    idx.setMeta('version', INDEX_VERSION);
+    idx.setMeta('appliance', applianceId);
+    return idx;
+  }
+
+  /** The writer's connection to the index file, its schema in place. */
+  private static writableConnection(dir: string, applianceId: string): Db {
     const path = join(dir, INDEX_FILE);
     let db = new Database(path);
     try {
@@ -115,10 +135,7 @@ export class IndexDb {
       db.pragma('synchronous = NORMAL');
       db.pragma('cache_size = -65536');
       db.exec(schema);
-      const idx = new IndexDb(db, true);
-      idx.setMeta('version', INDEX_VERSION);
-      idx.setMeta('appliance', applianceId);
-      return idx;
+      return db;
     } catch (e) {
       db.close();
       if (driveTooFull(e, dir)) {
@@ -126,6 +143,35 @@ export class IndexDb {
       }
       throw e;
     }
+  }
+
+  /**
+   * The writer's index file deleted and started again, empty, under the same IndexDb (its
+   * users keep it): for a file SQLite cannot read any more, which no transaction can repair.
+   */
+  startFileAfresh(dir: string, applianceId: string): void {
+    this.conn.close();
+    IndexDb.remove(dir);
+    this.connect(IndexDb.writableConnection(dir, applianceId));
+    this.setMeta('version', INDEX_VERSION);
+    this.setMeta('appliance', applianceId);
+  }
+
+  /**
+   * A second writable connection to the index file a writer holds open: the rebuild
+   * worker's (index-rebuild.ts). The writer's own connection writes nothing meanwhile.
+   */
+  static openBeside(dir: string): IndexDb {
+    const db = new Database(join(dir, INDEX_FILE), { fileMustExist: true, timeout: 5000 });
+    db.pragma('synchronous = NORMAL'); // per connection: as the writer's (see openWritable)
+    db.pragma('cache_size = -65536');
+    return new IndexDb(db, true);
+  }
+
+  /** Forgets what this connection remembers of the index, after another connection rewrote it (openBeside). */
+  reload(): void {
+    this.maxSeq = Number(this.meta('max_seq') ?? 0);
+    this.stagedMayExist = true;
   }
 
   /**

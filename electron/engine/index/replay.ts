@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, fstatSync } from 'node:fs';
 import { FILE_HEADER_SIZE, RecordFlag, RecordType } from '../format/constants.js';
 import type { PayloadCodec } from '../format/payload-codec.js';
 import { associatedData } from '../format/segment-record.js';
@@ -24,12 +24,21 @@ export interface ReplayResult {
   maxTimeUs: number;
 }
 
+/** How far a replay is: segment bytes scanned, then commits applied to the time map (the longer part). */
+export type ReplayProgress = (step: 'scan' | 'apply', done: number, total: number) => void;
+
 /**
  * Brings the index up to date with the segments: every record after the index's watermark
  * is staged (writes) or applied (commits). Used when a writer opens (after a crash too),
  * when a reader finds no writer and a stale index, and by rebuild-index (from nothing).
  */
-export function replaySegments(state: CatalogState, files: SegmentFiles, index: IndexDb, codec: PayloadCodec): ReplayResult {
+export function replaySegments(
+  state: CatalogState,
+  files: SegmentFiles,
+  index: IndexDb,
+  codec: PayloadCodec,
+  onProgress?: ReplayProgress,
+): ReplayResult {
   const result: ReplayResult = { problems: [], maxSeq: index.maxSeq, maxTimeUs: Number(index.meta('max_time_us') ?? 0) };
   const wm = index.watermark;
   const live = state.liveSegments();
@@ -42,13 +51,18 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
   // Inside a caller's transaction (thinning's rebuild) all of it commits at once; alone,
   // it commits every BATCH records so a long replay does not hold one huge transaction.
   const chunked = !db.inTransaction;
-  for (const seg of live) {
-    if (seg.id < wm.segment) continue;
+  const todo = live.filter((seg) => seg.id >= wm.segment);
+  const startOf = (id: number) => (id === wm.segment ? Math.max(wm.offset, FILE_HEADER_SIZE) : FILE_HEADER_SIZE);
+  // Progress in segment bytes scanned, when asked for (a rebuild of a long history).
+  const sizes = onProgress ? todo.map((seg) => (existsSync(segmentPath(files.dir, seg.id)) ? Math.max(0, fstatSync(files.fd(seg.id)).size - startOf(seg.id)) : 0)) : [];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let before = 0;
+  for (const [i, seg] of todo.entries()) {
     if (!existsSync(segmentPath(files.dir, seg.id))) {
       result.problems.push({ segment: seg.id, at: 0, reason: 'segment file is missing' });
       continue;
     }
-    const from = seg.id === wm.segment ? Math.max(wm.offset, FILE_HEADER_SIZE) : FILE_HEADER_SIZE;
+    const from = startOf(seg.id);
     let end: ScanEnd = { kind: 'end', at: from };
     let n = 0;
     let sealAt: number | undefined;
@@ -67,7 +81,10 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
         } else if (h.type === RecordType.Seal) {
           sealAt = r.offset;
         }
-        if (++n % BATCH === 0 && chunked) db.exec('COMMIT; BEGIN');
+        if (++n % BATCH === 0) {
+          if (chunked) db.exec('COMMIT; BEGIN');
+          onProgress?.('scan', before + r.offset - from, total);
+        }
       }
       if (chunked) db.exec('COMMIT');
     } catch (e) {
@@ -80,11 +97,16 @@ export function replaySegments(state: CatalogState, files: SegmentFiles, index: 
     const e = end as ScanEnd;
     if (seg.state === 'open') result.open = { id: seg.id, end: e.at, tail: e, sealed: sealAt !== undefined };
     else if (e.kind !== 'end') result.problems.push({ segment: seg.id, at: e.at, reason: e.reason });
+    before += sizes[i] ?? 0;
+    onProgress?.('scan', before, total);
   }
   commits.sort((a, b) => a.seq - b.seq);
   for (let i = 0; i < commits.length; i += BATCH) {
     db.transaction(() => {
-      for (const c of commits.slice(i, i + BATCH)) index.applyCommit(c, []);
+      for (const [j, c] of commits.slice(i, i + BATCH).entries()) {
+        index.applyCommit(c, []);
+        onProgress?.('apply', i + j + 1, commits.length);
+      }
     })();
   }
   // Only now may the watermark move: everything before it is applied or staged.

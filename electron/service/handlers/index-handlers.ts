@@ -13,8 +13,10 @@ export function indexHandlers(ctx: ServiceContext): Pick<Handlers, 'rebuildIndex
         kind: 'rebuild-index',
         title: 'Rebuild the index',
         claims: ['appliance:index'],
-        run: async () => {
-          const r = await ctx.capture.betweenSteps(() => ctx.app.rebuildIndexInPlace());
+        run: async (job) => {
+          // Scanning the segments reads; applying the commits writes the time map.
+          const onProgress = (step: 'scan' | 'apply', done: number, total: number) => job.progress(step === 'scan' ? 'read' : 'write', done, total);
+          const r = await ctx.capture.betweenSteps(() => ctx.app.rebuildIndexInPlace(onProgress));
           const problems = r.problems.length ? `; ${r.problems.length} damaged place(s) skipped: verify the appliance` : '';
           return `Index rebuilt from the segments: ${r.commits} commits, ${r.writes} writes${problems}`;
         },
