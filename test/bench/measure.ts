@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -127,9 +128,11 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Drops the page cache so a read measures the disk; false when not permitted. */
+/** Writes back dirty pages and drops the page cache so a read measures the disk; false when not permitted. */
 export function dropCaches(): boolean {
   try {
+    // Dirty pages are not dropped: a file just written would still read from memory.
+    execFileSync('sync');
     writeFileSync('/proc/sys/vm/drop_caches', '3');
     return true;
   } catch {
