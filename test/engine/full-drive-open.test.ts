@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { checkAppliance } from '../../electron/engine/check.js';
 import { INDEX_FILE } from '../../electron/engine/format/constants.js';
+import { readHeader } from '../../electron/engine/format/appliance-header.js';
+import { IndexDb } from '../../electron/engine/index/index-db.js';
 import { imageHash, sha256 } from '../helpers/history.js';
 import { fillDrive, mountTmpfs, unmount } from '../devices/loop-device.js';
 
@@ -103,5 +105,27 @@ describe('opening an appliance on a drive with no byte free', () => {
     } finally {
       app.close();
     }
+  });
+
+  it('copies the index file into memory only when its WAL is empty: with frames in it the file may be half a checkpoint', async () => {
+    const dir = join(root, 'wal');
+    await Appliance.init(dir);
+    const app = await Appliance.open(dir, { writable: true });
+    try {
+      const d = app.addDisk({ name: 'd', size: 1024 * KiB, source: '/dev/null', mode: 'scan', blockSize: 65536, identity: {} });
+      const b = app.beginBatch(d);
+      b.write(0, randomBytes(64 * KiB));
+      await b.commit();
+      expect(statfsSync(dir).bavail).toBeGreaterThan(0);
+      expect(readFileSync(join(dir, `${INDEX_FILE}-wal`)).length).toBeGreaterThan(0);
+      expect(IndexDb.fileImage(dir, app.header.id)).toBeUndefined();
+    } finally {
+      app.close();
+    }
+    expect(existsSync(join(dir, `${INDEX_FILE}-wal`))).toBe(false);
+    const image = IndexDb.fileImage(dir, readHeader(dir).id);
+    expect(image?.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
+    // Another appliance's index is no copy of this one's.
+    expect(IndexDb.fileImage(dir, '00000000-0000-4000-8000-000000000000')).toBeUndefined();
   });
 });
