@@ -24,7 +24,7 @@ export interface ReplayResult {
   maxTimeUs: number;
 }
 
-/** How far a replay is: segment bytes scanned, then commits applied to the time map (the longer part). */
+/** How far a replay is, in bytes: of segments scanned, then of the commits' writes applied to the time map (the longer part). */
 export type ReplayProgress = (step: 'scan' | 'apply', done: number, total: number) => void;
 
 /**
@@ -101,11 +101,14 @@ export function replaySegments(
     onProgress?.('scan', before, total);
   }
   commits.sort((a, b) => a.seq - b.seq);
+  const applyTotal = onProgress ? commits.reduce((sum, c) => sum + c.bytes, 0) : 0;
+  let applied = 0;
   for (let i = 0; i < commits.length; i += BATCH) {
     db.transaction(() => {
-      for (const [j, c] of commits.slice(i, i + BATCH).entries()) {
+      for (const c of commits.slice(i, i + BATCH)) {
         index.applyCommit(c, []);
-        onProgress?.('apply', i + j + 1, commits.length);
+        applied += c.bytes;
+        onProgress?.('apply', applied, applyTotal);
       }
     })();
   }
