@@ -31,6 +31,8 @@ export interface OpenOptions {
   command?: string;
   /** Delete the index before opening (as the writer), so it is rebuilt from scratch. */
   rebuildIndex?: boolean;
+  /** How far the writer's catch-up of the index is (long only when it rebuilds one). */
+  onReplayProgress?: ReplayProgress;
   /** Tests use small segments to exercise rotation. */
   segmentTargetSize?: number;
   /**
@@ -124,7 +126,7 @@ export class Appliance {
       const index = lock ? openWriterIndex(dir, header.id) : (catchUpForReader({ dir, applianceId: header.id, catalog, files, codec }) ?? IndexDb.open(dir, header.id, false));
       if (!index) throw new ChronodiskError('busy', `the appliance ${dir} is being opened by its writer; try again in a moment`);
       const app = new Appliance(dir, header, codec, catalog, files, index, lock, options.decodeThread);
-      if (lock) app.startWriter(options.segmentTargetSize);
+      if (lock) app.startWriter(options.segmentTargetSize, options.onReplayProgress);
       return app;
     } catch (e) {
       lock?.release();
@@ -136,8 +138,14 @@ export class Appliance {
    * Deletes the index and builds it again from the segments and catalog alone. Takes the
    * writer lock: nothing else may write meanwhile.
    */
-  static async rebuildIndex(dir: string, options: { passphrase?: string } = {}): Promise<RebuildOutcome> {
-    const app = await Appliance.open(dir, { writable: true, passphrase: options.passphrase, command: 'chronodisk rebuild-index', rebuildIndex: true });
+  static async rebuildIndex(dir: string, options: { passphrase?: string; onProgress?: ReplayProgress } = {}): Promise<RebuildOutcome> {
+    const app = await Appliance.open(dir, {
+      writable: true,
+      passphrase: options.passphrase,
+      command: 'chronodisk rebuild-index',
+      rebuildIndex: true,
+      onReplayProgress: options.onProgress,
+    });
     try {
       return { ...app.index.counts(), problems: app.problems };
     } finally {
@@ -267,7 +275,7 @@ export class Appliance {
     return { dir: this.dir, applianceId: uuidBytes(this.header.id), codec: this.codec, catalog: this.catalog, files: this.files, writer: this.writer!, segmentTargetSize: this.segmentTargetSize };
   }
 
-  private startWriter(chosenSegmentSize?: number): void {
+  private startWriter(chosenSegmentSize?: number, onReplayProgress?: ReplayProgress): void {
     const fsBytes = () => {
       const fs = statfsSync(this.dir);
       return fs.blocks * fs.bsize;
@@ -276,7 +284,7 @@ export class Appliance {
     this.segmentTargetSize = segmentTargetSize;
     // Strays: segments a thinning wrote but never made live, or retired ones not yet deleted.
     sweepStrays(this.dir, this.catalog);
-    const caughtUp = catchUpForWriter(this.index, this.indexSources());
+    const caughtUp = catchUpForWriter(this.index, this.indexSources(), onReplayProgress);
     if (caughtUp.index !== this.index) {
       // The drive is full: the writer goes on with the index in memory (see catch-up.ts).
       this.index = caughtUp.index;

@@ -200,5 +200,19 @@ describe('rebuilding the index inside the running writer', () => {
     } finally {
       app.close();
     }
+    // What `chronodisk rebuild-index` does with no writer running reports the same steps.
+    const steps: string[] = [];
+    let last = { done: 0, total: -1 };
+    const again = await Appliance.rebuildIndex(dir, {
+      passphrase: 'rebuild in place',
+      onProgress: (step, done, total) => {
+        if (steps.at(-1) !== step) steps.push(step);
+        last = { done, total };
+      },
+    });
+    expect(again.problems).toEqual([]);
+    expect(again.commits).toBe(40);
+    expect(steps).toEqual(['scan', 'apply']);
+    expect(last).toEqual({ done: 40 * 1000 * 4096, total: 40 * 1000 * 4096 });
   }, 120_000);
 });

@@ -82,18 +82,18 @@ export function openWriterIndex(dir: string, applianceId: string): IndexDb {
 }
 
 /** The writer's catch-up of its open index: the same index, or (a full drive) a copy in memory that replaces it. */
-export function catchUpForWriter(index: IndexDb, src: IndexSources): { index: IndexDb; replay: ReplayResult } {
+export function catchUpForWriter(index: IndexDb, src: IndexSources, onProgress?: ReplayProgress): { index: IndexDb; replay: ReplayResult } {
   try {
-    return { index, replay: catchUp(index, src) };
+    return { index, replay: catchUp(index, src, { onProgress }) };
   } catch (e) {
     if (!isDriveFull(e)) throw e;
     const image = IndexDb.imageOf(index.db);
     index.close();
-    return catchUpInMemory(image, src);
+    return catchUpInMemory(image, src, onProgress);
   }
 }
 
-function catchUpInMemory(image: Buffer | undefined, src: IndexSources): { index: IndexDb; replay: ReplayResult } {
+function catchUpInMemory(image: Buffer | undefined, src: IndexSources, onProgress?: ReplayProgress): { index: IndexDb; replay: ReplayResult } {
   const copy = IndexDb.inMemory(image, src.applianceId);
-  return { index: copy, replay: catchUp(copy, src) };
+  return { index: copy, replay: catchUp(copy, src, { onProgress }) };
 }

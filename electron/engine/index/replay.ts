@@ -57,6 +57,7 @@ export function replaySegments(
   const sizes = onProgress ? todo.map((seg) => (existsSync(segmentPath(files.dir, seg.id)) ? Math.max(0, fstatSync(files.fd(seg.id)).size - startOf(seg.id)) : 0)) : [];
   const total = sizes.reduce((a, b) => a + b, 0);
   let before = 0;
+  onProgress?.('scan', 0, total);
   for (const [i, seg] of todo.entries()) {
     if (!existsSync(segmentPath(files.dir, seg.id))) {
       result.problems.push({ segment: seg.id, at: 0, reason: 'segment file is missing' });
@@ -103,6 +104,7 @@ export function replaySegments(
   commits.sort((a, b) => a.seq - b.seq);
   const applyTotal = onProgress ? commits.reduce((sum, c) => sum + c.bytes, 0) : 0;
   let applied = 0;
+  onProgress?.('apply', 0, applyTotal);
   for (let i = 0; i < commits.length; i += BATCH) {
     db.transaction(() => {
       for (const c of commits.slice(i, i + BATCH)) {
