@@ -18,7 +18,7 @@ import { SegmentWriter } from './store/segment-writer.js';
 import { retireSegments, swapSegments, sweepStrays, type SwapContext } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
-import { ChronodiskError, isIndexDamage } from './errors.js';
+import { ChronodiskError, isDriveFull, isIndexDamage } from './errors.js';
 import { TimeImage } from './time-image.js';
 import { WriteHold } from './store/write-hold.js';
 import { Timeline, type PointInfo } from './timeline.js';
@@ -164,7 +164,7 @@ export class Appliance {
         // On a thread of its own when the index is a file (see index-rebuild.ts); an index
         // kept in memory (a full drive) has no file another connection could write.
         const key = this.codec.key ? new Uint8Array(this.codec.key) : null;
-        const onThread = this.index.db.memory ? undefined : rebuildIndexOnThread({ dir: this.dir, applianceId: this.header.id, key }, onProgress);
+        const onThread = this.index.inMemory ? undefined : rebuildIndexOnThread({ dir: this.dir, applianceId: this.header.id, key }, onProgress);
         if (onThread) {
           const r = await onThread;
           this.index.reload();
@@ -176,13 +176,38 @@ export class Appliance {
       try {
         return await rebuild();
       } catch (e) {
-        if (!isIndexDamage(e) || this.index.db.memory) throw e;
+        if (!isIndexDamage(e) || this.index.inMemory) throw e;
         // A file SQLite cannot read (a garbled header): no transaction repairs it, so it
         // starts again. Readers that had it open keep the old file until they open again.
         this.index.startFileAfresh(this.dir, this.header.id);
         this.timeline = new Timeline(this.index.db, () => this.catalog.state);
         return await rebuild();
       }
+    });
+  }
+
+  /**
+   * A writer that opened on a full drive keeps its index in memory (catch-up.ts); once the
+   * drive has room, this brings the file up to date and goes back to it, so readers beside
+   * see the new points again and the copy stops growing. False when it stays in memory
+   * (still no room for the file) or never was there. Needs no capture batch open.
+   */
+  async moveIndexToFile(): Promise<boolean> {
+    if (!this.index.inMemory || !this.writer) return false;
+    return this.writeHold.betweenBatches(this.requireWriter(), 'the index moves back to its file between capture steps', async () => {
+      let file: IndexDb | undefined;
+      try {
+        file = IndexDb.open(this.dir, this.header.id, true)!;
+        const f = file;
+        f.db.transaction(() => catchUp(f, this.indexSources()))();
+      } catch (e) {
+        file?.close();
+        if (isDriveFull(e)) return false;
+        throw e;
+      }
+      this.index.takeConnectionOf(file);
+      this.timeline = new Timeline(this.index.db, () => this.catalog.state);
+      return true;
     });
   }
 

@@ -8,6 +8,7 @@ import { checkAppliance } from '../../electron/engine/check.js';
 import { INDEX_FILE } from '../../electron/engine/format/constants.js';
 import { readHeader } from '../../electron/engine/format/appliance-header.js';
 import { IndexDb } from '../../electron/engine/index/index-db.js';
+import { ensureSpace } from '../../electron/engine/retention/space-guard.js';
 import { imageHash, sha256 } from '../helpers/history.js';
 import { fillDrive, mountTmpfs, unmount } from '../devices/loop-device.js';
 
@@ -93,6 +94,24 @@ describe('opening an appliance on a drive with no byte free', () => {
       const next = await b.commit();
       expect(imageHash(app, app.disk('d'), next.seq)).toBe(sha256(shadow));
       expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
+      for (const p of points) expect(imageHash(app, app.disk('d'), p.seq)).toBe(p.hash);
+
+      // With room again the space guard puts the writer back on its index file: a reader
+      // beside it sees the point made meanwhile, and the writer goes on there.
+      expect(app.index.inMemory).toBe(true);
+      expect((await ensureSpace(app)).state).toBe('ok');
+      expect(app.index.inMemory).toBe(false);
+      const fresh = await Appliance.open(dir);
+      try {
+        expect(imageHash(fresh, fresh.disk('d'), next.seq)).toBe(sha256(shadow));
+      } finally {
+        fresh.close();
+      }
+      const more = app.beginBatch(app.disk('d'));
+      const tail = randomBytes(64 * KiB);
+      more.write(64 * KiB, tail);
+      tail.copy(shadow, 64 * KiB);
+      points.push({ seq: (await more.commit()).seq, hash: sha256(shadow) });
       for (const p of points) expect(imageHash(app, app.disk('d'), p.seq)).toBe(p.hash);
     } finally {
       app.close();

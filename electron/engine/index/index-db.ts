@@ -168,6 +168,21 @@ export class IndexDb {
     return new IndexDb(db, true);
   }
 
+  /** Whether this index is a copy in memory (the drive was full when it opened; see catch-up.ts). */
+  get inMemory(): boolean {
+    return this.conn.memory;
+  }
+
+  /**
+   * Takes over `other`'s connection (a writable index file, caught up) in place of its own,
+   * which it closes: the way back from a copy in memory once the drive has room. Users of
+   * this IndexDb keep it; `other` is not to be used again.
+   */
+  takeConnectionOf(other: IndexDb): void {
+    this.conn.close();
+    this.connect(other.conn);
+  }
+
   /** Forgets what this connection remembers of the index, after another connection rewrote it (openBeside). */
   reload(): void {
     this.maxSeq = Number(this.meta('max_seq') ?? 0);

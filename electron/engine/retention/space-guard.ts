@@ -104,6 +104,8 @@ async function guardSpace(app: Appliance, options: SpaceOptions): Promise<SpaceS
   // give up history to keep room for another like it.
   const wanted = floor + Math.min(floor, Math.max(0, options.reserveBytes ?? 0));
   let free = freeBytes(app.dir);
+  // A writer that opened on a full drive goes back to its index file once there is room.
+  if (free >= floor) await app.moveIndexToFile().catch((e: unknown) => (isChronodiskError(e, 'busy') ? false : Promise.reject(e)));
   if (free >= wanted) return { state: 'ok', freeBytes: free };
   // What failed batches left (nothing refers to it) goes before any point does.
   if ((await app.reclaimUnreferenced()).segments > 0) {
