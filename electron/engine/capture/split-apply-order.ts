@@ -50,6 +50,16 @@ export class SplitApplyOrder {
   }
 
   /**
+   * A commit failed after its seq was handed out, and its record may still be durable (the
+   * drive filled between the segment's fdatasync and the index): the appliance may hold a
+   * write the source never got, above every seq handed over so far. The marker stays below
+   * it until a restart re-applies.
+   */
+  commitFailed(): void {
+    this.failedBelow = Math.min(this.failedBelow, this.lastSeq + 1);
+  }
+
+  /**
    * The highest seq such that every write at or below it has been written to the source
    * (not necessarily flushed: take it before the source's fdatasync).
    */

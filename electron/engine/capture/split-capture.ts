@@ -114,6 +114,9 @@ export class SplitCapture {
     let point: PointInfo;
     try {
       point = await batch.commit({ flags: crashConsistent ? CommitFlag.CrashConsistent : 0 });
+    } catch (e) {
+      this.order.commitFailed();
+      throw e;
     } finally {
       this.space.wrote();
     }

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { SplitApplyOrder } from '../../electron/engine/capture/split-apply-order.js';
+
+/**
+ * The applied marker of split capture (how far the source is known to hold what the
+ * appliance does) must never pass a write the source did not get: a restart re-applies
+ * only what lies above it. Found when a drive filled between a commit's fdatasync and its
+ * index update: the client got an error, the record was durable, the marker went past it.
+ */
+describe('the order split writes reach the source', () => {
+  it('keeps the marker below a failed source write and below a failed commit', async () => {
+    const order = new SplitApplyOrder(10);
+    await order.run(11, 0, 4096, async () => undefined);
+    await order.settled();
+    expect(order.appliedThrough()).toBe(11);
+
+    // A commit that failed after its seq (12) was handed out: the writes after it land.
+    order.commitFailed();
+    await order.run(13, 4096, 8192, async () => undefined);
+    await order.run(14, 0, 4096, async () => undefined);
+    await order.settled();
+    expect(order.appliedThrough()).toBe(11);
+
+    // A source write that failed holds the marker below it too.
+    const again = new SplitApplyOrder(20);
+    await again.run(21, 0, 4096, () => Promise.reject(new Error('EIO'))).catch(() => undefined);
+    await again.run(22, 4096, 8192, async () => undefined);
+    await again.settled();
+    expect(again.appliedThrough()).toBe(20);
+  });
+
+  it('waits for an earlier overlapping write, and counts one in flight as not yet applied', async () => {
+    const order = new SplitApplyOrder(0);
+    const seen: number[] = [];
+    let release!: () => void;
+    const first = order.run(1, 0, 8192, () => new Promise<void>((r) => (release = r)).then(() => void seen.push(1)));
+    const second = order.run(2, 4096, 12288, async () => void seen.push(2));
+    const apart = order.run(3, 65536, 69632, async () => void seen.push(3));
+    await apart;
+    expect(seen).toEqual([3]);
+    expect(order.appliedThrough()).toBe(0);
+    release();
+    await Promise.all([first, second]);
+    await order.settled();
+    expect(seen).toEqual([3, 1, 2]);
+    expect(order.appliedThrough()).toBe(3);
+  });
+});
