@@ -112,8 +112,7 @@ export class IndexDb {
 
   private static openWritable(dir: string, applianceId: string): IndexDb {
     const idx = new IndexDb(IndexDb.writableConnection(dir, applianceId), true);
-    idx.setMeta('version', INDEX_VERSION);
-    idx.setMeta('appliance', applianceId);
+    idx.stamp(applianceId);
     return idx;
   }
 
@@ -153,6 +152,11 @@ export class IndexDb {
     this.conn.close();
     IndexDb.remove(dir);
     this.connect(IndexDb.writableConnection(dir, applianceId));
+    this.stamp(applianceId);
+  }
+
+  /** Names the format version and the appliance this index belongs to (checked by compatible()). */
+  private stamp(applianceId: string): void {
     this.setMeta('version', INDEX_VERSION);
     this.setMeta('appliance', applianceId);
   }
@@ -199,8 +203,7 @@ export class IndexDb {
     const db = image ? new Database(image) : new Database(':memory:');
     db.exec(schema);
     const idx = new IndexDb(db, true);
-    idx.setMeta('version', INDEX_VERSION);
-    idx.setMeta('appliance', applianceId);
+    idx.stamp(applianceId);
     return idx;
   }
 
