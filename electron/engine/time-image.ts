@@ -99,7 +99,14 @@ export class TimeImage implements BlockSource {
     } catch (e) {
       // A thinning that committed after the lookups deletes the files they named: look
       // the pieces up again in the new index (once; a second failure is real).
-      if (this.index.meta('generation') === planned) throw e;
+      if (this.index.meta('generation') === planned) {
+        // Answers that led to a failed read are not kept: an index that disagreed with the
+        // segments may be rebuilt meanwhile (in place: same generation), and the next read
+        // must ask it again.
+        this.windows.clear();
+        this.newestWindow = -1;
+        throw e;
+      }
       this.records.readSlices(this.plan(out, offset));
     }
   }

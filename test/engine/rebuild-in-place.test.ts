@@ -3,11 +3,12 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
+import { executeThinning, planThinning } from '../../electron/engine/retention/thin.js';
 import { ChronodiskError } from '../../electron/engine/errors.js';
 import { parsePointSpec } from '../../shared/point.js';
 import { applianceHash } from '../helpers/appliance-hash.js';
 import { BREAK_EXTENTS_SQL } from '../helpers/broken-index.js';
-import { imageHash, prng, randomHistory, sha256, writeRandom } from '../helpers/history.js';
+import { imageHash, imageHashOf, prng, randomHistory, sha256, writeRandom } from '../helpers/history.js';
 
 /**
  * The index rebuilt inside a running writer (what the service's "Rebuild the index" does):
@@ -30,6 +31,12 @@ describe('rebuilding the index inside the running writer', () => {
       const d = app.addDisk({ name: 'disk0', source: '/dev/null', size: 16 * MiB, mode: 'scan', blockSize: 65536, identity: {} });
       const kept = await randomHistory(app, d, { seed: 11, writes: 1500, maxLength: 30_000, keepEvery: 10 });
       expect(kept.length).toBeGreaterThanOrEqual(5);
+      // Thinned once, as most appliances are: the index generation is then a number that a
+      // rebuild keeps (so nothing but the failed read itself tells a reader to look again).
+      const keptSeqs = new Set(kept.map((k) => k.seq));
+      const gone = app.timeline.points(d).find((p) => !keptSeqs.has(p.seq))!.seq;
+      await executeThinning(app, planThinning(app, Date.now() * 1000, () => new Set(app.timeline.points(d).map((p) => p.seq).filter((s) => s !== gone))));
+      expect(app.index.meta('generation')).toBe(1);
       app.addBookmark(d, app.timeline.pointAt(d, kept[1]!.seq)!, 'second kept point');
       const points = app.timeline.points(d);
       const truth = applianceHash(dir);
@@ -38,9 +45,11 @@ describe('rebuilding the index inside the running writer', () => {
         // Break the index as a bug or a bad disk block might: every extent points past its record's bytes.
         app.index.db.exec(BREAK_EXTENTS_SQL);
         const last = kept[kept.length - 1]!;
+        // An image held across the rebuild, as a serving connection holds one.
+        const held = app.image(d, last.seq);
         let failure: unknown;
         try {
-          imageHash(app, d, last.seq);
+          imageHashOf(held);
         } catch (e) {
           failure = e;
         }
@@ -53,6 +62,7 @@ describe('rebuilding the index inside the running writer', () => {
         expect(r.problems).toEqual([]);
         expect(r.commits).toBe(points.length);
         for (const k of kept) expect(imageHash(app, d, k.seq), `point ${k.seq} in the writer`).toBe(k.hash);
+        expect(imageHashOf(held), 'the image held across the rebuild').toBe(last.hash);
         reader.refresh();
         const rd = reader.disk('disk0');
         for (const k of kept) expect(imageHash(reader, rd, k.seq), `point ${k.seq} in the reader`).toBe(k.hash);

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Appliance } from '../../electron/engine/appliance.js';
 import type { CaptureBatch } from '../../electron/engine/capture-batch.js';
 import type { DiskRecord } from '../../electron/engine/store/catalog-state.js';
+import type { TimeImage } from '../../electron/engine/time-image.js';
 
 export { prng } from './prng.js';
 
@@ -40,7 +41,11 @@ export function sha256(buf: Buffer): string {
 
 /** sha256 of a disk's image at a point, read in 4 MiB pieces. */
 export function imageHash(app: Appliance, disk: DiskRecord, seq: number): string {
-  const img = app.image(disk, seq);
+  return imageHashOf(app.image(disk, seq));
+}
+
+/** sha256 of every byte of `img`, read in 4 MiB pieces. */
+export function imageHashOf(img: TimeImage): string {
   const h = createHash('sha256');
   const chunk = Buffer.alloc(4 * 1024 * 1024);
   for (let at = 0; at < img.size; at += chunk.length) {
