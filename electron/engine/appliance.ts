@@ -5,9 +5,9 @@ import { newHeader, readHeader, uuidBytes, writeHeader, type ApplianceHeader } f
 import { newDataKey, unwrapDataKey, wrapDataKey } from './format/keys.js';
 import { PayloadCodec } from './format/payload-codec.js';
 import { IndexDb } from './index/index-db.js';
-import { catchUp, catchUpForReader, catchUpForWriter, openWriterIndex, type CatchUpOptions, type IndexSources } from './index/catch-up.js';
-import { rebuildIndexOnThread, type RebuildOutcome } from './index/index-rebuild.js';
-import type { ReplayProblem, ReplayProgress, ReplayResult } from './index/replay.js';
+import { catchUpForReader, catchUpForWriter, catchUpInOneTransaction, openWriterIndex, returnIndexToFile, type IndexSources } from './index/catch-up.js';
+import { rebuildWriterIndex, type RebuildOutcome } from './index/index-rebuild.js';
+import type { ReplayProblem, ReplayProgress } from './index/replay.js';
 import { Catalog } from './store/catalog.js';
 import type { BookmarkRecord, DiskRecord } from './store/catalog-state.js';
 import { CommitPipeline } from './store/commit-pipeline.js';
@@ -18,7 +18,7 @@ import { SegmentWriter } from './store/segment-writer.js';
 import { retireSegments, swapSegments, sweepStrays, type SwapContext } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
-import { ChronodiskError, isDriveFull, isIndexDamage } from './errors.js';
+import { ChronodiskError } from './errors.js';
 import { TimeImage } from './time-image.js';
 import { WriteHold } from './store/write-hold.js';
 import { Timeline, type PointInfo } from './timeline.js';
@@ -53,8 +53,8 @@ const diskNamePattern = /^[^@:/\s][^@:/]*$/;
  * index (a rebuildable cache). One writer at a time; any number of readers beside it.
  */
 export class Appliance {
-  /** Set once in open(); replaced only there, by an index in memory when the drive is full. */
-  timeline: Timeline;
+  /** The Timeline over the index's current connection, made again when that changes (see timeline). */
+  private timelineOn: { db: IndexDb['db']; timeline: Timeline } | undefined;
   readonly records: RecordReader;
   /** What opening found that needs attention (damaged segments…); `check` reports it. */
   readonly problems: ReplayProblem[] = [];
@@ -74,8 +74,16 @@ export class Appliance {
     private readonly lock: WriterLock | undefined,
     decodeThread: boolean | undefined,
   ) {
-    this.timeline = new Timeline(index.db, () => this.catalog.state);
     this.records = new RecordReader(files, codec, { decodeThread });
+  }
+
+  /**
+   * Timeline queries over the index. Its connection changes when the writer moves the index
+   * between memory and its file (a full drive) or starts a garbled file again.
+   */
+  get timeline(): Timeline {
+    if (this.timelineOn?.db !== this.index.db) this.timelineOn = { db: this.index.db, timeline: new Timeline(this.index.db, () => this.catalog.state) };
+    return this.timelineOn.timeline;
   }
 
   /** Creates an appliance in `dir` (which must be missing or empty). */
@@ -159,31 +167,9 @@ export class Appliance {
    * new, never a half-built one. Split writes wait meanwhile; needs no capture batch open.
    */
   async rebuildIndexInPlace(onProgress?: ReplayProgress): Promise<RebuildOutcome> {
-    return this.writeHold.betweenBatches(this.requireWriter(), 'the index is rebuilt between capture steps', async () => {
-      const rebuild = async (): Promise<RebuildOutcome> => {
-        // On a thread of its own when the index is a file (see index-rebuild.ts); an index
-        // kept in memory (a full drive) has no file another connection could write.
-        const key = this.codec.key ? new Uint8Array(this.codec.key) : null;
-        const onThread = this.index.inMemory ? undefined : rebuildIndexOnThread({ dir: this.dir, applianceId: this.header.id, key }, onProgress);
-        if (onThread) {
-          const r = await onThread;
-          this.index.reload();
-          return r;
-        }
-        const r = this.catchUpInOneTransaction({ fresh: true, onProgress });
-        return { ...this.index.counts(), problems: r.problems };
-      };
-      try {
-        return await rebuild();
-      } catch (e) {
-        if (!isIndexDamage(e) || this.index.inMemory) throw e;
-        // A file SQLite cannot read (a garbled header): no transaction repairs it, so it
-        // starts again. Readers that had it open keep the old file until they open again.
-        this.index.startFileAfresh(this.dir, this.header.id);
-        this.timeline = new Timeline(this.index.db, () => this.catalog.state);
-        return await rebuild();
-      }
-    });
+    return this.writeHold.betweenBatches(this.requireWriter(), 'the index is rebuilt between capture steps', () =>
+      rebuildWriterIndex(this.index, this.indexSources(), onProgress),
+    );
   }
 
   /**
@@ -194,21 +180,9 @@ export class Appliance {
    */
   async moveIndexToFile(): Promise<boolean> {
     if (!this.index.inMemory || !this.writer) return false;
-    return this.writeHold.betweenBatches(this.requireWriter(), 'the index moves back to its file between capture steps', async () => {
-      let file: IndexDb | undefined;
-      try {
-        file = IndexDb.open(this.dir, this.header.id, true)!;
-        const f = file;
-        f.db.transaction(() => catchUp(f, this.indexSources()))();
-      } catch (e) {
-        file?.close();
-        if (isDriveFull(e)) return false;
-        throw e;
-      }
-      this.index.takeConnectionOf(file);
-      this.timeline = new Timeline(this.index.db, () => this.catalog.state);
-      return true;
-    });
+    return this.writeHold.betweenBatches(this.requireWriter(), 'the index moves back to its file between capture steps', async () =>
+      returnIndexToFile(this.index, this.indexSources()),
+    );
   }
 
   /**
@@ -222,18 +196,10 @@ export class Appliance {
     return this.writeHold.betweenBatches(this.requireWriter(), 'thinning waits for capture to pause', async () => {
       const r = await swapSegments(this.swapContext(), choose, build);
       this.records.clear();
-      this.catchUpInOneTransaction(); // the retired files still exist for readers of the old index
+      catchUpInOneTransaction(this.index, this.indexSources()); // the retired files still exist for readers of the old index
       retireSegments({ dir: this.dir, catalog: this.catalog, files: this.files }, r.retired);
       return r;
     });
-  }
-
-  /**
-   * The index caught up in one transaction: a reader sees the old index or the new, never
-   * an empty or half-built one — that would read as zeros, not as an error.
-   */
-  private catchUpInOneTransaction(options: CatchUpOptions = {}): ReplayResult {
-    return this.index.db.transaction(() => catchUp(this.index, this.indexSources(), options))();
   }
 
   /** Held by segment swaps (thinning, reclaimUnreferenced) and index rebuilds; see WriteHold. */
@@ -313,7 +279,6 @@ export class Appliance {
     if (caughtUp.index !== this.index) {
       // The drive is full: the writer goes on with the index in memory (see catch-up.ts).
       this.index = caughtUp.index;
-      this.timeline = new Timeline(this.index.db, () => this.catalog.state);
     }
     const r = caughtUp.replay;
     this.problems.push(...r.problems);

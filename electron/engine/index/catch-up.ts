@@ -36,6 +36,33 @@ export function catchUp(index: IndexDb, src: IndexSources, options: CatchUpOptio
   return replaySegments(src.catalog.state, src.files, index, src.codec, options.onProgress);
 }
 
+/**
+ * catchUp in one transaction: a reader sees the old index or the new, never an empty or
+ * half-built one — that would read as zeros, not as an error.
+ */
+export function catchUpInOneTransaction(index: IndexDb, src: IndexSources, options: CatchUpOptions = {}): ReplayResult {
+  return index.db.transaction(() => catchUp(index, src, options))();
+}
+
+/**
+ * The way back for a writer whose index is a copy in memory (a full drive): the file is
+ * brought up to date in one transaction and `index` takes over its connection. False,
+ * with `index` as it was, when the drive still has no room for it.
+ */
+export function returnIndexToFile(index: IndexDb, src: IndexSources): boolean {
+  let file: IndexDb | undefined;
+  try {
+    file = IndexDb.open(src.dir, src.applianceId, true)!;
+    catchUpInOneTransaction(file, src);
+  } catch (e) {
+    file?.close();
+    if (isDriveFull(e)) return false;
+    throw e;
+  }
+  index.takeConnectionOf(file);
+  return true;
+}
+
 export interface CatchUpOptions {
   /** Start the index afresh (one that disagrees with the segments). */
   fresh?: boolean;

@@ -3,7 +3,7 @@ import { uuidBytes } from '../format/appliance-header.js';
 import { PayloadCodec } from '../format/payload-codec.js';
 import { Catalog } from '../store/catalog.js';
 import { SegmentFiles } from '../store/segment-file.js';
-import { catchUp } from './catch-up.js';
+import { catchUpInOneTransaction } from './catch-up.js';
 import { IndexDb } from './index-db.js';
 import type { RebuildReply, RebuildRequest } from './index-rebuild.js';
 
@@ -32,9 +32,8 @@ try {
     sent = now;
     send({ progress: { step, done, total } });
   };
-  const ix = index;
-  const r = ix.db.transaction(() => catchUp(ix, src, { fresh: true, onProgress }))();
-  send({ done: { ...ix.counts(), problems: r.problems } });
+  const r = catchUpInOneTransaction(index, src, { fresh: true, onProgress });
+  send({ done: { ...index.counts(), problems: r.problems } });
 } catch (e) {
   const err = e as { message?: string; code?: string; remedy?: string };
   send({ error: { message: err.message ?? String(e), code: err.code, remedy: err.remedy } });

@@ -1,9 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import { errorCodes, isRemedy, type ErrorCode } from '../../../shared/errors.js';
-import { ChronodiskError } from '../errors.js';
+import { ChronodiskError, isIndexDamage } from '../errors.js';
 import { builtWorkerScript } from '../worker-script.js';
-import type { ReplayProblem } from './replay.js';
-import type { CatchUpOptions } from './catch-up.js';
+import { catchUpInOneTransaction, type IndexSources } from './catch-up.js';
+import type { IndexDb } from './index-db.js';
+import type { ReplayProblem, ReplayProgress } from './replay.js';
 
 /**
  * The index rebuilt inside a running writer without holding its event loop: a worker
@@ -31,8 +32,36 @@ export type RebuildReply =
   | { done: RebuildOutcome }
   | { error: { message: string; code?: string; remedy?: string } };
 
+/**
+ * The writer's index emptied and replayed from the segments: on a thread when it is a file,
+ * in line when it is a copy in memory (a full drive: no file another connection could
+ * write) or the worker is not built. A file SQLite cannot read (a garbled header) no
+ * transaction repairs: it is started again first. The caller holds the writes.
+ */
+export async function rebuildWriterIndex(index: IndexDb, src: IndexSources, onProgress?: ReplayProgress): Promise<RebuildOutcome> {
+  const rebuild = async (): Promise<RebuildOutcome> => {
+    const key = src.codec.key ? new Uint8Array(src.codec.key) : null;
+    const onThread = index.inMemory ? undefined : rebuildIndexOnThread({ dir: src.dir, applianceId: src.applianceId, key }, onProgress);
+    if (onThread) {
+      const r = await onThread;
+      index.reload();
+      return r;
+    }
+    const r = catchUpInOneTransaction(index, src, { fresh: true, onProgress });
+    return { ...index.counts(), problems: r.problems };
+  };
+  try {
+    return await rebuild();
+  } catch (e) {
+    if (!isIndexDamage(e) || index.inMemory) throw e;
+    // Readers that had the old file open keep it until they open again.
+    index.startFileAfresh(src.dir, src.applianceId);
+    return await rebuild();
+  }
+}
+
 /** Runs the rebuild on its thread; undefined when the worker is not built (the caller replays in line). */
-export function rebuildIndexOnThread(req: RebuildRequest, onProgress?: CatchUpOptions['onProgress']): Promise<RebuildOutcome> | undefined {
+function rebuildIndexOnThread(req: RebuildRequest, onProgress?: ReplayProgress): Promise<RebuildOutcome> | undefined {
   const script = builtWorkerScript(import.meta.url, 'index-rebuild-worker.js');
   if (!script) return undefined;
   return new Promise((resolve, reject) => {
