@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { PointSyntaxError } from '../shared/point.js';
-import { ChronodiskError, indexDamaged, isIndexDamage } from './engine/errors.js';
+import { ChronodiskError, fromStrayFsError, indexDamaged, isIndexDamage } from './engine/errors.js';
 import { verbs } from './cli/verbs.js';
 import { version } from './version.js';
 import { cliMessage } from './cli/remedy-advice.js';
@@ -52,6 +52,7 @@ function report(e: unknown): number {
     return 2;
   }
   if (process.env.CHRONODISK_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
+  e = fromStrayFsError(e, 'a file it needed') ?? e;
   if (e instanceof PointSyntaxError) {
     process.stderr.write(`chronodisk: ${e.message}\n`);
     return 2;

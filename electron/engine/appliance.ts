@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, statfsSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CatalogType, FILE_HEADER_SIZE, segmentTargetSizeFor } from './format/constants.js';
-import { newHeader, readHeader, uuidBytes, writeHeader, type ApplianceHeader } from './format/appliance-header.js';
+import { newHeader, noApplianceDir, notADirectory, readHeader, uuidBytes, writeHeader, type ApplianceHeader } from './format/appliance-header.js';
 import { newDataKey, unwrapDataKey, wrapDataKey } from './format/keys.js';
 import { PayloadCodec } from './format/payload-codec.js';
 import { IndexDb } from './index/index-db.js';
@@ -18,7 +18,7 @@ import { SegmentWriter } from './store/segment-writer.js';
 import { retireSegments, swapSegments, sweepStrays, type SwapContext } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
-import { ChronodiskError } from './errors.js';
+import { ChronodiskError, fromFsError } from './errors.js';
 import { TimeImage } from './time-image.js';
 import { WriteHold } from './store/write-hold.js';
 import { Timeline, type PointInfo } from './timeline.js';
@@ -86,26 +86,37 @@ export class Appliance {
     return this.timelineOn.timeline;
   }
 
-  /** Creates an appliance in `dir` (which must be missing or empty). */
+  /**
+   * Creates an appliance in `dir` (which must be missing or empty). A failure part way (a
+   * full drive, say) takes back what it made: the directory if it made it, else its new entries.
+   */
   static async init(dir: string, options: { passphrase?: string } = {}): Promise<ApplianceHeader> {
-    mkdirSync(dir, { recursive: true });
+    if (options.passphrase !== undefined && options.passphrase.length < 8) {
+      throw new ChronodiskError('usage', 'the passphrase is too short; use at least 8 characters');
+    }
+    const made = mkdirSync(dir, { recursive: true });
     if (!statSync(dir).isDirectory()) throw new ChronodiskError('usage', `${dir} is not a directory`);
     if (readdirSync(dir).length > 0) {
       throw new ChronodiskError('exists', `${dir} is not empty; give an empty or new directory for the appliance`);
     }
-    let key: Buffer | undefined;
-    let encryption: ApplianceHeader['encryption'] = null;
-    if (options.passphrase !== undefined) {
-      if (options.passphrase.length < 8) throw new ChronodiskError('usage', 'the passphrase is too short; use at least 8 characters');
-      key = newDataKey();
-      encryption = { cipher: 'aes-256-gcm', ...(await wrapDataKey(key, options.passphrase)) };
+    try {
+      let key: Buffer | undefined;
+      let encryption: ApplianceHeader['encryption'] = null;
+      if (options.passphrase !== undefined) {
+        key = newDataKey();
+        encryption = { cipher: 'aes-256-gcm', ...(await wrapDataKey(key, options.passphrase)) };
+      }
+      const header = newHeader(encryption);
+      const codec = new PayloadCodec(key);
+      Catalog.create(dir, uuidBytes(header.id), header.createdUs, codec);
+      mkdirSync(join(dir, 'segments'), { recursive: true });
+      writeHeader(dir, header, true); // last: a directory with a header is a whole appliance
+      return header;
+    } catch (e) {
+      if (made) rmSync(made, { recursive: true, force: true });
+      else for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+      throw fromFsError(e, `the new appliance in ${dir}`);
     }
-    const header = newHeader(encryption);
-    const codec = new PayloadCodec(key);
-    Catalog.create(dir, uuidBytes(header.id), header.createdUs, codec);
-    mkdirSync(join(dir, 'segments'), { recursive: true });
-    writeHeader(dir, header, true); // last: a directory with a header is a whole appliance
-    return header;
   }
 
   static async open(dir: string, options: OpenOptions = {}): Promise<Appliance> {
@@ -113,9 +124,9 @@ export class Appliance {
     try {
       st = statSync(dir);
     } catch {
-      throw new ChronodiskError('not-found', `the appliance directory ${dir} does not exist; check -a, or create one with chronodisk init ${dir}`);
+      throw noApplianceDir(dir);
     }
-    if (!st.isDirectory()) throw new ChronodiskError('not-appliance', `${dir} is not a directory; name the appliance directory with -a`);
+    if (!st.isDirectory()) throw notADirectory(dir);
     const header = readHeader(dir);
     let key: Buffer | undefined;
     if (header.encryption) {

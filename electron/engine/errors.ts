@@ -56,6 +56,19 @@ export function indexDamaged(e: unknown): ChronodiskError {
   return new ChronodiskError('damaged', `the appliance's index is damaged (${(e as Error)?.message ?? String(e)})`, { cause: e, remedy: 'rebuild-index' });
 }
 
+/**
+ * An errno error that reached the top of a verb or a request unmapped, as ours: about the
+ * path it names, or `fallback` when it names none (a write on a descriptor). The system's
+ * own words follow in brackets. Undefined when it is not an errno error fromFsError knows.
+ */
+export function fromStrayFsError(e: unknown, fallback: string): ChronodiskError | undefined {
+  const err = e as NodeJS.ErrnoException;
+  if (e instanceof ChronodiskError || typeof err?.code !== 'string') return undefined;
+  const mapped = fromFsError(e, err.path ?? fallback);
+  if (!(mapped instanceof ChronodiskError)) return undefined;
+  return new ChronodiskError(mapped.code, `${mapped.message} (${err.message})`, { cause: e });
+}
+
 /** Turns an fs error into a one-line ChronodiskError about `what`. */
 export function fromFsError(e: unknown, what: string): Error {
   const err = e as NodeJS.ErrnoException;

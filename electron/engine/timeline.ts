@@ -87,7 +87,7 @@ export class Timeline {
         'not-found',
         first
           ? `${disk.name} has no point ${what}; its first point is ${first.seq} at ${formatIsoMicros(first.time_us)}`
-          : `${disk.name} has no points yet; capture it first (chronodisk capture)`,
+          : `${disk.name} has no points yet; capture it first`,
       );
     };
     let row: CommitRow | undefined;
@@ -102,7 +102,7 @@ export class Timeline {
           const before = this.q.atOrBeforeSeq!.get(disk.id, spec.seq) as CommitRow | undefined;
           throw new ChronodiskError(
             'not-found',
-            `${spec.seq} is not a point of ${disk.name}` + (before ? `; the nearest point before it is ${before.seq}` : '; see chronodisk timeline'),
+            `${spec.seq} is not a point of ${disk.name}` + (before ? `; the nearest point before it is ${before.seq}` : `; ${disk.name}'s timeline lists its points`),
           );
         }
         break;
@@ -115,7 +115,7 @@ export class Timeline {
       }
       case 'bookmark': {
         const bm = this.catalog().bookmarks.get(disk.id)?.get(spec.label);
-        if (!bm) throw new ChronodiskError('not-found', `${disk.name} has no bookmark "${spec.label}"; list them with chronodisk timeline ${disk.name}`);
+        if (!bm) throw new ChronodiskError('not-found', `${disk.name} has no bookmark "${spec.label}"; its timeline lists the bookmarks it has`);
         row = this.q.bySeq!.get(bm.seq) as CommitRow | undefined;
         if (!row) throw new ChronodiskError('not-found', `bookmark "${spec.label}" names point ${bm.seq}, which is no longer on the timeline`);
         break;

@@ -2,7 +2,7 @@ import { ContractError } from '../../shared/contract.js';
 import { errorCodeOf, isServiceError } from '../../shared/contract-client.js';
 import type { ErrorInfo } from '../../shared/errors.js';
 import { PointSyntaxError } from '../../shared/point.js';
-import { ChronodiskError, fromFsError, indexDamaged, isIndexDamage } from '../engine/errors.js';
+import { ChronodiskError, fromStrayFsError, indexDamaged, isIndexDamage } from '../engine/errors.js';
 
 const MAX_MESSAGE = 600;
 
@@ -15,10 +15,8 @@ export function errorInfoOf(e: unknown): ErrorInfo {
   if (isIndexDamage(e)) return errorInfoOf(indexDamaged(e));
   if (e instanceof ChronodiskError || isServiceError(e)) return { code: e.code, message: oneLine(e.message), ...(e.remedy ? { remedy: e.remedy } : {}) };
   if (e instanceof ContractError || e instanceof PointSyntaxError) return { code: 'usage', message: oneLine(e.message) };
-  if (typeof (e as NodeJS.ErrnoException)?.code === 'string') {
-    const mapped = fromFsError(e, 'a file the service needed');
-    if (mapped instanceof ChronodiskError) return { code: mapped.code, message: oneLine(`${mapped.message} (${(e as Error).message})`) };
-  }
+  const mapped = fromStrayFsError(e, 'a file the service needed');
+  if (mapped) return { code: mapped.code, message: oneLine(mapped.message) };
   return { code: errorCodeOf(e), message: oneLine(`internal error: ${(e as Error)?.message ?? String(e)}`) };
 }
 

@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { ChronodiskError } from '../../electron/engine/errors.js';
 import { repoRoot, runCli, type CliResult } from '../helpers/cli.js';
+import { fillDrive, mountTmpfs, unmount } from '../devices/loop-device.js';
 
 /**
  * Bad input through the real CLI: each mistake gives exactly one clear line on stderr and
@@ -178,6 +179,27 @@ describe('bad input gives one clear error and changes nothing', () => {
     expect(r.status, r.stderr).toBe(0);
     // A label already taken is refused too.
     refused(['mark', '-a', plain, 'disk0', 'before upgrade'], 1, /already has a bookmark "before upgrade"/);
+  });
+
+  it('init on a drive with no room, and a passphrase too short: nothing is left behind', () => {
+    const drive = join(root, 'full-drive');
+    mountTmpfs(drive, '1m');
+    try {
+      const empty = join(drive, 'empty');
+      mkdirSync(empty);
+      fillDrive(drive);
+      const before = snapshot(drive, true);
+      for (const target of [join(drive, 'new'), join(drive, 'deeper', 'new'), empty]) {
+        expectOneLine(runCli(['init', target]), 1, new RegExp(`the new appliance in ${target}: no space left on the device$`));
+        expect(snapshot(drive, true), `files of ${drive} after chronodisk init ${target}`).toEqual(before);
+      }
+      rmSync(join(drive, 'filler'));
+      const r = runCli(['init', '--encrypt', join(drive, 'short')], { env: { CHRONODISK_PASSPHRASE: 'short' } });
+      expectOneLine(r, 2, /the passphrase is too short; use at least 8 characters/);
+      expect(existsSync(join(drive, 'short'))).toBe(false);
+    } finally {
+      unmount(drive);
+    }
   });
 
   it('usage errors exit 2', () => {

@@ -10,6 +10,11 @@ import { fsyncDir } from '../store/durable-file.js';
  * chronodisk.json: what makes a directory an appliance. Plain JSON so a person (and
  * another program) can read it; the only secret, the data key, is wrapped.
  */
+/** The one-line errors for an appliance path that names nothing, or a file. */
+export const noApplianceDir = (dir: string) =>
+  new ChronodiskError('not-found', `the appliance directory ${dir} does not exist; check -a, or create one with chronodisk init ${dir}`);
+export const notADirectory = (dir: string) => new ChronodiskError('not-appliance', `${dir} is not a directory; name the appliance directory with -a`);
+
 export interface ApplianceHeader {
   format: 'chronodisk-appliance';
   version: number;
@@ -34,11 +39,11 @@ export function readHeader(dir: string): ApplianceHeader {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       if (!existsSync(dir)) {
-        throw new ChronodiskError('not-found', `the appliance directory ${dir} does not exist; check -a, or create one with chronodisk init ${dir}`);
+        throw noApplianceDir(dir);
       }
       throw new ChronodiskError('not-appliance', `${dir} is not a Chronodisk appliance (no ${HEADER_FILE}); create one with chronodisk init ${dir}`);
     }
-    if (code === 'ENOTDIR') throw new ChronodiskError('not-appliance', `${dir} is not a directory; name the appliance directory with -a`);
+    if (code === 'ENOTDIR') throw notADirectory(dir);
     throw e;
   }
   let h: ApplianceHeader;
