@@ -51,7 +51,7 @@ function offsets(w: Workload): number[] {
 }
 
 /**
- * `commitMs`: time awaiting a commit (fdatasync + index), the rest is inside write() and
+ * `commitMs`: time awaiting a commit (fdatasync + index), the rest is inside lend() and
  * drained() (encode, compress, checksum, buffering). Like a capture writer (track mode,
  * TrackCapture), the producer begins the next batch while the previous one syncs: at most
  * two batches in flight, memory bounded by drained().
@@ -72,7 +72,7 @@ async function ours(w: Workload, offs: number[], encrypted: boolean): Promise<{ 
       // Steady state, as in a long-running writer: one untimed batch starts the encoder
       // threads (and their compiled code) first. Its bytes are not counted as stored.
       const warm = app.beginBatch(d);
-      for (let i = 0; i < BATCH_BYTES / MiB; i++) warm.write(i * MiB, slice(p, i, MiB));
+      for (let i = 0; i < BATCH_BYTES / MiB; i++) warm.lend(i * MiB, slice(p, i, MiB));
       await warm.commit();
       storedBefore = dirBytes(join(dir.path, 'segments'));
       const t0 = now();
@@ -84,7 +84,8 @@ async function ours(w: Workload, offs: number[], encrypted: boolean): Promise<{ 
       };
       for (let i = 0; i < offs.length; ) {
         const b = app.beginBatch(d);
-        for (const end = Math.min(offs.length, i + perBatch); i < end; i++) b.write(offs[i]!, slice(p, i, w.writeSize));
+        // Lent, as scan and track capture lend their read buffers: no copy on the event loop.
+        for (const end = Math.min(offs.length, i + perBatch); i < end; i++) b.lend(offs[i]!, slice(p, i, w.writeSize));
         await b.drained();
         const committing = b.commit();
         committing.catch(() => undefined); // awaited below, after the next batch

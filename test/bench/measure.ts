@@ -183,12 +183,18 @@ export { prng } from '../helpers/prng.js';
 
 export type DataKind = 'text' | 'files' | 'random';
 
-/** 64 MiB of each kind, made once per run: writes take slices of it. */
+/**
+ * 64 MiB of each kind, made once per run: writes take slices of it. The bytes sit in
+ * shared memory, as a capture's read buffers do, so a producer can lend them to the
+ * writer (CaptureBatch.lend) the way scan and track capture do.
+ */
 const pools = new Map<DataKind, Buffer>();
 export function pool(kind: DataKind): Buffer {
   let p = pools.get(kind);
   if (!p) {
-    p = kind === 'text' ? textPool(64 * MiB) : kind === 'files' ? filesPool(64 * MiB) : randomPool(64 * MiB);
+    const bytes = kind === 'text' ? textPool(64 * MiB) : kind === 'files' ? filesPool(64 * MiB) : randomPool(64 * MiB);
+    p = Buffer.from(new SharedArrayBuffer(bytes.length));
+    bytes.copy(p);
     pools.set(kind, p);
   }
   return p;

@@ -10,6 +10,9 @@ import { SourceReader } from './source-reader.js';
 
 const BATCH_MS = 200;
 const ALIGN = 4096;
+/** Reads of at most 1 MiB, two in flight, and room for this many more lent to the writer. */
+const READ_CHUNK = 1024 * 1024;
+const LENT_CHUNKS = 4;
 
 export interface TrackCaptureEvents {
   onPoint?: (p: PointInfo, how: 'scan' | 'track') => void;
@@ -153,8 +156,10 @@ export class TrackCapture {
     try {
       // The filesystem wrote these blocks through its own cache: drop the device's stale copies.
       await SourceReader.dropDeviceCache(this.disk.source);
-      for await (const [at, buf] of reader.chunks(ranges, 1024 * 1024)) {
-        batch.write(at, buf);
+      // Lent, not copied: the encoder threads read the read buffers where they are.
+      const lending = { released: () => batch.released(), spare: LENT_CHUNKS };
+      for await (const [at, buf] of reader.chunks(ranges, READ_CHUNK, 2, lending)) {
+        batch.lend(at, buf);
         await batch.drained();
       }
       committing = batch.commit({ flags: (flush ? CommitFlag.CrashConsistent : 0) | extraFlags });
