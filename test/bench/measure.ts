@@ -129,15 +129,28 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
 }
 
 /** Writes back dirty pages and drops the page cache so a read measures the disk; false when not permitted. */
-export function dropCaches(): boolean {
+export function dropCaches(check: string[] = []): boolean {
   try {
-    // Dirty pages are not dropped: a file just written would still read from memory.
-    execFileSync('sync');
-    writeFileSync('/proc/sys/vm/drop_caches', '3');
-    return true;
+    // Dirty pages are not dropped: a file just written would still read from memory. And
+    // a drop has been seen to leave a file just written whole in memory (a raw file "cold"
+    // at 8 GB/s): the files named in `check` are looked at with fincore, and dropped again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      execFileSync('sync');
+      writeFileSync('/proc/sys/vm/drop_caches', '3');
+      if (residentBytes(check) === 0) return true;
+    }
+    return false;
   } catch {
     return false;
   }
+}
+
+/** Bytes of `paths` (files, or directories: the files in them) in the page cache, by fincore. */
+export function residentBytes(paths: string[]): number {
+  const files = paths.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).map((f) => join(p, f)) : [p]));
+  if (files.length === 0) return 0;
+  const out = execFileSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', ...files], { encoding: 'utf8' });
+  return out.split('\n').reduce((sum, line) => sum + (Number(line.trim()) || 0), 0);
 }
 
 /** Random, incompressible bytes. */
