@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
@@ -8,6 +8,7 @@ import { checkAppliance } from '../../electron/engine/check.js';
 import { IndexDb } from '../../electron/engine/index/index-db.js';
 import { imageHash, prng, sha256, writeRandom } from '../helpers/history.js';
 import { mountTmpfs, unmount } from '../devices/loop-device.js';
+import { textPool } from '../helpers/text-pool.js';
 
 /**
  * The commit path with its encoder threads: large batches go to worker threads and come
@@ -133,5 +134,43 @@ describe('a full disk under the encoder threads', () => {
     } finally {
       app.close();
     }
+  });
+});
+
+describe('the encoders hurry only while requests queue for them', () => {
+  it('compresses with the faster settings under a backlog, never when calm, and both read back exactly', async () => {
+    const text = textPool(16 * MiB, 7);
+    const stored: Record<string, number> = {};
+    for (const how of ['calm', 'rushed'] as const) {
+      const dir = join(root, `hurry-${how}`);
+      await Appliance.init(dir);
+      const app = await Appliance.open(dir, { writable: true });
+      try {
+        const d = app.addDisk({ name: 'd', ...disk, size: 16 * MiB });
+        let seq: number;
+        if (how === 'calm') {
+          // One 1 MiB request at a time, each awaited: no thread ever has a queue.
+          for (let at = 0; at < text.length; at += MiB) {
+            const b = app.beginBatch(d);
+            b.write(at, text.subarray(at, at + MiB));
+            seq = (await b.commit()).seq;
+          }
+        } else {
+          // Sixteen 1 MiB requests sent before any thread answers: from the (2 × threads + 1)th
+          // on, every thread has two or more ahead of it.
+          const b = app.beginBatch(d);
+          for (let at = 0; at < text.length; at += MiB) b.write(at, text.subarray(at, at + MiB));
+          seq = (await b.commit()).seq;
+        }
+        expect(imageHash(app, d, seq!), how).toBe(sha256(text));
+        stored[how] = readdirSync(join(dir, 'segments')).reduce((n, f) => n + statSync(join(dir, 'segments', f)).size, 0);
+      } finally {
+        app.close();
+      }
+    }
+    // The same bytes in the same 64 KiB records (the calm run has 15 more commit records, of
+    // ~100 bytes): only the compression settings differ.
+    // The hurried records store ~9% more of this text (measured: level 1 ratio 2.51, hurried 2.30).
+    expect(stored.rushed! / stored.calm!).toBeGreaterThan(1.02);
   });
 });

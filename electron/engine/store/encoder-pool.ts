@@ -7,6 +7,8 @@ import { WRITE_FIELDS, type EncodedRun, type EncodeReply, type EncodeRequest } f
 
 /** Buffers kept for reuse per thread: enough for the requests in flight at the writer's high water (48 MiB). */
 const SPARE_PER_THREAD = 32;
+/** Requests queued on the least busy thread from which the next one is hurried (see encode()). */
+const HURRY_QUEUE = 2;
 
 interface Thread {
   worker: Worker;
@@ -64,12 +66,15 @@ export class EncoderPool {
     for (let i = 4; i < req.writes.length; i += WRITE_FIELDS) room += RECORD_HEADER_SIZE + 128 + req.writes[i]! + (req.writes[i]! >> 7);
     const out = takeFitting(this.spareOut, room);
     const transfer = [...(req.data instanceof ArrayBuffer ? [req.data] : []), ...(out ? [out] : [])];
+    // Every thread has work queued ahead of this request: the encoders are what holds the
+    // writer back, so this one is compressed with the faster settings.
+    const hurried = t.outstanding.size >= HURRY_QUEUE;
     const known = req.data === t.memory;
     if (req.data instanceof SharedArrayBuffer) t.memory = req.data;
     return new Promise<EncodedRun>((resolve, reject) => {
       t.outstanding.set(id, { data: req.data!, resolve, reject });
       if (t.outstanding.size === 1) t.worker.ref();
-      t.worker.postMessage({ id, writes: req.writes, data: known ? undefined : req.data, out } satisfies EncodeRequest, transfer);
+      t.worker.postMessage({ id, writes: req.writes, data: known ? undefined : req.data, out, hurried } satisfies EncodeRequest, transfer);
     });
   }
 

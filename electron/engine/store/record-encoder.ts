@@ -90,6 +90,8 @@ export interface EncodeRequest {
   data: ArrayBuffer | SharedArrayBuffer | undefined;
   out: ArrayBuffer | undefined;
   writes: Float64Array;
+  /** Compress with the faster settings: requests queue for every thread (PayloadCodec.hurried). */
+  hurried?: boolean;
 }
 
 /** The records of an EncodeRequest, encoded and back to back in `out`, in order. */
@@ -114,6 +116,7 @@ export function encodeWrites(codec: PayloadCodec, req: EncodeRequest, memory?: S
   const bytes = req.data ?? memory;
   if (!bytes) throw new Error('a request refers to shared memory this thread does not hold');
   const data = Buffer.from(bytes);
+  codec.hurried = req.hurried === true;
   let room = 0;
   for (let i = 0; i < count; i++) room += req.writes[i * WRITE_FIELDS + 5]! < 0 ? RECORD_HEADER_SIZE : maxEncodedSize(codec, req.writes[i * WRITE_FIELDS + 4]!);
   // Not zeroed: every byte sent back is written below (fresh zeroed memory cost ~15%).
