@@ -94,8 +94,16 @@ export class Appliance {
     if (options.passphrase !== undefined && options.passphrase.length < 8) {
       throw new ChronodiskError('usage', 'the passphrase is too short; use at least 8 characters');
     }
-    const made = mkdirSync(dir, { recursive: true });
-    if (!statSync(dir).isDirectory()) throw new ChronodiskError('usage', `${dir} is not a directory`);
+    let made: string | undefined;
+    try {
+      made = mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR') {
+        throw new ChronodiskError('usage', `${dir} is a file, or inside one; give an empty or new directory for the appliance`);
+      }
+      throw fromFsError(e, dir);
+    }
     if (readdirSync(dir).length > 0) {
       throw new ChronodiskError('exists', `${dir} is not empty; give an empty or new directory for the appliance`);
     }

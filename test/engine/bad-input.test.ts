@@ -148,6 +148,14 @@ describe('bad input gives one clear error and changes nothing', () => {
       expect(statSync(file).isFile()).toBe(true);
       expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(fileHash);
     }
+    // init on the file, or below it; and on a directory that is not empty.
+    for (const target of [file, join(file, 'appliance')]) {
+      expectOneLine(runCli(['init', target]), 2, /is a file, or inside one; give an empty or new directory for the appliance/);
+      expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(fileHash);
+    }
+    const before = snapshot(notApp, true);
+    expectOneLine(runCli(['init', notApp]), 1, /is not empty; give an empty or new directory for the appliance/);
+    expect(snapshot(notApp, true)).toEqual(before);
     expect(readdirSync(root).filter((n) => n.startsWith('a-file'))).toEqual(['a-file']);
   });
 

@@ -6,15 +6,15 @@ import type { WrappedKey } from './keys.js';
 import { ChronodiskError } from '../errors.js';
 import { fsyncDir } from '../store/durable-file.js';
 
-/**
- * chronodisk.json: what makes a directory an appliance. Plain JSON so a person (and
- * another program) can read it; the only secret, the data key, is wrapped.
- */
 /** The one-line errors for an appliance path that names nothing, or a file. */
 export const noApplianceDir = (dir: string) =>
   new ChronodiskError('not-found', `the appliance directory ${dir} does not exist; check -a, or create one with chronodisk init ${dir}`);
 export const notADirectory = (dir: string) => new ChronodiskError('not-appliance', `${dir} is not a directory; name the appliance directory with -a`);
 
+/**
+ * chronodisk.json: what makes a directory an appliance. Plain JSON so a person (and
+ * another program) can read it; the only secret, the data key, is wrapped.
+ */
 export interface ApplianceHeader {
   format: 'chronodisk-appliance';
   version: number;
