@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { formatBytes, formatRate } from '../../shared/units.js';
 import { formatSeconds } from '../../shared/time.js';
 import { ChronodiskError } from '../engine/errors.js';
@@ -37,7 +37,9 @@ export async function confirmDestructive(question: string, yes: boolean | undefi
 
 /** An output file that exists is refused unless --force. */
 export function refuseExistingOutput(path: string, force: boolean | undefined): void {
-  if (!force && existsSync(path)) throw new ChronodiskError('exists', `${path} already exists; pass --force to overwrite it`);
+  if (!existsSync(path)) return;
+  if (statSync(path).isDirectory()) throw new ChronodiskError('usage', `${path} is a directory; name the file to write`);
+  if (!force) throw new ChronodiskError('exists', `${path} already exists; pass --force to overwrite it`);
 }
 
 export interface ProgressReport {

@@ -85,6 +85,14 @@ export function fromFsError(e: unknown, what: string): Error {
       return new ChronodiskError('io', `${what}: I/O error from the device`, { cause: e });
     case 'EBUSY':
       return new ChronodiskError('busy', `${what} is busy (in use by another program)`, { cause: e });
+    case 'EEXIST':
+      return new ChronodiskError('exists', `${what} already exists`, { cause: e });
+    case 'EISDIR':
+      return new ChronodiskError('usage', `${what} is a directory; name a file`, { cause: e });
+    case 'ENOTDIR':
+      return new ChronodiskError('usage', `${what}: a part of its path is a file, not a directory`, { cause: e });
+    case 'EROFS':
+      return new ChronodiskError('permission', `${what} is on a read-only filesystem`, { cause: e });
     default:
       return e instanceof Error ? e : new Error(String(e));
   }

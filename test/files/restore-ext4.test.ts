@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, mkdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sh, tempDir } from '../devices/loop-device.js';
 import { cliPath, runCli, runCliJson } from '../helpers/cli.js';
@@ -75,6 +75,23 @@ describe('restore-files of an ext4 tree at two points', () => {
     expect(listTree(dest)).toEqual(['shared']);
     const ok = runCli(['restore-files', '-a', app, 'vol', '--at', String(seqs[0]), '/shared', '/large.bin', '--to', dest, '--overwrite']);
     expect(ok.status, ok.stderr).toBe(0);
+    expect(listTree(dest)).toEqual(['large.bin', 'shared']);
+
+    // A --to that is a file, or below one; an image --out that is a directory, or below a
+    // file: one line each, exit 2, and the file as it was.
+    const file = join(dest, 'shared');
+    const before = readFileSync(file);
+    for (const [args, message] of [
+      [['restore-files', '-a', app, 'vol', '--at', String(seqs[0]), '/shared', '--to', file], /is not a directory; name a directory to restore into/],
+      [['restore-files', '-a', app, 'vol', '--at', String(seqs[0]), '/shared', '--to', join(file, 'x')], /: a part of its path is a file, not a directory$/],
+      [['image', '-a', app, 'vol', '--at', String(seqs[0]), '--out', dest, '--force'], /is a directory; name the file to write$/],
+      [['image', '-a', app, 'vol', '--at', String(seqs[0]), '--out', join(file, 'x.img')], /: a part of its path is a file, not a directory$/],
+    ] as const) {
+      const bad = runCli([...args]);
+      expect({ status: bad.status, lines: bad.stderr.trim().split('\n').length }, bad.stderr).toEqual({ status: 2, lines: 1 });
+      expect(bad.stderr.trim()).toMatch(message);
+      expect(readFileSync(file).equals(before)).toBe(true);
+    }
     expect(listTree(dest)).toEqual(['large.bin', 'shared']);
   });
 });

@@ -66,6 +66,8 @@ function existing(path: string): ReturnType<typeof lstatSync> | undefined {
  * checked before anything is written, so a refusal leaves DEST untouched.
  */
 export async function restoreFiles(fs: FileSystemReader, paths: string[], dest: string, opts: RestoreFilesOptions = {}): Promise<RestoreFilesResult> {
+  const there = existing(dest);
+  if (there && !there.isDirectory()) throw new ChronodiskError('usage', `${dest} is not a directory; name a directory to restore into (it is made if missing)`);
   const entries = await plan(fs, paths, dest);
   const clashes = entries.filter((e) => {
     const have = existing(e.target);
