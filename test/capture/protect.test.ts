@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
 import { cliPath, runCli } from '../helpers/cli.js';
@@ -67,10 +67,20 @@ describe('protect refuses what it must, with one clear line and nothing written'
     }
   });
 
-  it('protects a readable device, and refuses a second disk of the same name', () => {
+  it('protects a readable device, and refuses a second disk of the same name, or the same source twice', () => {
     expect(runCli(['protect', other.device, '-a', app, '--name', 'other']).status).toBe(0);
     refused([other.device, '--name', 'other'], /already protected/);
-    refused([other.device, '--name', 'bad:name'], /cannot name a disk/, 2);
+    refused([other.device, '--name', 'twice'], new RegExp(`${other.device} is already protected as other; unprotect other first`));
+    const img = join(tmp.dir, 'named.img');
+    makeImage(img, 4 * MiB);
+    makeImage(join(tmp.dir, 'badname.img'), 4 * MiB);
+    refused([img, '--name', 'other'], /a disk named "other" is already protected; pick another --name/);
+    // The same image file by another path (a symlink) is the same source.
+    const link = join(tmp.dir, 'named-link.img');
+    symlinkSync(img, link);
+    expect(runCli(['protect', img, '-a', app, '--name', 'named']).status).toBe(0);
+    refused([link, '--name', 'linked'], /named-link.img is already protected as named/);
+    refused([join(tmp.dir, 'badname.img'), '--name', 'bad:name'], /cannot name a disk/, 2);
   });
 
   it('reports a source that changed size instead of capturing it', () => {

@@ -1,6 +1,6 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, realpathSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { probeSource } from '../devices/block-device.js';
+import { identityMatches, probeSource, type SourceIdentity, type SourceInfo } from '../devices/block-device.js';
 import { deviceOfPath } from '../devices/mounts.js';
 import { checkProtectSource, factsOf, type ApplianceFacts } from '../devices/target-rules.js';
 import type { Appliance } from '../appliance.js';
@@ -43,6 +43,8 @@ export async function protectSource(app: Appliance, source: string, options: Pro
   if (mode === 'track' && info.kind === 'file') {
     throw new ChronodiskError('usage', `${source} is an image file: track mode needs a block device; use --mode scan or split`);
   }
+  const twin = app.disks().find((d) => sameSource(d, info));
+  if (twin) throw new ChronodiskError('refused', `${source} is already protected as ${twin.name}; unprotect ${twin.name} first to register it again`);
   const name = options.name ?? basename(info.path);
   return app.addDisk({
     name,
@@ -52,4 +54,15 @@ export async function protectSource(app: Appliance, source: string, options: Pro
     blockSize,
     identity: JSON.parse(JSON.stringify(info.identity)) as Record<string, string>,
   });
+}
+
+/** Whether `disk` was registered from the source `info` describes: the same identity, or the same path today. */
+function sameSource(disk: DiskRecord, info: SourceInfo): boolean {
+  const was = disk.identity as unknown as SourceIdentity;
+  if (was && Object.keys(was).length && identityMatches(was, info.identity)) return true;
+  try {
+    return realpathSync(disk.source) === info.realPath;
+  } catch {
+    return false; // its source is gone: it cannot be this one
+  }
 }
