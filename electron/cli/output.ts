@@ -35,10 +35,13 @@ export async function confirmDestructive(question: string, yes: boolean | undefi
   }
 }
 
-/** An output file that exists is refused unless --force. */
+/** An output file that exists is refused unless --force; a directory or a device always. */
 export function refuseExistingOutput(path: string, force: boolean | undefined): void {
   if (!existsSync(path)) return;
-  if (statSync(path).isDirectory()) throw new ChronodiskError('usage', `${path} is a directory; name the file to write`);
+  const st = statSync(path);
+  if (st.isDirectory()) throw new ChronodiskError('usage', `${path} is a directory; name the file to write`);
+  // A disk is written by restore --to, with its safety checks and a confirmation; not here.
+  if (!st.isFile()) throw new ChronodiskError('usage', `${path} is not a regular file; name an image file to write (to write a disk, use restore --to)`);
   if (!force) throw new ChronodiskError('exists', `${path} already exists; pass --force to overwrite it`);
 }
 

@@ -44,6 +44,9 @@ export const timelineVerb: Verb = {
       .option('--json', 'print JSON')
       .action(async (diskName: string, opts: ApplianceOptions & { from?: string; to?: string; all?: boolean; json?: boolean }) => {
         const range = { fromUs: timeOption(opts.from, '--from'), toUs: timeOption(opts.to, '--to') };
+        if (range.fromUs !== undefined && range.toUs !== undefined && range.fromUs > range.toUs) {
+          throw new ChronodiskError('usage', `--from ${opts.from} is after --to ${opts.to}; give the earlier time first`);
+        }
         await withAppliance(opts, {}, (app) => {
           const disk = app.disk(diskName);
           const points = app.timeline.points(disk, range);

@@ -215,6 +215,8 @@ describe('bad input gives one clear error and changes nothing', () => {
     refused(['timeline', 'disk0'], 2, /no appliance named; pass -a DIR or set CHRONODISK_APPLIANCE/);
     refused(['timeline', '-a', plain, 'disk0', '--no-such-option'], 2, /unknown option/);
     refused(['timeline', '-a', plain, 'disk0', '--from', 'yesterday'], 2, /--from "yesterday" is not an ISO-8601 time/);
+    refused(['timeline', '-a', plain, 'disk0', '--from', '2026-02-01T00:00:00Z', '--to', '2026-01-01T00:00:00Z'], 2, /--from 2026-02-01T00:00:00Z is after --to 2026-01-01T00:00:00Z; give the earlier time first/);
+    refused(['image', '-a', plain, 'disk0', '--at', 'now', '--out', '/dev/null', '--force'], 2, /\/dev\/null is not a regular file; name an image file to write \(to write a disk, use restore --to\)/);
   });
 
   it('a second writer', async () => {
