@@ -1,8 +1,9 @@
 import type { Verb } from './verb.js';
 import { parseSize, formatBytes } from '../../shared/units.js';
 import { ChronodiskError } from '../engine/errors.js';
-import { formatRetentionDuration, parseRetentionDuration, type RetentionPolicy } from '../engine/retention/policy.js';
+import { checkPolicy, formatRetentionDuration, parseRetentionDuration, type RetentionPolicy } from '../engine/retention/policy.js';
 import { policyOf, setDiskPolicy } from '../engine/retention/policy-settings.js';
+import { setMinFree } from '../engine/retention/space-guard.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { printJson, printLine } from './output.js';
 
@@ -35,12 +36,14 @@ export const retentionVerb: Verb = {
         await withAppliance(opts, change ? { writable: true, command: 'chronodisk retention' } : {}, (app) => {
           const disk = app.disk(diskName);
           let policy: RetentionPolicy = policyOf(app, disk);
+          const flag = { keepAll: '--keep-all', hourly: '--hourly', daily: '--daily', weekly: '--weekly' } as const;
           if (given.length) {
-            const flag = { keepAll: '--keep-all', hourly: '--hourly', daily: '--daily', weekly: '--weekly' } as const;
             policy = { ...policy, ...Object.fromEntries(given.map((k) => [k, parseRetentionDuration(opts[k]!, flag[k])])) };
-            setDiskPolicy(app, disk, policy);
+            checkPolicy(policy);
           }
-          if (minFree !== undefined) app.setSetting('minFreeBytes', minFree);
+          // Everything checked before anything is written: a refused floor leaves the policy as it was.
+          if (minFree !== undefined) setMinFree(app, minFree);
+          if (given.length) setDiskPolicy(app, disk, policy);
           const floor = app.setting<number>('minFreeBytes');
           const shown = Object.fromEntries(Object.entries(policy).map(([k, v]) => [k, formatRetentionDuration(v)]));
           if (opts.json) printJson({ disk: disk.name, ...shown, minFreeBytes: floor ?? null });

@@ -4,6 +4,7 @@ import type { Appliance } from './appliance.js';
 import { ChronodiskError } from './errors.js';
 import type { RetentionPolicy } from './retention/policy.js';
 import { defaultPolicyOf, setDefaultPolicy } from './retention/policy-settings.js';
+import { checkPolicy } from './retention/policy.js';
 
 /**
  * The appliance's own settings, kept in its catalog so every writer (`chronodisk run`,
@@ -49,11 +50,7 @@ export function writeSettings(app: Appliance, patch: Partial<ApplianceSettings>)
   if (rateLimit !== undefined && !(Number.isSafeInteger(rateLimit) && rateLimit >= 0)) {
     throw new ChronodiskError('usage', `a scan rate limit of ${rateLimit} is not a whole number of bytes per second (0: no limit)`);
   }
-  if (retention) {
-    for (const [k, v] of Object.entries(retention)) {
-      if (!(v >= 0)) throw new ChronodiskError('usage', `retention ${k} of ${v} is not a duration: give 0 or more microseconds`);
-    }
-  }
+  if (retention) checkPolicy(retention);
   const folders = patch.restoreFolders === undefined ? undefined : checkRestoreFolders(app, patch.restoreFolders);
   if (scanIntervalSec !== undefined) app.setSetting('scanIntervalSec', scanIntervalSec);
   if (rateLimit !== undefined) app.setSetting('rateLimit', rateLimit);

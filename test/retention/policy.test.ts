@@ -286,5 +286,16 @@ describe('the retention and prune verbs apply the policy', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toContain('--weekly 3x is not a duration');
     expect(runCliJson<Record<string, string>>(['retention', '-a', dir, 'd'])).toMatchObject({ weekly: '0' });
+
+    // So is a level that would keep nothing (hourly up to 1d after every point for 30d),
+    // and a free-space floor the size of the drive; together they change nothing either.
+    const empty = runCli(['retention', '-a', dir, 'd', '--keep-all', '30d', '--hourly', '1d', '--min-free', '1G']);
+    expect({ status: empty.status, lines: empty.stderr.trim().split('\n').length }).toEqual({ status: 2, lines: 1 });
+    expect(empty.stderr).toContain('retention hourly up to 1d ends before every point (30d) does, so it would keep nothing; make it longer, or 0 for none');
+    const huge = runCli(['retention', '-a', dir, 'd', '--keep-all', '2d', '--min-free', '1000000T']);
+    expect(huge.status).toBe(2);
+    expect(huge.stderr).toMatch(/a free-space floor of .* is not less than the appliance's drive holds .*: capture would never run; choose a smaller one/);
+    expect(runCliJson<Record<string, string | null>>(['retention', '-a', dir, 'd', '--json'])).toMatchObject({ keepAll: '0', hourly: '0', minFreeBytes: null });
+    expect(runCliJson<Record<string, string>>(['retention', '-a', dir, 'd', '--keep-all', '30d', '--hourly', '0', '--daily', '1y'])).toMatchObject({ keepAll: '30d', hourly: '0', daily: '1y' });
   }, 60_000);
 });

@@ -83,12 +83,16 @@ describe('an appliance on a small filesystem, filled by captures', () => {
     }
     expect(runCli(['check', '-a', app, '--read-data']).status).toBe(0);
 
-    // 2. Bookmark every point and ask for more room than the filesystem has: nothing may be
-    // thinned, so capture has to pause (deterministically, at the first step).
+    // 2. Bookmark every point and ask for all but 1 MiB of the filesystem free (a floor the
+    // size of the filesystem or more is refused): nothing may be thinned, and the appliance
+    // itself takes more than that, so capture has to pause (deterministically, at the first step).
     for (const p of runCliJson<{ points: Array<{ seq: number }> }>(['timeline', 'src', '--all', '-a', app]).points) {
       expect(runCli(['mark', 'src', `keep ${p.seq}`, '--at', String(p.seq), '-a', app]).status).toBe(0);
     }
-    expect(runCli(['retention', 'src', '-a', app, '--min-free', '1G']).status).toBe(0);
+    const fsBytes = statfsSync(fsDir).blocks * statfsSync(fsDir).bsize;
+    expect(runCli(['retention', 'src', '-a', app, '--min-free', String(fsBytes)]).status).toBe(2);
+    const floor = runCli(['retention', 'src', '-a', app, '--min-free', String(fsBytes - MiB)]);
+    expect(floor.status, floor.stderr).toBe(0);
     w = startRun(app);
     try {
       await until(() => w.events.some((e) => e.event === 'status' && e.state === 'paused'), 120_000, 'a pause', churn, w.events);

@@ -1,6 +1,6 @@
 import type { Appliance } from '../appliance.js';
 import type { DiskRecord } from '../store/catalog-state.js';
-import { defaultPolicy, policyFromJson, policyToJson, type RetentionPolicy } from './policy.js';
+import { checkPolicy, defaultPolicy, policyFromJson, policyToJson, type RetentionPolicy } from './policy.js';
 
 /**
  * Where retention policies live in the catalog: one appliance-wide default (`retention`,
@@ -21,9 +21,11 @@ export function policyOf(app: Appliance, disk: DiskRecord): RetentionPolicy {
 }
 
 export function setDefaultPolicy(app: Appliance, policy: RetentionPolicy): void {
+  checkPolicy(policy);
   app.setSetting('retention', policyToJson(policy));
 }
 
 export function setDiskPolicy(app: Appliance, disk: DiskRecord, policy: RetentionPolicy): void {
+  checkPolicy(policy);
   app.setSetting(`retention:${disk.id}`, policyToJson(policy));
 }

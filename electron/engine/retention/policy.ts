@@ -20,6 +20,32 @@ export const defaultPolicy: RetentionPolicy = { keepAll: DAY, hourly: 30 * DAY, 
 
 const units: Record<string, number> = { s: 1e6, m: 60e6, h: HOUR, d: DAY, w: 7 * DAY, y: 365 * DAY };
 
+/**
+ * Refuses a policy with a level that keeps nothing by mistake: each level (but one of 0,
+ * "none") keeps points older than the levels before it, so it must reach further than
+ * they do — "every point for 30d, then hourly up to 1d" would never keep an hourly point.
+ */
+export function checkPolicy(p: RetentionPolicy): void {
+  const levels = [
+    ['every point', p.keepAll],
+    ['hourly', p.hourly],
+    ['daily', p.daily],
+    ['weekly', p.weekly],
+  ] as const;
+  let reach: readonly [string, number] | undefined;
+  for (const level of levels) {
+    if (!(level[1] >= 0)) throw new ChronodiskError('usage', `retention ${level[0]} of ${level[1]} is not a duration: give 0 or more`);
+    if (level[1] === 0) continue;
+    if (reach && level[1] <= reach[1]) {
+      throw new ChronodiskError(
+        'usage',
+        `retention ${level[0]} up to ${formatRetentionDuration(level[1])} ends before ${reach[0]} (${formatRetentionDuration(reach[1])}) does, so it would keep nothing; make it longer, or 0 for none`,
+      );
+    }
+    reach = level;
+  }
+}
+
 /** "24h", "30d", "1y", "0", "inf" → µs. */
 export function parseRetentionDuration(text: string, option: string): number {
   const t = text.trim();

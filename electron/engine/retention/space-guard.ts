@@ -1,7 +1,8 @@
 import { statfsSync, statSync } from 'node:fs';
 import { freeBytes } from '../store/free-space.js';
 import type { Appliance } from '../appliance.js';
-import { isChronodiskError } from '../errors.js';
+import { ChronodiskError, isChronodiskError } from '../errors.js';
+import { formatBytes } from '../../../shared/units.js';
 import { executeThinning, narrowPlan, planThinning, rewriteBytes, type ThinPlan } from './thin.js';
 
 export type SpaceState =
@@ -31,6 +32,19 @@ export function minFreeOf(app: Appliance): number {
   if (typeof set === 'number') return set;
   const s = statfsSync(app.dir);
   return Math.min(1024 ** 3, Math.floor(s.blocks * s.bsize * 0.05));
+}
+
+/**
+ * Sets the `minFreeBytes` floor. One at or above the size of the appliance's filesystem
+ * could never be met: capture would stay paused for good, so it is refused.
+ */
+export function setMinFree(app: Appliance, bytes: number): void {
+  const s = statfsSync(app.dir);
+  const size = s.blocks * s.bsize;
+  if (bytes >= size) {
+    throw new ChronodiskError('usage', `a free-space floor of ${formatBytes(bytes)} is not less than the appliance's drive holds (${formatBytes(size)}): capture would never run; choose a smaller one`);
+  }
+  app.setSetting('minFreeBytes', bytes);
 }
 
 /**
