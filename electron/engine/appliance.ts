@@ -18,6 +18,7 @@ import { SegmentWriter } from './store/segment-writer.js';
 import { retireSegments, swapSegments, sweepStrays, type SwapContext } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
+import { checkLabel } from './labels.js';
 import { ChronodiskError, fromFsError } from './errors.js';
 import { TimeImage } from './time-image.js';
 import { WriteHold } from './store/write-hold.js';
@@ -410,7 +411,7 @@ export class Appliance {
 
   addBookmark(disk: DiskRecord, point: PointInfo, label: string): BookmarkRecord {
     this.requireWriter();
-    if (!label.trim() || label.length > 200) throw new ChronodiskError('usage', 'a bookmark label needs 1 to 200 characters');
+    checkLabel(label, 'bookmark');
     if (this.catalog.state.bookmarks.get(disk.id)?.has(label)) {
       throw new ChronodiskError('exists', `${disk.name} already has a bookmark "${label}"; choose another label, or remove that bookmark first`);
     }

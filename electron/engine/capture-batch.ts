@@ -2,6 +2,7 @@ import type { CommitOptions, CommitPipeline } from './store/commit-pipeline.js';
 import type { DiskRecord } from './store/catalog-state.js';
 import type { PointInfo } from './timeline.js';
 import { ChronodiskError } from './errors.js';
+import { checkLabel } from './labels.js';
 
 /**
  * One capture batch of one disk: a scan pass, a tracker batch, one split write. Its writes
@@ -64,6 +65,14 @@ export class CaptureBatch {
 
   /** Makes the batch a durable, visible point; resolves once both hold. */
   async commit(options: CommitOptions = {}): Promise<PointInfo> {
+    if (options.label != null) {
+      try {
+        checkLabel(options.label, 'point');
+      } catch (e) {
+        this.abort();
+        throw e;
+      }
+    }
     this.finish();
     const c = await this.pipeline.commit(this.disk.id, options);
     return { seq: c.seq, disk: this.disk.name, diskId: this.disk.id, timeUs: c.timeUs, flags: c.flags, label: c.label, bytes: c.bytes };

@@ -210,6 +210,37 @@ describe('bad input gives one clear error and changes nothing', () => {
     }
   });
 
+  it('labels that are not one line of 1 to 200 characters', async () => {
+    refused(['mark', '-a', plain, 'disk0', 'two\nlines'], 2, /a bookmark label is one line of text: no newlines, tabs or other control characters/);
+    refused(['mark', '-a', plain, 'disk0', 'x'.repeat(201)], 2, /a bookmark label needs 1 to 200 characters/);
+    refused(['mark', '-a', plain, 'disk0', '   '], 2, /a bookmark label needs 1 to 200 characters/);
+    // A point's label is checked before the capture reads a byte…
+    refused(['capture', '-a', plain, 'disk0', '--label', 'a\tb'], 2, /a point label is one line of text/);
+    // …and by the engine's commit, which then ends the batch: no point, nothing visible.
+    const dir = join(root, 'labels');
+    await Appliance.init(dir);
+    const app = await Appliance.open(dir, { writable: true });
+    try {
+      const d = app.addDisk({ name: 'disk0', ...disk });
+      const first = app.beginBatch(d);
+      first.write(0, Buffer.alloc(4096, 6));
+      const latest = (await first.commit()).seq;
+      const b = app.beginBatch(d);
+      b.write(0, Buffer.alloc(4096, 7));
+      await expect(b.commit({ label: 'a\tb' })).rejects.toMatchObject({ code: 'usage', message: expect.stringMatching(/a point label is one line of text/) });
+      expect(app.timeline.latest(d)!.seq).toBe(latest);
+      // The disk takes a new batch at once; the refused batch's bytes are at no point.
+      const again = app.beginBatch(d);
+      again.write(4096, Buffer.alloc(4096, 8));
+      const p = await again.commit({ label: 'one line' });
+      expect(p.label).toBe('one line');
+      const image = await app.image(d, p.seq).read(0, 8192);
+      expect(image.equals(Buffer.concat([Buffer.alloc(4096, 6), Buffer.alloc(4096, 8)]))).toBe(true);
+    } finally {
+      app.close();
+    }
+  });
+
   it('usage errors exit 2', () => {
     refused(['point', '-a', plain, 'disk0', '--at', 'the day before yesterday'], 2, /./);
     refused(['timeline', 'disk0'], 2, /no appliance named; pass -a DIR or set CHRONODISK_APPLIANCE/);

@@ -12,6 +12,7 @@ import { blockHash, ChangedBlocks, type ChangeSink } from './changed-blocks.js';
 import { probeProtectedSource } from './source-check.js';
 import { SourceReader } from './source-reader.js';
 import { coalesce, type ByteRange } from './ranges.js';
+import { checkLabel } from '../labels.js';
 
 /** Reads of 8 MiB (a multiple of every block size), two in flight while one is hashed. */
 const READ_CHUNK = 8 * 1024 * 1024;
@@ -65,6 +66,7 @@ export interface ScanOptions {
  */
 export async function scanPass(app: Appliance, disk: DiskRecord, options: ScanOptions = {}): Promise<ScanResult> {
   const started = performance.now();
+  if (options.label !== undefined) checkLabel(options.label, 'point'); // before reading a byte
   const info = await probeProtectedSource(disk);
   const blockSize = disk.blockSize;
   const count = Math.ceil(disk.size / blockSize);
