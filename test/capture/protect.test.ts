@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { attachLoop, makeImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
+import { attachLoop, makeImage, makePartitionedImage, sh, tempDir, type Loop } from '../devices/loop-device.js';
 import { cliPath, runCli } from '../helpers/cli.js';
 import { reachableRepo, spawnUnprivileged } from '../helpers/unprivileged.js';
 import { applianceHash } from '../helpers/appliance-hash.js';
@@ -81,6 +81,27 @@ describe('protect refuses what it must, with one clear line and nothing written'
     expect(runCli(['protect', img, '-a', app, '--name', 'named']).status).toBe(0);
     refused([link, '--name', 'linked'], /named-link.img is already protected as named/);
     refused([join(tmp.dir, 'badname.img'), '--name', 'bad:name'], /cannot name a disk/, 2);
+  });
+
+  it('refuses a partition of a protected whole disk, and the whole disk of a protected partition', () => {
+    const img = makePartitionedImage(join(tmp.dir, 'parted.img'), 32 * MiB, [
+      [2048, 16384],
+      [18432, 16384],
+    ]);
+    const parted = attachLoop(img, { partitions: 2 });
+    try {
+      const [p1, p2] = parted.partitions as [string, string];
+      expect(runCli(['protect', p1, '-a', app, '--name', 'part1']).status).toBe(0);
+      refused([parted.device, '--name', 'whole'], new RegExp(`${parted.device} and part1 \\(${p1}\\) are a disk and one of its partitions: protect the whole disk or its partitions, not both`));
+      // Another partition of the same disk shares no blocks with the first: it is welcome.
+      expect(runCli(['protect', p2, '-a', app, '--name', 'part2']).status).toBe(0);
+      for (const name of ['part1', 'part2']) expect(runCli(['unprotect', name, '-a', app]).status).toBe(0);
+      expect(runCli(['protect', parted.device, '-a', app, '--name', 'whole']).status).toBe(0);
+      refused([p2, '--name', 'part2'], new RegExp(`${p2} and whole \\(${parted.device}\\) are a disk and one of its partitions`));
+      expect(runCli(['unprotect', 'whole', '-a', app]).status).toBe(0);
+    } finally {
+      parted.detach();
+    }
   });
 
   it('reports a source that changed size instead of capturing it', () => {

@@ -45,6 +45,13 @@ export async function protectSource(app: Appliance, source: string, options: Pro
   }
   const twin = app.disks().find((d) => sameSource(d, info));
   if (twin) throw new ChronodiskError('refused', `${source} is already protected as ${twin.name}; unprotect ${twin.name} first to register it again`);
+  const overlap = await overlappingDisk(app, info);
+  if (overlap) {
+    throw new ChronodiskError(
+      'refused',
+      `${source} and ${overlap.name} (${overlap.source}) are a disk and one of its partitions: protect the whole disk or its partitions, not both (unprotect ${overlap.name} first to switch)`,
+    );
+  }
   const name = options.name ?? basename(info.path);
   return app.addDisk({
     name,
@@ -65,4 +72,20 @@ function sameSource(disk: DiskRecord, info: SourceInfo): boolean {
   } catch {
     return false; // its source is gone: it cannot be this one
   }
+}
+
+/**
+ * A protected disk that shares blocks with `info` as a whole disk and one of its
+ * partitions (either way round): both would capture the same blocks. Disks whose source
+ * cannot be probed now (unplugged) are passed over.
+ */
+async function overlappingDisk(app: Appliance, info: SourceInfo): Promise<DiskRecord | undefined> {
+  if (info.kind === 'file') return undefined;
+  const wholeOf = (s: SourceInfo) => s.partition?.parentName ?? s.name;
+  for (const d of app.disks()) {
+    const other = await probeSource(d.source).catch(() => undefined);
+    if (!other || other.kind === 'file' || wholeOf(other) !== wholeOf(info)) continue;
+    if (!other.partition !== !info.partition) return d;
+  }
+  return undefined;
 }
