@@ -36,8 +36,8 @@ export const retentionVerb: Verb = {
         await withAppliance(opts, change ? { writable: true, command: 'chronodisk retention' } : {}, (app) => {
           const disk = app.disk(diskName);
           let policy: RetentionPolicy = policyOf(app, disk);
-          const flag = { keepAll: '--keep-all', hourly: '--hourly', daily: '--daily', weekly: '--weekly' } as const;
           if (given.length) {
+            const flag = { keepAll: '--keep-all', hourly: '--hourly', daily: '--daily', weekly: '--weekly' } as const;
             policy = { ...policy, ...Object.fromEntries(given.map((k) => [k, parseRetentionDuration(opts[k]!, flag[k])])) };
             checkPolicy(policy);
           }

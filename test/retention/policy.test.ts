@@ -294,7 +294,7 @@ describe('the retention and prune verbs apply the policy', () => {
     expect(empty.stderr).toContain('retention hourly up to 1d ends before every point (30d) does, so it would keep nothing; make it longer, or 0 for none');
     const huge = runCli(['retention', '-a', dir, 'd', '--keep-all', '2d', '--min-free', '1000000T']);
     expect(huge.status).toBe(2);
-    expect(huge.stderr).toMatch(/a free-space floor of .* is not less than the appliance's drive holds .*: capture would never run; choose a smaller one/);
+    expect(huge.stderr).toMatch(/a free-space floor of .* is no smaller than the appliance's drive .*: capture would never run; choose a smaller one/);
     expect(runCliJson<Record<string, string | null>>(['retention', '-a', dir, 'd', '--json'])).toMatchObject({ keepAll: '0', hourly: '0', minFreeBytes: null });
     expect(runCliJson<Record<string, string>>(['retention', '-a', dir, 'd', '--keep-all', '30d', '--hourly', '0', '--daily', '1y'])).toMatchObject({ keepAll: '30d', hourly: '0', daily: '1y' });
   }, 60_000);

@@ -42,7 +42,7 @@ export function setMinFree(app: Appliance, bytes: number): void {
   const s = statfsSync(app.dir);
   const size = s.blocks * s.bsize;
   if (bytes >= size) {
-    throw new ChronodiskError('usage', `a free-space floor of ${formatBytes(bytes)} is not less than the appliance's drive holds (${formatBytes(size)}): capture would never run; choose a smaller one`);
+    throw new ChronodiskError('usage', `a free-space floor of ${formatBytes(bytes)} is no smaller than the appliance's drive (${formatBytes(size)}): capture would never run; choose a smaller one`);
   }
   app.setSetting('minFreeBytes', bytes);
 }
