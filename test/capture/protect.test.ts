@@ -6,6 +6,8 @@ import { attachLoop, makeImage, makePartitionedImage, sh, tempDir, type Loop } f
 import { cliPath, runCli } from '../helpers/cli.js';
 import { reachableRepo, spawnUnprivileged } from '../helpers/unprivileged.js';
 import { applianceHash } from '../helpers/appliance-hash.js';
+import { Appliance } from '../../electron/engine/appliance.js';
+import { protectableDrives } from '../../electron/engine/capture/drive-choices.js';
 
 const MiB = 1024 * 1024;
 
@@ -83,7 +85,7 @@ describe('protect refuses what it must, with one clear line and nothing written'
     refused([join(tmp.dir, 'badname.img'), '--name', 'bad:name'], /cannot name a disk/, 2);
   });
 
-  it('refuses a partition of a protected whole disk, and the whole disk of a protected partition', () => {
+  it('refuses a partition of a protected whole disk, and the whole disk of a protected partition', async () => {
     const img = makePartitionedImage(join(tmp.dir, 'parted.img'), 32 * MiB, [
       [2048, 16384],
       [18432, 16384],
@@ -93,11 +95,30 @@ describe('protect refuses what it must, with one clear line and nothing written'
       const [p1, p2] = parted.partitions as [string, string];
       expect(runCli(['protect', p1, '-a', app, '--name', 'part1']).status).toBe(0);
       refused([parted.device, '--name', 'whole'], new RegExp(`${parted.device} and part1 \\(${p1}\\) are a disk and one of its partitions: protect the whole disk or its partitions, not both`));
+      // The window's drive list says so before anyone asks.
+      const listed = await Appliance.open(app).then(async (a) => {
+        try {
+          return (await protectableDrives(a)).find((d) => d.device === parted.device);
+        } finally {
+          a.close();
+        }
+      });
+      expect(listed?.refusal).toMatch(/are a disk and one of its partitions/);
+      expect(listed?.partitionChoices.find((p) => p.device === p1)).toMatchObject({ protectedAs: 'part1' });
+      expect(listed?.partitionChoices.find((p) => p.device === p2)?.refusal).toBeUndefined();
       // Another partition of the same disk shares no blocks with the first: it is welcome.
       expect(runCli(['protect', p2, '-a', app, '--name', 'part2']).status).toBe(0);
       for (const name of ['part1', 'part2']) expect(runCli(['unprotect', name, '-a', app]).status).toBe(0);
       expect(runCli(['protect', parted.device, '-a', app, '--name', 'whole']).status).toBe(0);
       refused([p2, '--name', 'part2'], new RegExp(`${p2} and whole \\(${parted.device}\\) are a disk and one of its partitions`));
+      const a = await Appliance.open(app);
+      try {
+        const drive = (await protectableDrives(a)).find((d) => d.device === parted.device)!;
+        expect(drive.protectedAs).toBe('whole');
+        for (const p of drive.partitionChoices) expect(p.refusal).toMatch(new RegExp(`${p.device} and whole .* are a disk and one of its partitions`));
+      } finally {
+        a.close();
+      }
       expect(runCli(['unprotect', 'whole', '-a', app]).status).toBe(0);
     } finally {
       parted.detach();

@@ -4,7 +4,7 @@ import { probeSource } from '../devices/block-device.js';
 import { listDrives, type Drive, type DrivePartition } from '../devices/drives.js';
 import { checkProtectSource, factsOf, type ApplianceFacts } from '../devices/target-rules.js';
 import { ChronodiskError } from '../errors.js';
-import { applianceFacts } from './protect.js';
+import { applianceFacts, diskAndPartition } from './protect.js';
 
 /** A device a person may pick to protect, with what already protects it and why it cannot be. */
 export interface DeviceChoice {
@@ -30,9 +30,18 @@ export async function protectableDrives(app: Appliance): Promise<DriveChoice[]> 
   for (const d of app.disks()) protectedBy.set(realOrSame(d.source), d.name);
   const out: DriveChoice[] = [];
   for (const drive of await listDrives({ applianceDir: app.dir })) {
+    // A disk and its partitions share blocks: with one of them protected, the others are refused (as protectSource does).
+    const wholeAs = protectedBy.get(realOrSame(drive.device));
+    const protectedPart = drive.partitions.find((p) => protectedBy.has(realOrSame(p.device)));
     const partitionChoices = [];
-    for (const p of drive.partitions) partitionChoices.push({ ...p, ...(await choiceOf(p.device, protectedBy, appliance)) });
-    out.push({ ...drive, ...(await choiceOf(drive.device, protectedBy, appliance)), partitionChoices });
+    for (const p of drive.partitions) {
+      const choice = await choiceOf(p.device, protectedBy, appliance);
+      if (wholeAs !== undefined && !choice.refusal) choice.refusal = diskAndPartition(p.device, wholeAs, drive.device);
+      partitionChoices.push({ ...p, ...choice });
+    }
+    const choice = await choiceOf(drive.device, protectedBy, appliance);
+    if (protectedPart && !choice.refusal) choice.refusal = diskAndPartition(drive.device, protectedBy.get(realOrSame(protectedPart.device))!, protectedPart.device);
+    out.push({ ...drive, ...choice, partitionChoices });
   }
   return out;
 }

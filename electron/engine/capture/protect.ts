@@ -46,12 +46,7 @@ export async function protectSource(app: Appliance, source: string, options: Pro
   const twin = app.disks().find((d) => sameSource(d, info));
   if (twin) throw new ChronodiskError('refused', `${source} is already protected as ${twin.name}; unprotect ${twin.name} first to register it again`);
   const overlap = await overlappingDisk(app, info);
-  if (overlap) {
-    throw new ChronodiskError(
-      'refused',
-      `${source} and ${overlap.name} (${overlap.source}) are a disk and one of its partitions: protect the whole disk or its partitions, not both (unprotect ${overlap.name} first to switch)`,
-    );
-  }
+  if (overlap) throw new ChronodiskError('refused', diskAndPartition(source, overlap.name, overlap.source));
   const name = options.name ?? basename(info.path);
   return app.addDisk({
     name,
@@ -72,6 +67,11 @@ function sameSource(disk: DiskRecord, info: SourceInfo): boolean {
   } catch {
     return false; // its source is gone: it cannot be this one
   }
+}
+
+/** Why `device` is refused beside the disk `name` (from `source`): one is the other's whole disk or partition. */
+export function diskAndPartition(device: string, name: string, source: string): string {
+  return `${device} and ${name} (${source}) are a disk and one of its partitions: protect the whole disk or its partitions, not both (unprotect ${name} first to switch)`;
 }
 
 /**
