@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import type { Verb } from './verb.js';
 import { parsePointSpec } from '../../shared/point.js';
 import { formatIsoMicros } from '../../shared/time.js';
@@ -33,13 +33,17 @@ export const imageVerb: Verb = {
             throw fromFsError(e, opts.out);
           }
           const progress = progressLine();
+          let written = false;
           try {
             await writeImageFile(image, opts.out, fd, { onProgress: (done, total) => progress.update({ phase: 'export', done, total }) });
+            written = true;
           } catch (e) {
             throw fromFsError(e, opts.out);
           } finally {
             closeSync(fd);
             progress.finish();
+            // A part-written image looks whole to anything that opens it later.
+            if (!written) rmSync(opts.out, { force: true });
           }
           const seconds = (performance.now() - started) / 1000;
           if (opts.json) printJson({ disk: disk.name, seq: point.seq, time: formatIsoMicros(point.timeUs), out: opts.out, bytes: image.size, seconds });

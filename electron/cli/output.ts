@@ -1,4 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { formatBytes, formatRate } from '../../shared/units.js';
 import { formatSeconds } from '../../shared/time.js';
 import { ChronodiskError } from '../engine/errors.js';
@@ -37,12 +38,31 @@ export async function confirmDestructive(question: string, yes: boolean | undefi
 
 /** An output file that exists is refused unless --force; a directory or a device always. */
 export function refuseExistingOutput(path: string, force: boolean | undefined): void {
-  if (!existsSync(path)) return;
+  const exists = existsSync(path);
+  if (onKernelFilesystem(exists ? path : dirname(path))) {
+    throw new ChronodiskError('usage', `${path} is a kernel file (/proc, /sys), not an image file; name a file on a disk`);
+  }
+  if (!exists) return;
   const st = statSync(path);
   if (st.isDirectory()) throw new ChronodiskError('usage', `${path} is a directory; name the file to write`);
   // A disk is written by restore --to, with its safety checks and a confirmation; not here.
   if (!st.isFile()) throw new ChronodiskError('usage', `${path} is not a regular file; name an image file to write (to write a disk, use restore --to)`);
   if (!force) throw new ChronodiskError('exists', `${path} already exists; pass --force to overwrite it`);
+}
+
+/**
+ * Filesystems whose files are the kernel's views, not storage: their "regular files" take
+ * a write or refuse it as they please and cannot be synced (proc, sysfs, debugfs, tracefs,
+ * cgroup2, securityfs, configfs, bpf).
+ */
+const KERNEL_FILESYSTEMS = new Set([0x9fa0, 0x62656572, 0x64626720, 0x74726163, 0x63677270, 0x73636673, 0x62656570, 0xcafe4a11]);
+
+function onKernelFilesystem(path: string): boolean {
+  try {
+    return KERNEL_FILESYSTEMS.has(statfsSync(path).type);
+  } catch {
+    return false; // a missing directory: the open names it
+  }
 }
 
 export interface ProgressReport {

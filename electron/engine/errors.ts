@@ -93,6 +93,9 @@ export function fromFsError(e: unknown, what: string): Error {
       return new ChronodiskError('usage', `${what}: a part of its path is a file, not a directory`, { cause: e });
     case 'EROFS':
       return new ChronodiskError('permission', `${what} is on a read-only filesystem`, { cause: e });
+    case 'EFBIG':
+      // FAT's 4 GiB file limit, most often, or a file size limit (ulimit -f).
+      return new ChronodiskError('no-space', `${what}: too large for its filesystem (FAT holds at most 4 GiB per file); write it to ext4, exFAT or NTFS`, { cause: e });
     default:
       return e instanceof Error ? e : new Error(String(e));
   }

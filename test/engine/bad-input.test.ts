@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { ChronodiskError } from '../../electron/engine/errors.js';
-import { repoRoot, runCli, type CliResult } from '../helpers/cli.js';
+import { cliPath, repoRoot, runCli, type CliResult } from '../helpers/cli.js';
 import { fillDrive, mountTmpfs, unmount } from '../devices/loop-device.js';
 
 /**
@@ -248,6 +248,21 @@ describe('bad input gives one clear error and changes nothing', () => {
     refused(['timeline', '-a', plain, 'disk0', '--from', 'yesterday'], 2, /--from "yesterday" is not an ISO-8601 time/);
     refused(['timeline', '-a', plain, 'disk0', '--from', '2026-02-01T00:00:00Z', '--to', '2026-01-01T00:00:00Z'], 2, /--from 2026-02-01T00:00:00Z is after --to 2026-01-01T00:00:00Z; give the earlier time first/);
     refused(['image', '-a', plain, 'disk0', '--at', 'now', '--out', '/dev/null', '--force'], 2, /\/dev\/null is not a regular file; name an image file to write \(to write a disk, use restore --to\)/);
+  });
+
+  it('an image file its filesystem cannot hold is named, and not left part-written', () => {
+    // /proc/version is a "regular file" that takes no image; it is refused before any write.
+    refused(['image', '-a', plain, 'disk0', '--at', 'now', '--out', '/proc/version', '--force'], 2, /\/proc\/version is a kernel file \(\/proc, \/sys\), not an image file; name a file on a disk/);
+    // A file size limit gives the EFBIG that FAT's 4 GiB limit gives a larger disk.
+    const out = join(root, 'too-large.img');
+    const before = snapshot(plain);
+    const r = spawnSync('prlimit', ['--fsize=65536', process.execPath, cliPath, 'image', '-a', plain, 'disk0', '--at', 'now', '--out', out], {
+      encoding: 'utf8',
+      env: { ...process.env, CHRONODISK_DEBUG: '' },
+    });
+    expectOneLine({ status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }, 1, new RegExp(`${out}: too large for its filesystem \\(FAT holds at most 4 GiB per file\\); write it to ext4, exFAT or NTFS`));
+    expect(existsSync(out), 'the part-written image was left behind').toBe(false);
+    expect(snapshot(plain)).toEqual(before);
   });
 
   it('a second writer', async () => {
