@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { ChronodiskError } from '../engine/errors.js';
@@ -25,7 +25,14 @@ export function listenAddress(opts: AddressOptions, defaultSocket: string): List
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ChronodiskError('usage', `--port ${opts.port} is not a port number (0-65535)`);
     return { host: opts.host ?? '127.0.0.1', port };
   }
-  const socket = opts.socket ?? defaultSocket;
-  mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
-  return { socket };
+  if (opts.socket === undefined) {
+    // Our own runtime directory is ours to make; a directory someone named is not (a typo
+    // would leave a tree of them behind).
+    mkdirSync(dirname(defaultSocket), { recursive: true, mode: 0o700 });
+    return { socket: defaultSocket };
+  }
+  if (!existsSync(dirname(opts.socket))) {
+    throw new ChronodiskError('not-found', `--socket ${opts.socket}: its directory ${dirname(opts.socket)} does not exist; create it or name another path`);
+  }
+  return { socket: opts.socket };
 }

@@ -1,10 +1,11 @@
 /**
  * Where the NBD server may listen: loopback TCP and private unix sockets, nothing else.
  */
-import { lstatSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenAddress } from '../../electron/cli/nbd-address.js';
 import { ChronodiskError } from '../../electron/engine/errors.js';
 import { ExportTable } from '../../electron/engine/nbd/export.js';
 import { FileExport } from '../../electron/engine/nbd/file-export.js';
@@ -66,6 +67,17 @@ describe('NBD listen addresses', () => {
     const server = new NbdServer({ provider: table() });
     await expect(server.listen({ socket: join(tmp.dir, 'x'.repeat(120)) })).rejects.toMatchObject({ code: 'usage' });
     await server.close();
+  });
+
+  it('--socket in a directory that does not exist is refused, and the directory not made', () => {
+    const socket = join(tmp.dir, 'no', 'such', 'dir', 'x.sock');
+    expect(() => listenAddress({ socket }, join(tmp.dir, 'default', 'd.sock'))).toThrow(
+      new ChronodiskError('not-found', `--socket ${socket}: its directory ${join(tmp.dir, 'no', 'such', 'dir')} does not exist; create it or name another path`),
+    );
+    expect(existsSync(join(tmp.dir, 'no'))).toBe(false);
+    // The default socket's directory is ours, and made when missing.
+    expect(listenAddress({}, join(tmp.dir, 'default', 'd.sock'))).toEqual({ socket: join(tmp.dir, 'default', 'd.sock') });
+    expect(lstatSync(join(tmp.dir, 'default')).mode & 0o777).toBe(0o700);
   });
 
   it('replaces a stale socket, refuses a live one and anything that is not a socket', async () => {
