@@ -269,10 +269,9 @@ export class Appliance {
       },
       async () => {},
     );
-    const unstage = this.index.db.prepare('DELETE FROM staged WHERE abs(segment) = ?');
     this.index.db.transaction(() => {
       // Rows of the failed batches' writes, staged before they failed.
-      for (const id of r.retired) unstage.run(id);
+      this.index.forgetRetired(r.retired);
       this.index.setMeta('generation', this.catalog.state.generation);
     })();
     retireSegments({ dir: this.dir, catalog: this.catalog, files: this.files }, r.retired);

@@ -77,6 +77,7 @@ export class IndexDb {
     prep('stage', 'INSERT OR REPLACE INTO staged VALUES (?, ?, ?, ?, ?, ?)');
     prep('stagedOf', 'SELECT seq, disk, start, end, segment, rec_offset AS recOffset FROM staged WHERE disk = ? AND seq >= ? AND seq < ? ORDER BY seq');
     prep('unstage', 'DELETE FROM staged WHERE disk = ? AND seq < ?');
+    prep('fileLost', 'INSERT OR IGNORE INTO lost SELECT DISTINCT abs(segment), disk FROM staged WHERE disk = ? AND seq < ?');
     prep('getMeta', 'SELECT value FROM meta WHERE key = ?');
     prep('setMeta', 'INSERT OR REPLACE INTO meta VALUES (?, ?)');
     this.maxSeq = Number(this.meta('max_seq') ?? 0);
@@ -311,6 +312,9 @@ export class IndexDb {
    * the time map, then the commit row. Idempotent for a commit already applied.
    */
   applyCommit(c: CommitRow, inMemory: StagedWrite[]): void {
+    // Staged writes of the disk older than this batch belong to no batch that committed
+    // (a crash, an aborted scan pass): their segments are filed as lost before the rows go.
+    if (this.stagedMayExist) this.stmts.fileLost!.run(c.disk, c.batch_start);
     if (this.hasCommit(c.seq)) {
       if (this.stagedMayExist) this.stmts.unstage!.run(c.disk, c.seq);
       return;
@@ -328,8 +332,29 @@ export class IndexDb {
 
   /** Empties every table (thinning replaced the segments: the index is rebuilt in place). */
   clear(): void {
-    this.db.exec("DELETE FROM commits; DELETE FROM writes; DELETE FROM staged; DELETE FROM live; DELETE FROM hist; DELETE FROM meta WHERE key NOT IN ('version', 'appliance');");
+    this.db.exec("DELETE FROM commits; DELETE FROM writes; DELETE FROM staged; DELETE FROM lost; DELETE FROM live; DELETE FROM hist; DELETE FROM meta WHERE key NOT IN ('version', 'appliance');");
     this.maxSeq = 0;
+  }
+
+  /**
+   * Segments that hold records of a batch that never committed, for the disks given: a
+   * thinning that merges points of such a disk rewrites them, leaving those records out.
+   */
+  lostSegments(disks: Iterable<number>): Set<number> {
+    const q = this.db.prepare('SELECT segment FROM lost WHERE disk = ?').pluck();
+    const out = new Set<number>();
+    for (const d of disks) for (const s of q.all(d) as number[]) out.add(s);
+    return out;
+  }
+
+  /** Forgets what the index says of retired segments' uncommitted records. */
+  forgetRetired(segments: number[]): void {
+    const staged = this.db.prepare('DELETE FROM staged WHERE abs(segment) = ?');
+    const lost = this.db.prepare('DELETE FROM lost WHERE segment = ?');
+    for (const id of segments) {
+      staged.run(id);
+      lost.run(id);
+    }
   }
 
   /** Drops staged rows that point at or past a cut tail. */

@@ -6,8 +6,9 @@
  * Version 2: a time-map lookup scans a few rows of `live` and of each `hist` node; both are
  * now read from one b-tree without a row fetch each (live's position index covers the
  * columns, hist is clustered on its lookup key), which cut a lookup in a deep history ~3×.
+ * Version 3: `lost`, the segments that hold records of a batch that never committed.
  */
-export const INDEX_VERSION = 2;
+export const INDEX_VERSION = 3;
 
 export const schema = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -24,6 +25,7 @@ CREATE INDEX IF NOT EXISTS writes_by_segment ON writes(segment);
 CREATE TABLE IF NOT EXISTS staged(
   seq INTEGER PRIMARY KEY, disk INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
   segment INTEGER NOT NULL, rec_offset INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS lost(segment INTEGER NOT NULL, disk INTEGER NOT NULL, PRIMARY KEY(segment, disk)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS live(
   id INTEGER PRIMARY KEY, disk INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
   from_seq INTEGER NOT NULL, segment INTEGER NOT NULL, rec_offset INTEGER NOT NULL, data_off INTEGER NOT NULL);

@@ -179,14 +179,20 @@ export function segmentsToRewrite(app: Appliance, plan: RewriteScope): number[] 
     for (const w of writesOf.all(b.disk, b.batch_start, b.seq) as Array<{ segment: number }>) touched.add(Math.abs(w.segment));
   };
   const inRun = new Set<number>();
+  const merging = new Set<number>(dropped);
   for (const c of db.prepare('SELECT * FROM commits ORDER BY seq').iterate() as IterableIterator<CommitRow>) {
     if (dropped.has(c.disk) || removed.has(c.seq)) {
       batchSegments(c);
       inRun.add(c.disk);
+      merging.add(c.disk);
     } else if (inRun.delete(c.disk)) {
       batchSegments(c);
     }
   }
+  // A merged point's range [first kept seq, seq) spans the seqs of any batch of its disk
+  // that never committed (a crash, an aborted pass): records of one left in a live segment
+  // would become part of that point. Their segments are rewritten too, without them.
+  for (const id of app.index.lostSegments(merging)) touched.add(id);
   return app.catalog.state.liveSegments().map((s) => s.id).filter((id) => touched.has(id));
 }
 

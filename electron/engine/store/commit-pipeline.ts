@@ -15,6 +15,8 @@ interface OpenBatch {
   firstUnstaged: Watermark | undefined;
   writes: StagedWrite[];
   bytes: number;
+  /** Ended without a commit: its writes go to the staging table as they land (see abort). */
+  lost?: boolean;
 }
 
 export interface CommitOptions {
@@ -154,9 +156,19 @@ export class CommitPipeline {
 
   abort(diskId: number): void {
     this.batchesLost++;
-    // The batch's records stay in the segment, unreferenced: without a commit they are never visible.
+    // The batch's records stay in the segment, unreferenced: without a commit they are never
+    // visible. They are staged (those still in flight as they land) so that the disk's next
+    // commit files their segments as holding a lost batch, which thinning must rewrite
+    // before a merged point's range could take them in (IndexDb.applyCommit).
+    const b = this.open.get(diskId);
+    if (b) this.loseBatch(b);
     this.open.delete(diskId);
     this.encoders.forgetShared();
+  }
+
+  private loseBatch(b: OpenBatch): void {
+    b.lost = true;
+    if (b.writes.length) this.stage(b);
   }
 
   /**
@@ -347,7 +359,7 @@ export class CommitPipeline {
     // A zero record is filed under the negated segment id: reads skip it without any I/O.
     const segment = loc.flags & RecordFlag.Zero ? -loc.segmentId : loc.segmentId;
     b.writes.push({ seq, disk: b.diskId, start: offset, end: offset + length, segment, recOffset: loc.offset });
-    if (b.writes.length >= STAGE_THRESHOLD) this.stage(b);
+    if (b.writes.length >= STAGE_THRESHOLD || b.lost) this.stage(b);
   }
 
   /** Ends every batch not yet acknowledged with `e` (see schedule()). */
@@ -359,6 +371,8 @@ export class CommitPipeline {
     // last durable one), and the index must take them before any later commit.
     const lost = this.toApply.filter((c) => !c.durable);
     for (const b of [...this.open.values(), ...this.committing, ...lost.map((x) => x.batch)]) this.failures.set(b.diskId, e);
+    // What of the open batches was durable before the cut stays in the segments (see abort).
+    for (const b of this.open.values()) this.loseBatch(b);
     for (const c of lost) c.lost = e;
     this.open.clear();
     this.toApply = this.toApply.filter((c) => c.durable);
