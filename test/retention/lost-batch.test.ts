@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
@@ -16,11 +16,16 @@ import { checkAppliance } from '../../electron/engine/check.js';
 import { executeThinning, planThinning } from '../../electron/engine/retention/thin.js';
 import { repoRoot } from '../helpers/cli.js';
 import { imageHash } from '../helpers/history.js';
+import { mountTmpfs, unmount } from '../devices/loop-device.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 8 * MiB;
 const root = mkdtempSync(join(tmpdir(), 'chronodisk-lost-batch-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const smallDrive = join(root, 'small-drive');
+afterAll(() => {
+  unmount(smallDrive);
+  rmSync(root, { recursive: true, force: true });
+});
 
 const segmentCount = (dir: string) => readdirSync(join(dir, 'segments')).length;
 /** Sealed segments the lost batch fills (of 1 MiB; it writes 8 MiB of random bytes). */
@@ -64,9 +69,13 @@ async function crashMidBatch(dir: string): Promise<void> {
   await exited;
 }
 
-describe.each(['aborted', 'killed'] as const)('a batch %s before its commit', (how) => {
+describe.each(['aborted', 'killed', 'failed (drive full)'] as const)('a batch %s before its commit', (how) => {
   it('is never part of a point, before or after thinning merges the points around it', async () => {
-    const dir = join(root, how);
+    let dir = join(root, how);
+    if (how === 'failed (drive full)') {
+      mountTmpfs(smallDrive, '48m');
+      dir = join(smallDrive, 'app');
+    }
     await Appliance.init(dir);
     let app = await Appliance.open(dir, { writable: true, segmentTargetSize: MiB });
     const disk = app.addDisk({ name: 'd', source: '/dev/null', size: SIZE, mode: 'scan', blockSize: 65536, identity: {} });
@@ -82,6 +91,16 @@ describe.each(['aborted', 'killed'] as const)('a batch %s before its commit', (h
       lost.abort();
       // Its records still land after the abort (they were in flight).
       for (let waited = 0; segmentCount(dir) < segmentsBefore + LOST_SEGMENTS && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    } else if (how === 'failed (drive full)') {
+      // Room for a few sealed segments of the batch, then ENOSPC: the writer cuts the open
+      // segment back to its last durable record and fails the batch.
+      const fs = statfsSync(smallDrive);
+      const filler = join(smallDrive, 'filler');
+      writeFileSync(filler, Buffer.alloc(fs.bavail * fs.bsize - (LOST_SEGMENTS + 1.5) * MiB));
+      const lost = app.beginBatch(disk);
+      writeWhole(lost);
+      await expect(lost.commit()).rejects.toMatchObject({ code: 'no-space' });
+      rmSync(filler);
     } else {
       app.close();
       await crashMidBatch(dir);

@@ -370,9 +370,10 @@ export class CommitPipeline {
     // Durable commits keep their place: their records stay (a cut goes back only to the
     // last durable one), and the index must take them before any later commit.
     const lost = this.toApply.filter((c) => !c.durable);
-    for (const b of [...this.open.values(), ...this.committing, ...lost.map((x) => x.batch)]) this.failures.set(b.diskId, e);
-    // What of the open batches was durable before the cut stays in the segments (see abort).
-    for (const b of this.open.values()) this.loseBatch(b);
+    const ended = [...this.open.values(), ...this.committing, ...lost.map((x) => x.batch)];
+    for (const b of ended) this.failures.set(b.diskId, e);
+    // What of their writes was durable before the cut stays in the segments (see abort).
+    for (const b of ended) this.loseBatch(b);
     for (const c of lost) c.lost = e;
     this.open.clear();
     this.toApply = this.toApply.filter((c) => c.durable);
