@@ -15,7 +15,7 @@ interface OpenBatch {
   firstUnstaged: Watermark | undefined;
   writes: StagedWrite[];
   bytes: number;
-  /** Ended without a commit: its writes go to the staging table as they land (see abort). */
+  /** Ended without a commit (see loseBatch). */
   lost?: boolean;
 }
 
@@ -156,20 +156,27 @@ export class CommitPipeline {
 
   abort(diskId: number): void {
     this.batchesLost++;
-    // The batch's records stay in the segment, unreferenced: without a commit they are never
-    // visible. They are staged (those still in flight as they land) so that the disk's next
-    // commit files their segments as holding a lost batch, which thinning must rewrite
-    // before a merged point's range could take them in (IndexDb.applyCommit).
+    // The batch's records stay in the segment, unreferenced: without a commit they are never visible.
     const b = this.open.get(diskId);
     if (b) this.loseBatch(b);
     this.open.delete(diskId);
     this.encoders.forgetShared();
   }
 
+  /**
+   * A batch ended without a commit: its rows (and those of its writes still in flight, as
+   * they land) go to the staging table with the next commits applied, so that the disk's
+   * next commit files their segments as holding a lost batch — thinning must rewrite those
+   * before a merged point's range could take the records in (IndexDb.applyCommit). Not
+   * at once: a batch fails on a full drive, where the index may take nothing either.
+   */
   private loseBatch(b: OpenBatch): void {
     b.lost = true;
-    if (b.writes.length) this.stage(b);
+    this.lostBatches.add(b);
   }
+
+  /** Lost batches whose rows are not staged yet; they hold the watermark back meanwhile. */
+  private readonly lostBatches = new Set<OpenBatch>();
 
   /**
    * Makes the batch a durable, visible point. The batch ends at once (the disk may begin
@@ -359,7 +366,8 @@ export class CommitPipeline {
     // A zero record is filed under the negated segment id: reads skip it without any I/O.
     const segment = loc.flags & RecordFlag.Zero ? -loc.segmentId : loc.segmentId;
     b.writes.push({ seq, disk: b.diskId, start: offset, end: offset + length, segment, recOffset: loc.offset });
-    if (b.writes.length >= STAGE_THRESHOLD || b.lost) this.stage(b);
+    if (b.lost) this.lostBatches.add(b);
+    if (b.writes.length >= STAGE_THRESHOLD) this.stage(b);
   }
 
   /** Ends every batch not yet acknowledged with `e` (see schedule()). */
@@ -413,14 +421,21 @@ export class CommitPipeline {
     if (i < 0) return; // an earlier caller already applied it
     const ready = this.toApply.splice(0, i + 1);
     try {
+      const lost = [...this.lostBatches];
       this.index.db.transaction(() => {
+        for (const b of lost) for (const w of b.writes) this.index.stage(w);
         for (const e of ready) this.index.applyCommit(e.row, e.batch.writes);
         // Commit times only grow (tick()): the group's last is its latest.
         const latest = ready[ready.length - 1]!.row.time_us;
         if (latest > Number(this.index.meta('max_time_us') ?? 0)) this.index.setMeta('max_time_us', latest);
         this.index.noteSeq(this.nextSeq - 1);
-        this.index.setWatermark(this.safeWatermark(ready[ready.length - 1]!.end));
+        this.index.setWatermark(this.safeWatermark(ready[ready.length - 1]!.end, lost));
       })();
+      for (const b of lost) {
+        b.writes = [];
+        b.firstUnstaged = undefined;
+        this.lostBatches.delete(b);
+      }
     } catch (e) {
       // The commits are durable in the segment; only the index (a cache) could not take
       // them — a full drive. They stay queued, first, so the next apply (or replay after a
@@ -433,10 +448,11 @@ export class CommitPipeline {
   }
 
   /** The furthest position replay may start from: nothing unstaged lies before it. */
-  private safeWatermark(candidate: Watermark): Watermark {
+  private safeWatermark(candidate: Watermark, stagedNow: OpenBatch[]): Watermark {
     let w = candidate;
     const earlier = (a: Watermark, b: Watermark) => a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
-    const holders = [...this.open.values(), ...this.committing, ...this.toApply.map((e) => e.batch)];
+    const lostLeft = [...this.lostBatches].filter((b) => !stagedNow.includes(b));
+    const holders = [...this.open.values(), ...this.committing, ...this.toApply.map((e) => e.batch), ...lostLeft];
     for (const b of holders) if (b.firstUnstaged && earlier(b.firstUnstaged, w)) w = b.firstUnstaged;
     return w;
   }
