@@ -38,28 +38,8 @@ function writeWhole(batch: { write(offset: number, data: Buffer): void }): void 
 
 /** A child writer that writes a whole-disk batch into sealed segments and is SIGKILLed before it commits. */
 async function crashMidBatch(dir: string): Promise<void> {
-  // A script file, not --eval: the encoder threads inherit the process's exec arguments.
-  const script = join(root, 'crash-mid-batch.mjs');
-  writeFileSync(
-    script,
-    `import { randomBytes } from 'node:crypto';
-     import { readdirSync } from 'node:fs';
-     import { Appliance } from ${JSON.stringify(join(repoRoot, 'dist/electron/engine/appliance.js'))};
-     const [dir, target] = process.argv.slice(2);
-     const app = await Appliance.open(dir, { writable: true, segmentTargetSize: ${MiB} });
-     const b = app.beginBatch(app.disk('d'));
-     // Over and over, a MiB at a time (each placed before the next: segments rotate between
-     // placements), until the batch's records fill sealed segments of their own.
-     for (let at = 0, n = 0; readdirSync(dir + '/segments').length < Number(target); at = (at + ${MiB}) % ${SIZE}) {
-       if (++n > 1000) process.exit(3);
-       for (let i = 0; i < 16; i++) b.write(at + i * 65536, randomBytes(65536));
-       await b.drained();
-       await new Promise((r) => setTimeout(r, 20));
-     }
-     process.stdout.write('ready\\n');
-     setInterval(() => {}, 1000);`,
-  );
-  const child = spawn(process.execPath, [script, dir, String(segmentCount(dir) + LOST_SEGMENTS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const writer = join(repoRoot, 'dist/test/helpers/lost-batch-writer.js');
+  const child = spawn(process.execPath, [writer, dir, String(segmentCount(dir) + LOST_SEGMENTS), String(MiB), String(SIZE)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => (c.toString().includes('ready') ? resolve() : undefined));
     child.on('exit', (code) => reject(new Error(`the writer exited (${code}) before its batch was written`)));

@@ -164,18 +164,17 @@ export class CommitPipeline {
   }
 
   /**
-   * A batch ended without a commit: its rows (and those of its writes still in flight, as
-   * they land) go to the staging table with the next commits applied, so that the disk's
-   * next commit files their segments as holding a lost batch — thinning must rewrite those
-   * before a merged point's range could take the records in (IndexDb.applyCommit). Not
-   * at once: a batch fails on a full drive, where the index may take nothing either.
+   * A batch ended without a commit: its rows (and those of writes still in flight, as they
+   * land) are staged with the next commits applied, so the disk's next commit files their
+   * segments as lost (IndexDb.applyCommit) for thinning to rewrite. Not at once: a batch
+   * fails on a full drive, where the index may take nothing either. The watermark moves
+   * only in the transaction that stages them, so it never passes them unstaged.
    */
   private loseBatch(b: OpenBatch): void {
     b.lost = true;
     this.lostBatches.add(b);
   }
 
-  /** Lost batches whose rows are not staged yet; they hold the watermark back meanwhile. */
   private readonly lostBatches = new Set<OpenBatch>();
 
   /**
@@ -429,7 +428,7 @@ export class CommitPipeline {
         const latest = ready[ready.length - 1]!.row.time_us;
         if (latest > Number(this.index.meta('max_time_us') ?? 0)) this.index.setMeta('max_time_us', latest);
         this.index.noteSeq(this.nextSeq - 1);
-        this.index.setWatermark(this.safeWatermark(ready[ready.length - 1]!.end, lost));
+        this.index.setWatermark(this.safeWatermark(ready[ready.length - 1]!.end));
       })();
       for (const b of lost) {
         b.writes = [];
@@ -448,11 +447,10 @@ export class CommitPipeline {
   }
 
   /** The furthest position replay may start from: nothing unstaged lies before it. */
-  private safeWatermark(candidate: Watermark, stagedNow: OpenBatch[]): Watermark {
+  private safeWatermark(candidate: Watermark): Watermark {
     let w = candidate;
     const earlier = (a: Watermark, b: Watermark) => a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
-    const lostLeft = [...this.lostBatches].filter((b) => !stagedNow.includes(b));
-    const holders = [...this.open.values(), ...this.committing, ...this.toApply.map((e) => e.batch), ...lostLeft];
+    const holders = [...this.open.values(), ...this.committing, ...this.toApply.map((e) => e.batch)];
     for (const b of holders) if (b.firstUnstaged && earlier(b.firstUnstaged, w)) w = b.firstUnstaged;
     return w;
   }
