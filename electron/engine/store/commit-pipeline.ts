@@ -1,23 +1,12 @@
 import { MAX_RECORD_LENGTH, RecordFlag, RecordType } from '../format/constants.js';
-import type { CommitRow, IndexDb, StagedWrite, Watermark } from '../index/index-db.js';
-import { ChronodiskError, isDriveFull } from '../errors.js';
+import type { CommitRow, IndexDb } from '../index/index-db.js';
+import { ChronodiskError } from '../errors.js';
+import { CommitApplier, type OpenBatch, type PlacedCommit } from './commit-applier.js';
 import type { EncoderPool } from './encoder-pool.js';
 import type { EncodedRun } from './record-encoder.js';
 import { encodeInlineRun, WRITE_FIELDS } from './record-encoder.js';
 import { addWrite, extendLast, fits, newRun, runFull, runModeFor, topUpInline, type PendingRun, type WriteMode } from './write-runs.js';
 import type { RecordLocation, SegmentWriter } from './segment-writer.js';
-
-/** What the pipeline knows of one batch still open (not yet committed). */
-interface OpenBatch {
-  diskId: number;
-  firstSeq: number | undefined;
-  /** Position of the first write not yet staged in the index (bounds the watermark). */
-  firstUnstaged: Watermark | undefined;
-  writes: StagedWrite[];
-  bytes: number;
-  /** Ended without a commit (see loseBatch). */
-  lost?: boolean;
-}
 
 export interface CommitOptions {
   flags?: number;
@@ -34,22 +23,10 @@ export interface CommitResult {
   bytes: number;
 }
 
-const STAGE_THRESHOLD = 50_000;
 /** A batch this small while nothing is in flight is encoded on the spot (one split write: latency). */
 const INLINE_LIMIT = 64 * 1024;
 /** In-flight bytes above which drained() makes capture wait for the encoders. */
 const HIGH_WATER = 48 * 1024 * 1024;
-
-/** A commit record in the segment, waiting for its fdatasync and then the index. */
-interface PlacedCommit {
-  row: CommitRow;
-  batch: OpenBatch;
-  end: Watermark;
-  /** Set when a failure cut the record off before it was applied. */
-  lost?: unknown;
-  /** Set once its fdatasync is done: it may be applied. */
-  durable?: boolean;
-}
 
 /**
  * The writer's path from captured bytes to a durable, visible point. Writes get sequence
@@ -65,9 +42,7 @@ export class CommitPipeline {
   private open = new Map<number, OpenBatch>();
   /** Batches whose commit() runs but whose commit record is not yet placed. */
   private committing = new Set<OpenBatch>();
-  private toApply: PlacedCommit[] = [];
-  /** The transaction that applies every commit made durable by the same fdatasync (see applyDurableSoon). */
-  private applying: Promise<void> | undefined;
+  private readonly applier: CommitApplier;
   private run: PendingRun<OpenBatch> | undefined;
   /** The last placement step: every step waits for the one before (sequence order). */
   private tail: Promise<void> = Promise.resolve();
@@ -86,13 +61,18 @@ export class CommitPipeline {
 
   constructor(
     private readonly writer: SegmentWriter,
-    private readonly index: IndexDb,
+    index: IndexDb,
     private readonly encoders: EncoderPool,
     maxSeq: number,
     maxTimeUs: number,
   ) {
     this.nextSeq = maxSeq + 1;
     this.lastTimeUs = maxTimeUs;
+    this.applier = new CommitApplier(
+      index,
+      () => [...this.open.values(), ...this.committing],
+      () => this.nextSeq - 1,
+    );
     // A cut removed records of batches not yet acknowledged: end them before anything
     // else is placed for them (a commit record naming writes that are gone is damage).
     writer.onCut = (e) => this.fail(e);
@@ -158,24 +138,10 @@ export class CommitPipeline {
     this.batchesLost++;
     // The batch's records stay in the segment, unreferenced: without a commit they are never visible.
     const b = this.open.get(diskId);
-    if (b) this.loseBatch(b);
+    if (b) this.applier.lose(b);
     this.open.delete(diskId);
     this.encoders.forgetShared();
   }
-
-  /**
-   * A batch ended without a commit: its rows (and those of writes still in flight, as they
-   * land) are staged with the next commits applied, so the disk's next commit files their
-   * segments as lost (IndexDb.applyCommit) for thinning to rewrite. Not at once: a batch
-   * fails on a full drive, where the index may take nothing either. The watermark moves
-   * only in the transaction that stages them, so it never passes them unstaged.
-   */
-  private loseBatch(b: OpenBatch): void {
-    b.lost = true;
-    this.lostBatches.add(b);
-  }
-
-  private readonly lostBatches = new Set<OpenBatch>();
 
   /**
    * Makes the batch a durable, visible point. The batch ends at once (the disk may begin
@@ -211,7 +177,7 @@ export class CommitPipeline {
         const at = this.writer.append({ type: RecordType.Commit, diskId, seq, timeUs, a: b.firstSeq ?? seq, b: flags, c: b.bytes }, body, false);
         const row: CommitRow = { seq, disk: diskId, time_us: timeUs, flags, label, batch_start: b.firstSeq ?? seq, bytes: b.bytes, segment: at.segmentId, rec_offset: at.offset };
         entry = { row, batch: b, end: { segment: at.segmentId, offset: at.end } };
-        this.toApply.push(entry);
+        this.applier.add(entry);
       });
     } finally {
       this.committing.delete(b);
@@ -226,14 +192,14 @@ export class CommitPipeline {
     }
     // A write failure after the record was placed cut it off again (see fail()).
     if (entry.lost !== undefined) throw entry.lost;
-    await this.applyDurableSoon(entry);
+    await this.applier.applyWhenDurable(entry);
     if (entry.lost !== undefined) throw entry.lost;
     return { seq, diskId, timeUs, flags, label, bytes: b.bytes };
   }
 
   /** Batches open, commits or encodings in flight: the segments may not be swapped now. */
   get busy(): boolean {
-    return this.open.size > 0 || this.committing.size > 0 || this.toApply.length > 0 || this.steps > 0 || this.run !== undefined || this.writer.writesInFlight;
+    return this.open.size > 0 || this.committing.size > 0 || this.applier.pending || this.steps > 0 || this.run !== undefined || this.writer.writesInFlight;
   }
 
   hasOpenBatch(diskId: number): boolean {
@@ -359,14 +325,11 @@ export class CommitPipeline {
     return step;
   }
 
-  /** Records where a write landed; a long batch's list moves into the staging table. */
+  /** Records where a write landed (for the index). */
   private placed(b: OpenBatch, seq: number, offset: number, length: number, loc: RecordLocation): void {
-    b.firstUnstaged ??= { segment: loc.segmentId, offset: loc.offset };
     // A zero record is filed under the negated segment id: reads skip it without any I/O.
     const segment = loc.flags & RecordFlag.Zero ? -loc.segmentId : loc.segmentId;
-    b.writes.push({ seq, disk: b.diskId, start: offset, end: offset + length, segment, recOffset: loc.offset });
-    if (b.lost) this.lostBatches.add(b);
-    if (b.writes.length >= STAGE_THRESHOLD) this.stage(b);
+    this.applier.placed(b, { seq, disk: b.diskId, start: offset, end: offset + length, segment, recOffset: loc.offset }, { segment: loc.segmentId, offset: loc.offset });
   }
 
   /** Ends every batch not yet acknowledged with `e` (see schedule()). */
@@ -374,85 +337,12 @@ export class CommitPipeline {
     this.batchesLost++;
     this.epoch++;
     this.lastFailure = e;
-    // Durable commits keep their place: their records stay (a cut goes back only to the
-    // last durable one), and the index must take them before any later commit.
-    const lost = this.toApply.filter((c) => !c.durable);
-    const ended = [...this.open.values(), ...this.committing, ...lost.map((x) => x.batch)];
+    const ended = [...this.open.values(), ...this.committing, ...this.applier.cutOff(e)];
     for (const b of ended) this.failures.set(b.diskId, e);
     // What of their writes was durable before the cut stays in the segments (see abort).
-    for (const b of ended) this.loseBatch(b);
-    for (const c of lost) c.lost = e;
+    for (const b of ended) this.applier.lose(b);
     this.open.clear();
-    this.toApply = this.toApply.filter((c) => c.durable);
     this.run = undefined;
-  }
-
-  /** Moves a long batch's write list into the index's staging table, bounding memory. */
-  private stage(b: OpenBatch): void {
-    const writes = b.writes;
-    this.index.db.transaction(() => {
-      for (const w of writes) this.index.stage(w);
-    })();
-    b.writes = [];
-    b.firstUnstaged = undefined;
-  }
-
-  /**
-   * Marks `entry` durable and applies it in one transaction with every other commit whose
-   * fdatasync finished in the same turn: a group commit resolves all its waiters at once,
-   * and their continuations run before this microtask, so pipelined split writes (each its
-   * own commit) share one index transaction as they share one fdatasync.
-   */
-  private applyDurableSoon(entry: PlacedCommit): Promise<void> {
-    entry.durable = true;
-    this.applying ??= Promise.resolve().then(() => {
-      this.applying = undefined;
-      let last: PlacedCommit | undefined;
-      for (const e of this.toApply) if (e.durable) last = e;
-      if (last) this.applyDurable(last);
-    });
-    return this.applying;
-  }
-
-  /** Applies, in one transaction, every queued commit up to and including `upTo` (all durable). */
-  private applyDurable(upTo: { row: CommitRow }): void {
-    const i = this.toApply.findIndex((e) => e.row === upTo.row);
-    if (i < 0) return; // an earlier caller already applied it
-    const ready = this.toApply.splice(0, i + 1);
-    try {
-      const lost = [...this.lostBatches];
-      this.index.db.transaction(() => {
-        for (const b of lost) for (const w of b.writes) this.index.stage(w);
-        for (const e of ready) this.index.applyCommit(e.row, e.batch.writes);
-        // Commit times only grow (tick()): the group's last is its latest.
-        const latest = ready[ready.length - 1]!.row.time_us;
-        if (latest > Number(this.index.meta('max_time_us') ?? 0)) this.index.setMeta('max_time_us', latest);
-        this.index.noteSeq(this.nextSeq - 1);
-        this.index.setWatermark(this.safeWatermark(ready[ready.length - 1]!.end));
-      })();
-      for (const b of lost) {
-        b.writes = [];
-        b.firstUnstaged = undefined;
-        this.lostBatches.delete(b);
-      }
-    } catch (e) {
-      // The commits are durable in the segment; only the index (a cache) could not take
-      // them — a full drive. They stay queued, first, so the next apply (or replay after a
-      // restart, as the watermark stays before them) adds them: a later commit must never
-      // reach the index without them, or its reads would miss their writes.
-      this.toApply.unshift(...ready);
-      if (isDriveFull(e)) throw new ChronodiskError('no-space', "the appliance's drive is full: the commit is on the appliance but its index could not be updated", { cause: e });
-      throw e;
-    }
-  }
-
-  /** The furthest position replay may start from: nothing unstaged lies before it. */
-  private safeWatermark(candidate: Watermark): Watermark {
-    let w = candidate;
-    const earlier = (a: Watermark, b: Watermark) => a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
-    const holders = [...this.open.values(), ...this.committing, ...this.toApply.map((e) => e.batch)];
-    for (const b of holders) if (b.firstUnstaged && earlier(b.firstUnstaged, w)) w = b.firstUnstaged;
-    return w;
   }
 
   /** Wall-clock µs, never going backwards, so time → point stays well defined. */
