@@ -131,6 +131,15 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/**
+ * Writes back every dirty page, untimed: a timed write then starts on a quiet disk rather
+ * than behind the writeback of whatever ran before it (an earlier suite's gigabyte, the
+ * run's own source files).
+ */
+export function writeBack(): void {
+  execFileSync('sync');
+}
+
 /** Writes back dirty pages and drops the page cache so a read measures the disk; false when not permitted. */
 export function dropCaches(check: string[] = []): boolean {
   try {
@@ -138,7 +147,7 @@ export function dropCaches(check: string[] = []): boolean {
     // a drop has been seen to leave a file just written whole in memory (a raw file "cold"
     // at 8 GB/s): the files named in `check` are looked at with fincore, and dropped again.
     for (let attempt = 0; attempt < 3; attempt++) {
-      execFileSync('sync');
+      writeBack();
       writeFileSync('/proc/sys/vm/drop_caches', '3');
       if (residentBytes(check) === 0) return true;
     }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MiB, now, pool } from './measure.js';
+import { MiB, now, pool, writeBack } from './measure.js';
 
 /**
  * What the NBD benches (nbd, split) share: running a command, nbdkit's file plugin and a
@@ -74,6 +74,7 @@ export async function bestCopy(runs: number, args: string[], before: () => void 
   let best = Infinity;
   for (let i = 0; i < runs; i++) {
     before();
+    writeBack();
     const t0 = now();
     await exec('nbdcopy', args);
     best = Math.min(best, now() - t0);

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fmtMBps, fmtRatio, log, mbps, MiB, now, report, scaled, tempDir, verdict } from './measure.js';
+import { fmtMBps, fmtRatio, log, mbps, MiB, now, report, scaled, tempDir, verdict, writeBack } from './measure.js';
 import { bestCopy, cli, exec, fileOf, fileSha256, startChronodisk, startNbdkit, type RunningServer } from './nbd-servers.js';
 
 /**
@@ -36,7 +36,7 @@ export async function benchSplit(): Promise<void> {
     kit = await startNbdkit(dir.path, 'kit', kitTarget, false);
     // The first split start takes the baseline scan of the (empty) source before listening.
     split = await startChronodisk(dir.path, 'split', ['split', '-a', app, 'vm'], 'vm', '"listening"');
-    log(`  image: ${size / MiB} MiB of random bytes, page cache warm; split appliance on the same disk as its source`);
+    log(`  image: ${size / MiB} MiB of random bytes, page cache warm, dirty pages written back before each timed copy; split appliance on the same disk as its source`);
     let [splitMs, kitMs, oneMs, twoMs] = [Infinity, Infinity, Infinity, Infinity];
     for (let i = 0; i < RUNS; i++) {
       splitMs = Math.min(splitMs, await bestCopy(1, ['--flush', image, split.uri]));
@@ -72,6 +72,7 @@ export async function benchSplit(): Promise<void> {
 /** Milliseconds for dd to write `image` into `n` new plain files at once, each ending with an fdatasync. */
 async function plainCopies(dir: string, image: string, n: number): Promise<number> {
   const outs = Array.from({ length: n }, (_, i) => join(dir, `plain-${i}.raw`));
+  writeBack();
   const t0 = now();
   await Promise.all(outs.map((out) => exec('dd', [`if=${image}`, `of=${out}`, 'bs=1M', 'conv=fdatasync', 'status=none'])));
   const ms = now() - t0;
