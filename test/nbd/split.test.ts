@@ -1,7 +1,7 @@
 /**
  * `chronodisk split` with real clients. A kernel ext4 goes through it (nbdfuse + loop):
- * every crash-consistent point after mkfs is a clean filesystem and the last point is the
- * source. Then the split server is SIGKILLed under a raw write load: every write it
+ * every crash-consistent point after mkfs is a clean filesystem, the last point (final, made
+ * by the stop) is the source. Then the split server is SIGKILLed under a raw write load: every write it
  * acknowledged is in the appliance and, once split has restarted, in the source.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -100,6 +100,11 @@ describe('chronodisk split with real clients', () => {
 
     const all = points(app, 'fs');
     const last = all[all.length - 1]!;
+    // A clean stop ends the run with a final point; a run that wrote nothing adds none.
+    expect(last.flags).toEqual(expect.arrayContaining(['crash-consistent', 'final']));
+    const idle = await startSplit(app, 'fs', join(tmp.dir, 'fs.sock'));
+    await idle.stopCleanly();
+    expect(points(app, 'fs').map((p) => p.seq)).toEqual(all.map((p) => p.seq));
     const latest = join(tmp.dir, 'fs-latest.img');
     imageAt(app, 'fs', last.seq, latest);
     expect(fileSha256(latest)).toBe(fileSha256(source));

@@ -50,6 +50,8 @@ export class SplitCapture {
   /** Has the disk write the source's data as it comes, so a FLUSH waits for little. */
   private readonly sourceWriteback = new EarlyWriteback(SOURCE_WRITEBACK);
   private appliedBytes = 0;
+  /** Points made since start (writes and flushes): a stop after any of them ends with a final one. */
+  private pointsMade = 0;
 
   private constructor(
     readonly app: Appliance,
@@ -120,6 +122,7 @@ export class SplitCapture {
     } finally {
       this.space.wrote();
     }
+    this.pointsMade++;
     this.events.onPoint?.(point);
     await this.order.run(point.seq, offset, offset + length, apply);
     this.appliedBytes += length;
@@ -134,29 +137,45 @@ export class SplitCapture {
   async flush(sourceFlush: () => Promise<void>): Promise<void> {
     const through = this.order.appliedThrough(); // taken first: only what the fdatasync covers
     await sourceFlush();
+    await this.commitEmpty(CommitFlag.CrashConsistent);
+    if (through > this.markedSeq) this.markApplied(through);
+  }
+
+  /** An empty batch: a point that marks the disk's state as it is now. */
+  private async commitEmpty(flags: number): Promise<void> {
     const held = this.app.writesAllowed();
     if (held) await held;
-    const point = await this.app.beginBatch(this.disk).commit({ flags: CommitFlag.CrashConsistent });
+    const point = await this.app.beginBatch(this.disk).commit({ flags });
+    this.pointsMade++;
     this.events.onPoint?.(point);
-    if (through > this.markedSeq) this.markApplied(through);
   }
 
   /**
    * After the server has closed: waits for source writes still going, makes the source
-   * durable and records how far it is applied, so the next start re-applies nothing.
+   * durable and records how far it is applied, so the next start re-applies nothing. A
+   * run that made points ends with a final one: no client is left, so the disk is
+   * quiescent (crash-consistent) and the timeline shows where capture stopped.
    */
   async close(): Promise<void> {
     await this.space.settled();
     await this.order.settled();
     const through = this.order.appliedThrough();
-    if (through <= this.markedSeq) return;
-    const file = FileExport.open(this.disk.source);
-    try {
-      await file.flush();
-    } finally {
-      await file.close();
+    if (through > this.markedSeq) {
+      const file = FileExport.open(this.disk.source);
+      try {
+        await file.flush();
+      } finally {
+        await file.close();
+      }
+      this.markApplied(through);
     }
-    this.markApplied(through);
+    if (this.pointsMade === 0) return;
+    try {
+      await this.commitEmpty(CommitFlag.CrashConsistent | CommitFlag.Final);
+    } catch (e) {
+      // It holds no data: on a full drive the stop goes on without it (FORMAT.md: MAY be absent).
+      if (!isDriveFull(e)) throw e;
+    }
   }
 
   private appliedPath(): string {
