@@ -4,6 +4,7 @@ import { associatedData } from './format/segment-record.js';
 import type { Appliance } from './appliance.js';
 import { scanSegment, segmentPath, type ScanEnd } from './store/segment-file.js';
 import { ChronodiskError } from './errors.js';
+import { WriterLock } from './store/writer-lock.js';
 
 export interface CheckProblem {
   /** 'catalog', or the segment id. */
@@ -22,7 +23,10 @@ export interface CheckReport {
   bytesVerified: number;
   commits: number;
   problems: CheckProblem[];
-  /** Expected after a crash and never served (a torn tail the writer cuts at its next start). */
+  /**
+   * Expected and never served: a torn tail the writer cuts at its next start (after a
+   * crash), or the records a running writer is still writing (checked up to them).
+   */
   notes: string[];
 }
 
@@ -69,8 +73,11 @@ export async function checkApplianceInTurns(app: Appliance, options: CheckOption
 /** The check, one record at a time (it yields after each). */
 function* checkRun(app: Appliance, options: CheckOptions): Generator<void, CheckReport> {
   const report: CheckReport = { ok: true, readData: options.readData, segments: 0, records: 0, bytesVerified: 0, commits: 0, problems: [], notes: [] };
+  // A writer cuts torn tails when it starts: beside a running one, a tail is what it is writing now.
+  const writer = WriterLock.liveHolder(app.dir);
+  const why = writer ? `being written by ${writer.command}, pid ${writer.pid}: checked up to there` : 'a crash; the writer cuts it at its next start';
   const cat = app.catalog.readAll();
-  if (cat.tail.kind === 'torn') report.notes.push(`the catalog has a torn tail of ${cat.tail.bytes} bytes at byte ${cat.tail.at} (a crash; the writer cuts it at its next start)`);
+  if (cat.tail.kind === 'torn') report.notes.push(`the catalog has a torn tail of ${cat.tail.bytes} bytes at byte ${cat.tail.at} (${why})`);
   if (cat.tail.kind === 'damaged') report.problems.push({ where: 'catalog', at: cat.tail.at, reason: cat.tail.reason, affects: [] });
 
   const live = app.catalog.state.liveSegments();
@@ -112,7 +119,7 @@ function* checkRun(app: Appliance, options: CheckOptions): Generator<void, Check
     const e = end as ScanEnd | undefined;
     if (e && e.kind !== 'end') {
       if (seg.state === 'open' && e.kind === 'torn') {
-        report.notes.push(`segment ${seg.id} has a torn tail at byte ${e.at} (a crash; never served, cut at the writer's next start)`);
+        report.notes.push(`segment ${seg.id} has a torn tail at byte ${e.at} (${why}; never served)`);
       } else {
         report.problems.push({ where: seg.id, at: e.at, reason: e.reason, affects: affectedFrom(app, seg.id, e.at) });
       }

@@ -315,6 +315,25 @@ describe('damage: one flipped byte', () => {
     expect(await readAll(dir, { kind: 'catalog-payload', file: 'catalog', start: 0, end: 0 })).toBe(0);
   });
 
+  it('names a torn tail beside a running writer as its writes in flight, not a crash', async () => {
+    const dir = join(root, 'torn-live');
+    cpSync(base, dir, { recursive: true });
+    const writer = await Appliance.open(dir, { writable: true, command: 'damage.test writer' });
+    try {
+      const last = regions.filter((r) => r.kind === 'catalog-record-header').at(-1)!;
+      const catalog = readWhole(join(dir, 'catalog'));
+      // What a reader sees while the writer is halfway through an append.
+      const fd = openSync(join(dir, 'catalog'), 'a');
+      writeSync(fd, catalog.subarray(last.start, last.start + CATALOG_RECORD_HEADER_SIZE + 5));
+      closeSync(fd);
+      const r = runCli(['check', '-a', dir]);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^note: the catalog has a torn tail of 37 bytes at byte ${catalog.length} \\(being written by damage\\.test writer, pid ${process.pid}: checked up to there\\)$`, 'm'));
+    } finally {
+      writer.close();
+    }
+  });
+
   it('is reported by the check command with the segment and the points it affects', () => {
     const write = regions.find((r) => r.kind === 'write-payload' && r.end - r.start > 100)!;
     let dir = damagedCopy(write.file, write.start + 50, 0x40);

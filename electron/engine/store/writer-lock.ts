@@ -64,6 +64,21 @@ export class WriterLock {
     }
   }
 
+  /**
+   * The holder named in writer.json while it runs: a process of this host that still
+   * exists. A crash leaves the file behind; a holder on another host cannot be asked.
+   */
+  static liveHolder(dir: string): LockHolder | undefined {
+    const h = WriterLock.holder(dir);
+    if (!h || h.host !== hostname()) return undefined;
+    try {
+      process.kill(h.pid, 0);
+      return h;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM' ? h : undefined;
+    }
+  }
+
   release(): void {
     if (!this.db) return;
     rmSync(join(this.dir, 'writer.json'), { force: true });
