@@ -33,8 +33,8 @@ const HIGH_WATER = 48 * 1024 * 1024;
  * numbers as they arrive and are encoded — by the encoder threads for large batches, on
  * the spot for a small one — then placed in the open segment strictly in sequence order.
  * A commit's record follows its writes; the commit waits for the shared fdatasync (group
- * commit), then CommitApplier applies every durable batch to the index in one transaction. Only then is
- * it acknowledged, so an acknowledged point is both durable and readable.
+ * commit), then CommitApplier applies every durable batch to the index in one transaction.
+ * Only then is it acknowledged, so an acknowledged point is both durable and readable.
  */
 export class CommitPipeline {
   private nextSeq: number;
