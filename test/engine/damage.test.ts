@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdtempSync, openSync, closeSync, readSync, writeSync, fstatSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdtempSync, openSync, closeSync, readSync, writeSync, writeFileSync, fstatSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { checkAppliance, type CheckReport } from '../../electron/engine/check.js';
@@ -315,7 +315,7 @@ describe('damage: one flipped byte', () => {
     expect(await readAll(dir, { kind: 'catalog-payload', file: 'catalog', start: 0, end: 0 })).toBe(0);
   });
 
-  it('names a torn tail beside a running writer as its writes in flight, not a crash', async () => {
+  it('names a torn tail beside a running writer as its writes in flight, and after a stale writer.json as a crash', async () => {
     const dir = join(root, 'torn-live');
     cpSync(base, dir, { recursive: true });
     const writer = await Appliance.open(dir, { writable: true, command: 'damage.test writer' });
@@ -332,6 +332,11 @@ describe('damage: one flipped byte', () => {
     } finally {
       writer.close();
     }
+    // A writer.json a crash left behind, whose pid went to a process started after that
+    // lock was taken (this one, an hour later): not a running writer, so a crash.
+    writeFileSync(join(dir, 'writer.json'), JSON.stringify({ pid: process.pid, host: hostname(), command: 'gone', sinceUs: (Date.now() - 3_600_000) * 1000 }));
+    const r = runCli(['check', '-a', dir]);
+    expect(r.stdout).toMatch(/^note: the catalog has a torn tail of 37 bytes at byte \d+ \(a crash; the writer cuts it at its next start\)$/m);
   });
 
   it('is reported by the check command with the segment and the points it affects', () => {

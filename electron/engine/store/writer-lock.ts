@@ -66,17 +66,19 @@ export class WriterLock {
 
   /**
    * The holder named in writer.json while it runs: a process of this host that still
-   * exists. A crash leaves the file behind; a holder on another host cannot be asked.
+   * exists and started before it took the lock (a crash leaves the file behind, and its
+   * pid may have gone to another process since). A holder on another host cannot be asked.
    */
   static liveHolder(dir: string): LockHolder | undefined {
     const h = WriterLock.holder(dir);
     if (!h || h.host !== hostname()) return undefined;
     try {
       process.kill(h.pid, 0);
-      return h;
     } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'EPERM' ? h : undefined;
+      if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
     }
+    const started = processStartUs(h.pid);
+    return started === undefined || started <= h.sinceUs + START_SLACK_US ? h : undefined;
   }
 
   release(): void {
@@ -84,5 +86,23 @@ export class WriterLock {
     rmSync(join(this.dir, 'writer.json'), { force: true });
     this.db.close();
     this.db = undefined;
+  }
+}
+
+/** Clock ticks and rounding of /proc's start times: a second either way. */
+const START_SLACK_US = 1_000_000;
+
+/** When process `pid` started, in µs since the epoch, from /proc (Linux); undefined elsewhere. */
+function processStartUs(pid: number): number | undefined {
+  try {
+    // Field 22 of /proc/PID/stat, in clock ticks since boot (USER_HZ, 100 on Linux); the
+    // command name before it is in parentheses and may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const boot = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(ticks) || !Number.isFinite(boot)) return undefined;
+    return boot * 1_000_000 + ticks * 10_000;
+  } catch {
+    return undefined;
   }
 }
