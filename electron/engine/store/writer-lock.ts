@@ -89,8 +89,12 @@ export class WriterLock {
   }
 }
 
-/** Clock ticks and rounding of /proc's start times: a second either way. */
-const START_SLACK_US = 1_000_000;
+/**
+ * How much later than the lock a holder may seem to have started: /proc's start times
+ * move with steps of the wall clock. A pid reused within a minute of the lock being taken
+ * is the rarer mistake (it only changes a check note's wording either way).
+ */
+const START_SLACK_US = 60_000_000;
 
 /** When process `pid` started, in µs since the epoch, from /proc (Linux); undefined elsewhere. */
 function processStartUs(pid: number): number | undefined {
