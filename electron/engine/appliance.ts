@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CatalogType, FILE_HEADER_SIZE, segmentTargetSizeFor } from './format/constants.js';
+import { CatalogType, segmentTargetSizeFor } from './format/constants.js';
 import { newHeader, noApplianceDir, notADirectory, readHeader, uuidBytes, writeHeader, type ApplianceHeader } from './format/appliance-header.js';
 import { newDataKey, unwrapDataKey, wrapDataKey } from './format/keys.js';
 import { PayloadCodec } from './format/payload-codec.js';
@@ -14,7 +14,8 @@ import { CommitPipeline } from './store/commit-pipeline.js';
 import { EncoderPool } from './store/encoder-pool.js';
 import { RecordReader } from './store/record-reader.js';
 import { SegmentFiles } from './store/segment-file.js';
-import { SegmentWriter } from './store/segment-writer.js';
+import type { SegmentWriter } from './store/segment-writer.js';
+import { resumeSegmentWriter } from './store/writer-resume.js';
 import { retireSegments, swapSegments, sweepStrays, type SwapContext } from './store/segment-swap.js';
 import { WriterLock } from './store/writer-lock.js';
 import { CaptureBatch } from './capture-batch.js';
@@ -301,33 +302,13 @@ export class Appliance {
     }
     const r = caughtUp.replay;
     this.problems.push(...r.problems);
-    let resume: { id: number; end: number; records: number } | undefined;
-    if (r.open) {
-      if (r.open.tail.kind === 'damaged') {
-        // Never append after damage: close that segment where its valid records end.
-        this.problems.push({ segment: r.open.id, at: r.open.end, reason: r.open.tail.reason });
-        this.catalog.append(CatalogType.SegmentSeal, { id: r.open.id, size: r.open.end }, Date.now() * 1000);
-      } else if (r.open.sealed) {
-        // A crash came between the seal record and its catalog record: finish the rotation.
-        this.catalog.append(CatalogType.SegmentSeal, { id: r.open.id, size: r.open.end }, Date.now() * 1000);
-      } else {
-        this.index.dropStagedFrom(r.open.id, r.open.end);
-        resume = { id: r.open.id, end: Math.max(r.open.end, FILE_HEADER_SIZE), records: 0 };
-      }
-    }
-    const catalog = this.catalog;
-    this.writer = new SegmentWriter(
-      this.dir,
-      uuidBytes(this.header.id),
-      this.codec,
-      {
-        opened: (id) => catalog.append(CatalogType.SegmentOpen, { id }, Date.now() * 1000),
-        sealed: (id, size) => catalog.append(CatalogType.SegmentSeal, { id, size }, Date.now() * 1000),
-      },
+    const resumed = resumeSegmentWriter(
+      { dir: this.dir, applianceId: uuidBytes(this.header.id), codec: this.codec, catalog: this.catalog, index: this.index },
+      r.open,
       segmentTargetSize,
     );
-    this.writer.resume(resume, this.catalog.state.nextSegmentId());
-    this.writer.asyncFlush = true;
+    this.problems.push(...resumed.problems);
+    this.writer = resumed.writer;
     this.encoders = new EncoderPool(this.codec.key);
     this.pipeline = new CommitPipeline(this.writer, this.index, this.encoders, Math.max(r.maxSeq, this.index.maxSeq), r.maxTimeUs);
   }

@@ -34,6 +34,13 @@ function commitOf(applier: CommitApplier, b: OpenBatch, seq: number, segment: nu
   return entry;
 }
 
+/** A batch of one write (seq, disk range, record at segment:offset) and its commit (seq + 1, at commitOffset), queued. */
+function oneWriteBatch(applier: CommitApplier, disk: number, seq: number, start: number, end: number, segment: number, offset: number, commitOffset: number): { b: OpenBatch; c: PlacedCommit } {
+  const b = batch(disk);
+  place(applier, b, seq, start, end, segment, offset);
+  return { b, c: commitOf(applier, b, seq + 1, segment, commitOffset) };
+}
+
 function setup(): { index: IndexDb; applier: CommitApplier; open: Set<OpenBatch>; last: { seq: number } } {
   const index = IndexDb.inMemory(undefined, APPLIANCE);
   const open = new Set<OpenBatch>();
@@ -44,12 +51,8 @@ function setup(): { index: IndexDb; applier: CommitApplier; open: Set<OpenBatch>
 describe('CommitApplier', () => {
   it('applies the commits made durable in one turn together, in order, and moves the watermark past them', async () => {
     const { index, applier, last } = setup();
-    const a = batch(1);
-    place(applier, a, 1, 0, 4096, 1, 100);
-    const ca = commitOf(applier, a, 2, 1, 4260);
-    const b = batch(2);
-    place(applier, b, 3, 8192, 12288, 1, 4324);
-    const cb = commitOf(applier, b, 4, 1, 8488);
+    const { c: ca } = oneWriteBatch(applier, 1, 1, 0, 4096, 1, 100, 4260);
+    const { c: cb } = oneWriteBatch(applier, 2, 3, 8192, 12288, 1, 4324, 8488);
     last.seq = 4;
     expect(applier.pending).toBe(true);
     await Promise.all([applier.applyWhenDurable(ca), applier.applyWhenDurable(cb)]);
@@ -66,9 +69,7 @@ describe('CommitApplier', () => {
     const still = batch(1);
     open.add(still);
     place(applier, still, 1, 0, 4096, 2, 500);
-    const other = batch(2);
-    place(applier, other, 2, 0, 4096, 2, 4660);
-    const c = commitOf(applier, other, 3, 2, 8820);
+    const { c } = oneWriteBatch(applier, 2, 2, 0, 4096, 2, 4660, 8820);
     last.seq = 3;
     await applier.applyWhenDurable(c);
     // Replay from here must find the open batch's write again: it is in no table yet.
@@ -85,9 +86,7 @@ describe('CommitApplier', () => {
     const lost = batch(7);
     place(applier, lost, 1, 0, 65536, 3, 100);
     applier.lose(lost);
-    const next = batch(7);
-    place(applier, next, 3, 0, 4096, 5, 100);
-    const c = commitOf(applier, next, 4, 5, 4260);
+    const { c } = oneWriteBatch(applier, 7, 3, 0, 4096, 5, 100, 4260);
     last.seq = 4;
     await applier.applyWhenDurable(c);
     expect([...index.lostSegments([7])]).toEqual([3]);
@@ -96,9 +95,7 @@ describe('CommitApplier', () => {
     expect(index.timeMap.lookup(7, 4, 0, 131072)).toEqual([{ start: 0, end: 4096, segment: 5, rec_offset: 100, data_off: 0 }]);
     // A write of the lost batch still in flight lands after that apply: staged with the next.
     place(applier, lost, 2, 65536, 131072, 4, 100);
-    const after = batch(7);
-    place(applier, after, 5, 0, 4096, 6, 100);
-    const c2 = commitOf(applier, after, 6, 6, 4260);
+    const { c: c2 } = oneWriteBatch(applier, 7, 5, 0, 4096, 6, 100, 4260);
     last.seq = 6;
     await applier.applyWhenDurable(c2);
     expect([...index.lostSegments([7])].sort()).toEqual([3, 4]);
@@ -106,12 +103,8 @@ describe('CommitApplier', () => {
 
   it('cuts off the commits not yet durable and keeps the durable ones first in line', async () => {
     const { index, applier, last } = setup();
-    const a = batch(1);
-    place(applier, a, 1, 0, 4096, 1, 100);
-    const ca = commitOf(applier, a, 2, 1, 4260);
-    const b = batch(1);
-    place(applier, b, 3, 4096, 8192, 1, 4324);
-    const cb = commitOf(applier, b, 4, 1, 8484);
+    const { c: ca } = oneWriteBatch(applier, 1, 1, 0, 4096, 1, 100, 4260);
+    const { b, c: cb } = oneWriteBatch(applier, 1, 3, 4096, 8192, 1, 4324, 8484);
     last.seq = 4;
     ca.durable = true; // its fdatasync returned; its apply had not run yet
     const failure = new Error('disk gone');
