@@ -28,6 +28,11 @@ export function formatBytes(n: Bytes): string {
   return `${n < 0 ? '-' : ''}${text} ${byteUnits[i]}`;
 }
 
+/** "1 segment", "3 segments": a count with its noun (`plural` for nouns that do not just add an s). */
+export function formatCount(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 /** "120 MB/s" style rate, from bytes and seconds. */
 export function formatRate(bytes: Bytes, seconds: number): string {
   if (seconds <= 0) return '–';

@@ -13,7 +13,7 @@ export const catVerb: Verb = {
   name: 'cat',
   summary: 'Write a file of a disk as it was at a point to stdout',
   configure(cmd) {
-    fileVerbOptions(cmd)
+    fileVerbOptions(cmd, 'latest')
       .argument('<path>', 'the file inside the filesystem')
       .action(async (disk: string, path: string, opts: ApplianceOptions & { at: string }) => {
         await withFileSystemAt(opts, disk, opts.at, async (fs) => {

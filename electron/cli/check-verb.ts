@@ -1,5 +1,5 @@
 import type { Verb } from './verb.js';
-import { formatBytes } from '../../shared/units.js';
+import { formatBytes, formatCount } from '../../shared/units.js';
 import { checkAppliance, describeProblem } from '../engine/check.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
@@ -26,9 +26,9 @@ export const checkVerb: Verb = {
           for (const n of report.notes) printLine(`note: ${n}`);
           for (const p of report.problems) printLine(`damaged: ${describeProblem(p)}`);
           printLine(
-            `${report.segments} segments, ${report.records} records, ${report.commits} commits` +
+            `${formatCount(report.segments, 'segment')}, ${formatCount(report.records, 'record')}, ${formatCount(report.commits, 'commit')}` +
               (report.readData ? `, ${formatBytes(report.bytesVerified)} verified` : '') +
-              (report.ok ? ': no damage found.' : `: ${report.problems.length} damaged places.`),
+              (report.ok ? ': no damage found.' : `: ${formatCount(report.problems.length, 'damaged place')}.`),
           );
         }
         if (!report.ok) throw new ChronodiskError('damaged', `the appliance has ${report.problems.length} damaged places (listed above)`);

@@ -23,7 +23,7 @@ export const lsVerb: Verb = {
   name: 'ls',
   summary: 'List a directory of a disk as it was at a point',
   configure(cmd) {
-    fileVerbOptions(cmd)
+    fileVerbOptions(cmd, 'latest')
       .argument('[path]', 'the directory (or file) inside the filesystem', '/')
       .option('--json', 'print JSON')
       .action(async (disk: string, path: string, opts: ApplianceOptions & { at: string; json?: boolean }) => {

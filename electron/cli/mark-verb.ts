@@ -1,3 +1,4 @@
+import { Option } from 'commander';
 import type { Verb } from './verb.js';
 import { parsePointSpec } from '../../shared/point.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
@@ -11,7 +12,7 @@ export const markVerb: Verb = {
     applianceOptions(cmd)
       .argument('<disk>', 'the disk name')
       .argument('<label>', 'a free-text label, unique per disk')
-      .option('--at <point>', 'the point to mark (default: now, the latest point)', 'now')
+      .addOption(new Option('--at <point>', 'the point to mark').default('now', 'now, the latest point'))
       .option('--json', 'print JSON')
       .action(async (diskName: string, label: string, opts: ApplianceOptions & { at: string; json?: boolean }) => {
         const spec = parsePointSpec(opts.at);

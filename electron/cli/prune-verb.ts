@@ -1,6 +1,6 @@
 import type { Verb } from './verb.js';
 import { formatIsoMicros, parseIsoMicros } from '../../shared/time.js';
-import { formatBytes } from '../../shared/units.js';
+import { formatBytes, formatCount } from '../../shared/units.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { executeThinning, planThinning } from '../engine/retention/thin.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
@@ -34,13 +34,13 @@ export const pruneVerb: Verb = {
             if (opts.json) printJson({ ...summary, dryRun: Boolean(opts.dryRun), done: false });
             return;
           }
-          await confirmDestructive(`Remove ${plan.removedPoints} points for good?`, opts.yes);
+          await confirmDestructive(`Remove ${formatCount(plan.removedPoints, 'point')} for good?`, opts.yes);
           const progress = progressLine();
           const started = performance.now();
           const r = await executeThinning(app, plan, (p) => progress.update({ phase: 'thin', done: p.done, total: p.total, unit: 'points' })).finally(() => progress.finish());
           const seconds = (performance.now() - started) / 1000;
           if (opts.json) printJson({ ...summary, dryRun: false, done: true, bytesRewritten: r.bytesRewritten, segmentsBefore: r.segmentsBefore, segmentsAfter: r.segmentsAfter, seconds });
-          else printLine(`Thinned: ${plan.removedPoints} points removed, ${formatBytes(r.bytesRewritten)} rewritten in ${seconds.toFixed(1)} s.`);
+          else printLine(`Thinned: ${formatCount(plan.removedPoints, 'point')} removed, ${formatBytes(r.bytesRewritten)} rewritten in ${seconds.toFixed(1)} s.`);
         });
       });
   },

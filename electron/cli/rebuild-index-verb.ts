@@ -4,6 +4,7 @@ import { ChronodiskError, isChronodiskError } from '../engine/errors.js';
 import { applianceDir, applianceOptions, passphraseFor, type ApplianceOptions } from './appliance-access.js';
 import { readHeader } from '../engine/format/appliance-header.js';
 import { printJson, printLine, progressLine } from './output.js';
+import { formatCount } from '../../shared/units.js';
 
 export const rebuildIndexVerb: Verb = {
   name: 'rebuild-index',
@@ -37,7 +38,7 @@ export const rebuildIndexVerb: Verb = {
         if (opts.json) printJson({ ...r, seconds });
         else {
           for (const p of r.problems) printLine(`damaged: segment ${p.segment} at byte ${p.at}: ${p.reason}`);
-          printLine(`Rebuilt the index: ${r.commits} points, ${r.writes} writes, in ${seconds.toFixed(1)} s.`);
+          printLine(`Rebuilt the index: ${formatCount(r.commits, 'point')}, ${formatCount(r.writes, 'write')}, in ${seconds.toFixed(1)} s.`);
         }
       });
   },

@@ -1,6 +1,6 @@
 import type { Verb } from './verb.js';
 import { parseIsoMicros, formatIsoMicros } from '../../shared/time.js';
-import { formatBytes } from '../../shared/units.js';
+import { formatBytes, formatCount } from '../../shared/units.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { flagNames, type PointInfo } from '../engine/timeline.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
@@ -71,7 +71,7 @@ export const timelineVerb: Verb = {
               ...points.map((p) => [String(p.seq), formatIsoMicros(p.timeUs), formatBytes(p.bytes), flagNames(p.flags).join(',') || '–', labels.get(p.seq) ?? p.label ?? '']),
             ]);
           }
-          printLine(`${points.length} points, ${bookmarks.length} bookmarks.`);
+          printLine(`${formatCount(points.length, 'point')}, ${formatCount(bookmarks.length, 'bookmark')}.`);
         });
       });
   },

@@ -100,10 +100,8 @@ export class Timeline {
         row = this.q.bySeq!.get(spec.seq) as CommitRow | undefined;
         if (!row || row.disk !== disk.id) {
           const before = this.q.atOrBeforeSeq!.get(disk.id, spec.seq) as CommitRow | undefined;
-          throw new ChronodiskError(
-            'not-found',
-            `${spec.seq} is not a point of ${disk.name}` + (before ? `; the nearest point before it is ${before.seq}` : `; ${disk.name}'s timeline lists its points`),
-          );
+          if (!before) throw none(`at or before ${spec.seq}`);
+          throw new ChronodiskError('not-found', `${spec.seq} is not a point of ${disk.name}; the nearest point before it is ${before.seq}`);
         }
         break;
       case 'time':

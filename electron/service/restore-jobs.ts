@@ -1,5 +1,5 @@
 import { formatIsoMicros } from '../../shared/time.js';
-import { formatBytes } from '../../shared/units.js';
+import { formatBytes, formatCount } from '../../shared/units.js';
 import { restoreFiles, type RestoreFilesResult } from '../engine/files/file-restore.js';
 import type { DiskAddress } from '../engine/files/disk-address.js';
 import { copyToTarget } from '../engine/restore/copy-to-target.js';
@@ -92,8 +92,8 @@ export function fileRestoreJob(ctx: ServiceContext, address: DiskAddress, point:
           sum.skipped.push(...r.skipped);
           bytes = before + r.bytes;
         }
-        const skipped = sum.skipped.length ? `; skipped ${sum.skipped.length} special files` : '';
-        return `Restored ${sum.files} files, ${sum.dirs} folders, ${sum.symlinks} symlinks (${formatBytes(sum.bytes)}) from point ${point.seq} to ${label}${skipped}`;
+        const skipped = sum.skipped.length ? `; skipped ${formatCount(sum.skipped.length, 'special file')}` : '';
+        return `Restored ${formatCount(sum.files, 'file')}, ${formatCount(sum.dirs, 'folder')}, ${formatCount(sum.symlinks, 'symlink')} (${formatBytes(sum.bytes)}) from point ${point.seq} to ${label}${skipped}`;
       }),
     cancelled: () => `Cancelled after ${formatBytes(bytes)}: what was restored so far stays in ${label}`,
   };

@@ -161,7 +161,8 @@ describe('bad input gives one clear error and changes nothing', () => {
 
   it('a point before the first capture', () => {
     refused(['point', '-a', plain, 'disk0', '--at', '2000-01-01T00:00:00Z'], 1, /disk0 has no point at or before 2000-01-01.*its first point is \d+/);
-    refused(['point', '-a', plain, 'disk0', '--at', '1'], 1, /1 is not a point of disk0/);
+    refused(['point', '-a', plain, 'disk0', '--at', '1'], 1, /disk0 has no point at or before 1; its first point is \d+/);
+    refused(['point', '-a', plain, 'disk0', '--at', '999999999'], 1, /999999999 is not a point of disk0; the nearest point before it is \d+/);
     const out = join(root, 'before-first.img');
     refused(['image', '-a', plain, 'disk0', '--at', '2000-01-01T00:00:00Z', '--out', out], 1, /has no point at or before/);
     expect(existsSync(out), 'image created its --out file for a point that does not exist').toBe(false);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, openSync, closeSync, writeSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, writeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachLoop, type Loop, makeImage, sh, tempDir, unmount } from '../devices/loop-device.js';
 import { cliPath, runCli, runCliJson } from '../helpers/cli.js';
@@ -74,6 +74,14 @@ describe('versions of a file', () => {
       const cat = spawnSync(process.execPath, [cliPath, 'cat', '-a', app, 'vol', '--at', String(x.seq), '/doc.txt']);
       expect(createHash('sha256').update(cat.stdout).digest('hex')).toBe(x.sha256);
     }
+    // Browsing without --at looks at the latest point; restoring must name its point.
+    const latest = spawnSync(process.execPath, [cliPath, 'cat', '-a', app, 'vol', '/doc.txt']);
+    expect(latest.status).toBe(0);
+    expect(createHash('sha256').update(latest.stdout).digest('hex')).toBe(v[3]!.sha256);
+    const unnamed = spawnSync(process.execPath, [cliPath, 'restore-files', '-a', app, 'vol', '/doc.txt', '--to', join(tmp.dir, 'unnamed')], { encoding: 'utf8' });
+    expect(unnamed.status).not.toBe(0);
+    expect(unnamed.stderr).toMatch(/--at <point>/);
+    expect(existsSync(join(tmp.dir, 'unnamed'))).toBe(false);
   });
 
   it('diff --files names the files added, removed and changed between two points', () => {

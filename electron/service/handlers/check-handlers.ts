@@ -1,4 +1,4 @@
-import { formatBytes } from '../../../shared/units.js';
+import { formatBytes, formatCount } from '../../../shared/units.js';
 import { checkApplianceInTurns, describeProblem } from '../../engine/check.js';
 import { ChronodiskError } from '../../engine/errors.js';
 import type { Handlers } from '../request-router.js';
@@ -25,7 +25,7 @@ export function checkHandlers(ctx: ServiceContext): Pick<Handlers, 'checkApplian
             const named = report.problems.slice(0, NAMED).map(describeProblem).join('; ');
             throw new ChronodiskError('damaged', `the appliance has ${n === 1 ? 'a damaged place' : `${n} damaged places`}: ${named}${n > NAMED ? `; and ${n - NAMED} more` : ''}`);
           }
-          return `No damage found: ${report.segments} segments, ${report.commits} commits${readData ? `, ${formatBytes(report.bytesVerified)} verified` : ''}`;
+          return `No damage found: ${formatCount(report.segments, 'segment')}, ${formatCount(report.commits, 'commit')}${readData ? `, ${formatBytes(report.bytesVerified)} verified` : ''}`;
         },
       }),
   };
