@@ -48,10 +48,18 @@ export const retentionVerb: Verb = {
           const shown = Object.fromEntries(Object.entries(policy).map(([k, v]) => [k, formatRetentionDuration(v)]));
           if (opts.json) printJson({ disk: disk.name, ...shown, minFreeBytes: floor ?? null });
           else {
-            printLine(`${disk.name}: every point for ${shown.keepAll}, hourly up to ${shown.hourly}, daily up to ${shown.daily}, weekly up to ${shown.weekly}; bookmarks kept until removed.`);
+            printLine(`${disk.name}: ${describePolicy(policy)}; bookmarks kept until removed.`);
             if (floor !== undefined) printLine(`Thinning starts early below ${formatBytes(floor)} free on the appliance.`);
           }
         });
       });
   },
 };
+
+/** "every point for 1d, hourly up to 30d, daily up to 1y, weekly forever"; tiers of 0 left out. */
+function describePolicy(p: RetentionPolicy): string {
+  const tiers = ([['every point', p.keepAll], ['hourly', p.hourly], ['daily', p.daily], ['weekly', p.weekly]] as const)
+    .filter(([, us]) => us !== 0)
+    .map(([what, us]) => (us === Infinity ? `${what} forever` : `${what} ${what === 'every point' ? 'for' : 'up to'} ${formatRetentionDuration(us)}`));
+  return tiers.length ? tiers.join(', ') : 'only the latest point';
+}

@@ -272,6 +272,7 @@ describe('the retention and prune verbs apply the policy', () => {
     const shown = runCliJson<Record<string, string>>(['retention', '-a', dir, 'd', '--keep-all', '0', '--hourly', '0', '--daily', '0', '--weekly', '0']);
     expect(shown).toMatchObject({ disk: 'd', keepAll: '0', hourly: '0', daily: '0', weekly: '0' });
     expect(runCliJson<Record<string, string>>(['retention', '-a', dir, 'd'])).toMatchObject({ keepAll: '0', weekly: '0' });
+    expect(runCli(['retention', '-a', dir, 'd']).stdout).toBe('d: only the latest point; bookmarks kept until removed.\n');
 
     const plan = runCliJson<{ removedPoints: number; disks: Array<{ points: number; removed: Array<{ seq: number }> }> }>(['prune', '-a', dir, '--dry-run']);
     expect(plan.disks[0]!.points).toBe(8);
@@ -297,5 +298,6 @@ describe('the retention and prune verbs apply the policy', () => {
     expect(huge.stderr).toMatch(/a free-space floor of .* is no smaller than the appliance's drive .*: capture would never run; choose a smaller one/);
     expect(runCliJson<Record<string, string | null>>(['retention', '-a', dir, 'd', '--json'])).toMatchObject({ keepAll: '0', hourly: '0', minFreeBytes: null });
     expect(runCliJson<Record<string, string>>(['retention', '-a', dir, 'd', '--keep-all', '30d', '--hourly', '0', '--daily', '1y'])).toMatchObject({ keepAll: '30d', hourly: '0', daily: '1y' });
+    expect(runCli(['retention', '-a', dir, 'd', '--weekly', 'inf']).stdout).toBe('d: every point for 30d, daily up to 1y, weekly forever; bookmarks kept until removed.\n');
   }, 60_000);
 });
