@@ -25,6 +25,19 @@ export function applianceDir(opts: ApplianceOptions): string {
   return dir;
 }
 
+/**
+ * A command line to suggest: `chronodisk WORDS`, with `-a DIR` when the appliance was
+ * named by -a (a suggestion that leaves it out would fail without CHRONODISK_APPLIANCE).
+ */
+export function suggestedCommand(opts: ApplianceOptions, words: string): string {
+  return `chronodisk ${words}${opts.appliance === undefined ? '' : ` -a ${shellWord(opts.appliance)}`}`;
+}
+
+/** `text` as one shell word: as it is when safe, else in single quotes. */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
 /** The passphrase from CHRONODISK_PASSPHRASE, --key-file, or (on a terminal) a prompt. */
 export async function passphraseFor(opts: ApplianceOptions, prompt = 'Passphrase: ', envName = 'CHRONODISK_PASSPHRASE'): Promise<string | undefined> {
   if (opts.keyFile) {

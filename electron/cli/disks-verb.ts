@@ -1,7 +1,7 @@
 import type { Verb } from './verb.js';
 import { formatBytes } from '../../shared/units.js';
 import { formatIsoMicros } from '../../shared/time.js';
-import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { applianceOptions, suggestedCommand, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { diskJson } from './json-shapes.js';
 import { printJson, printLine, printTable } from './output.js';
 
@@ -18,7 +18,7 @@ export const disksVerb: Verb = {
             printJson(rows.map((r) => ({ ...diskJson(r.disk), points: r.points, latestSeq: r.latest?.seq, latestTime: r.latest && formatIsoMicros(r.latest.timeUs) })));
             return;
           }
-          if (rows.length === 0) return printLine('No disks yet: protect one with chronodisk protect SOURCE -a DIR.');
+          if (rows.length === 0) return printLine(`No disks yet: protect one with ${suggestedCommand(opts, 'protect SOURCE')}.`);
           printTable([
             ['NAME', 'SIZE', 'MODE', 'POINTS', 'LATEST', 'SOURCE'],
             ...rows.map((r) => [r.disk.name, formatBytes(r.disk.size), r.disk.mode, String(r.points), r.latest ? formatIsoMicros(r.latest.timeUs) : '–', r.disk.source]),

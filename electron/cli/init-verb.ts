@@ -1,7 +1,7 @@
 import type { Verb } from './verb.js';
 import { Appliance } from '../engine/appliance.js';
 import { ChronodiskError } from '../engine/errors.js';
-import { passphraseFor, readHidden } from './appliance-access.js';
+import { passphraseFor, readHidden, suggestedCommand } from './appliance-access.js';
 import { printJson, printLine } from './output.js';
 
 export const initVerb: Verb = {
@@ -24,7 +24,7 @@ export const initVerb: Verb = {
         }
         const h = await Appliance.init(dir, { passphrase });
         if (opts.json) printJson({ appliance: dir, id: h.id, encrypted: h.encryption !== null, version: h.version });
-        else printLine(`Created ${h.encryption ? 'an encrypted' : 'an'} appliance in ${dir} (id ${h.id}).`);
+        else printLine(`Created ${h.encryption ? 'an encrypted' : 'an'} appliance in ${dir} (id ${h.id}). Protect a disk with ${suggestedCommand({ appliance: dir }, 'protect SOURCE')}.`);
       });
   },
 };

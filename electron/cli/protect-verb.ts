@@ -3,7 +3,7 @@ import { formatBytes, parseSize } from '../../shared/units.js';
 import { protectSource } from '../engine/capture/protect.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { freeBytes } from '../engine/retention/space-guard.js';
-import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { applianceOptions, shellWord, suggestedCommand, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { diskJson } from './json-shapes.js';
 import { confirmDestructive, printJson, printLine } from './output.js';
 
@@ -26,7 +26,7 @@ export const protectVerb: Verb = {
         await withAppliance(opts, { writable: true, command: 'chronodisk protect' }, async (app) => {
           const d = await protectSource(app, source, { name: opts.name, mode: opts.mode as (typeof modes)[number], blockSize });
           if (opts.json) printJson(diskJson(d));
-          else printLine(`Protecting ${d.source} as ${d.name} (${formatBytes(d.size)}, ${d.mode} mode). Capture it with chronodisk capture ${d.name}, or keep it captured with chronodisk run.`);
+          else printLine(`Protecting ${d.source} as ${d.name} (${formatBytes(d.size)}, ${d.mode} mode). Capture it with ${suggestedCommand(opts, `capture ${shellWord(d.name)}`)}, or keep it captured with ${suggestedCommand(opts, 'run')}.`);
           // Zero blocks take no room and most data compresses, so this is no refusal; but a
           // person should hear before the first pass fills the drive.
           const free = freeBytes(app.dir);
