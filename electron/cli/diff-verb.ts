@@ -1,6 +1,6 @@
 import type { Verb } from './verb.js';
 import { parsePointSpec } from '../../shared/point.js';
-import { formatBytes } from '../../shared/units.js';
+import { formatBytes, formatCount } from '../../shared/units.js';
 import { parseDiskAddress } from '../engine/files/disk-address.js';
 import { diffTrees } from '../engine/files/tree-diff.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
@@ -45,7 +45,7 @@ export const diffVerb: Verb = {
             return;
           }
           printTable([['OFFSET', 'LENGTH'], ...extents.map((e) => [String(e.offset), String(e.length)])]);
-          printLine(`${extents.length} ranges, ${formatBytes(bytes)} written between point ${pa.seq} and ${pb.seq}.`);
+          printLine(`${formatCount(extents.length, 'range')}, ${formatBytes(bytes)} written between point ${pa.seq} and ${pb.seq}.`);
         });
       });
   },

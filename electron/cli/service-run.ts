@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { formatIsoMicros } from '../../shared/time.js';
-import { formatBytes } from '../../shared/units.js';
+import { formatBytes, formatCount } from '../../shared/units.js';
 import { setIdleIoPriority } from '../engine/devices/io-priority.js';
 import { ChronodiskService } from '../service/chronodisk-service.js';
 import { applianceAccess, applianceOptions, type ApplianceOptions } from './appliance-access.js';
@@ -59,7 +59,7 @@ export async function runServiceUntilStopped(opts: ServiceRunOptions, command: s
       listeners.push(...(await listen(service)));
       for (const l of listeners) say({ event: 'listening', ...l.json }, l.text);
       const disks = service.appliance.disks().map((d) => d.name);
-      say({ event: 'started', appliance: service.appliance.dir, disks }, `Chronodisk service for ${service.appliance.dir}: capturing ${disks.length} disks; stop with Ctrl-C.`);
+      say({ event: 'started', appliance: service.appliance.dir, disks }, `Chronodisk service for ${service.appliance.dir}: capturing ${formatCount(disks.length, 'disk')}; stop with Ctrl-C.`);
       const sig = await signals.stopped;
       await Promise.allSettled(listeners.map((l) => l.close()));
       await service.stop();
