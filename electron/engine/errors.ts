@@ -69,6 +69,16 @@ export function fromStrayFsError(e: unknown, fallback: string): ChronodiskError 
   return new ChronodiskError(mapped.code, `${mapped.message} (${err.message})`, { cause: e });
 }
 
+/**
+ * EACCES/EPERM on `what` (`doing`: " reading it" and the like). Root refused is no matter
+ * of running as root: a container's device rules or a security module stand in the way.
+ */
+export function permissionDenied(what: string, doing: string, cause: unknown): ChronodiskError {
+  const asRoot = process.getuid?.() === 0;
+  const advice = asRoot ? 'refused even to root: a container or a security module such as SELinux or AppArmor does not allow it' : 'run as root or fix its permissions';
+  return new ChronodiskError('permission', `${what}: permission denied${doing} (${advice})`, { cause });
+}
+
 /** Turns an fs error into a one-line ChronodiskError about `what`. */
 export function fromFsError(e: unknown, what: string): Error {
   const err = e as NodeJS.ErrnoException;
@@ -77,7 +87,7 @@ export function fromFsError(e: unknown, what: string): Error {
       return new ChronodiskError('not-found', `${what} does not exist`, { cause: e });
     case 'EACCES':
     case 'EPERM':
-      return new ChronodiskError('permission', `${what}: permission denied (run as root or fix its permissions)`, { cause: e });
+      return permissionDenied(what, '', e);
     case 'ENOSPC':
     case 'SQLITE_FULL':
       return new ChronodiskError('no-space', `${what}: no space left on the device`, { cause: e });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityMatches, probeSource } from '../../electron/engine/devices/block-device.js';
 import { decodeDev } from '../../electron/engine/devices/sysfs-block.js';
-import { isChronodiskError } from '../../electron/engine/errors.js';
+import { isChronodiskError, permissionDenied } from '../../electron/engine/errors.js';
 import { reachableRepo, spawnUnprivileged } from '../helpers/unprivileged.js';
 import { attachLoop, makeImage, makePartitionedImage, repoRoot, tempDir, tsNodeArgs } from './loop-device.js';
 
@@ -154,6 +154,17 @@ probeSource(process.argv[2]).then(() => console.log('ok'), (e) => console.log(e.
       loop.detach();
       repo.release();
     }
+  });
+});
+
+describe('permissionDenied', () => {
+  // Root refused (EPERM under a container's device rules, as /dev/vda is on our build
+  // VMs) cannot be set up the same way on every machine, so the wording is checked here.
+  it('tells root that running as root will not help', () => {
+    expect(process.getuid?.()).toBe(0);
+    const e = permissionDenied('/dev/vda', ' reading it', Object.assign(new Error('EPERM'), { code: 'EPERM' }));
+    expect(isChronodiskError(e, 'permission')).toBe(true);
+    expect(e.message).toBe('/dev/vda: permission denied reading it (refused even to root: a container or a security module such as SELinux or AppArmor does not allow it)');
   });
 });
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, type BigIntStats, closeSync, constants, openSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ChronodiskError, fromFsError } from '../errors.js';
+import { ChronodiskError, fromFsError, permissionDenied } from '../errors.js';
 import {
   type DevNumber,
   decodeDev,
@@ -103,7 +103,7 @@ function assertReadable(path: string, realPath: string): void {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EACCES' || err.code === 'EPERM') {
-      throw new ChronodiskError('permission', `${path}: permission denied reading it (run as root or fix its permissions)`, { cause: e });
+      throw permissionDenied(path, ' reading it', e);
     }
     if (err.code === 'ENXIO' || err.code === 'ENODEV' || err.code === 'ENOMEDIUM') {
       throw new ChronodiskError('not-found', `${path} has no medium or device behind it`, { cause: e });

@@ -1,0 +1,14 @@
+import { chromium } from 'playwright-core';
+const url = process.argv[2];
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+const p = await b.newPage({ viewport: { width: 1280, height: 800 } });
+await p.goto(url); await p.waitForTimeout(2000);
+await p.getByText('Protect a drive').click(); await p.waitForTimeout(1500);
+await p.screenshot({ path: '/tmp/walk/shot2.png' });
+await p.keyboard.press('Escape'); await p.waitForTimeout(500);
+await p.getByRole('button', { name: 'Restore disk…' }).click(); await p.waitForTimeout(1500);
+await p.screenshot({ path: '/tmp/walk/shot3.png' });
+await p.keyboard.press('Escape'); await p.waitForTimeout(500);
+await p.getByText('Settings').click(); await p.waitForTimeout(1500);
+await p.screenshot({ path: '/tmp/walk/shot4.png' });
+await b.close();
