@@ -31,7 +31,7 @@ export const checkVerb: Verb = {
               (report.ok ? ': no damage found.' : `: ${formatCount(report.problems.length, 'damaged place')}.`),
           );
         }
-        if (!report.ok) throw new ChronodiskError('damaged', `the appliance has ${report.problems.length} damaged places (listed above)`);
+        if (!report.ok) throw new ChronodiskError('damaged', `the appliance has ${formatCount(report.problems.length, 'damaged place')} (listed above)`);
       });
   },
 };

@@ -32,7 +32,7 @@ export const restoreFilesVerb: Verb = {
           const seconds = (performance.now() - started) / 1000;
           if (opts.json) return printJson({ disk, seq: point.seq, time: formatIsoMicros(point.timeUs), to: opts.to, ...r, seconds });
           printLine(`Restored ${formatCount(r.files, 'file')}, ${formatCount(r.dirs, 'folder')}, ${formatCount(r.symlinks, 'symlink')} and ${formatCount(r.hardLinks, 'hard link')} (${formatBytes(r.bytes)}) from point ${point.seq} to ${opts.to} in ${seconds.toFixed(1)} s.`);
-          if (r.skipped.length > 0) printLine(`Skipped ${r.skipped.length} special files (devices, fifos, sockets): ${r.skipped.slice(0, 5).join(', ')}${r.skipped.length > 5 ? ', …' : ''}`);
+          if (r.skipped.length > 0) printLine(`Skipped ${formatCount(r.skipped.length, 'special file')} (devices, fifos, sockets): ${r.skipped.slice(0, 5).join(', ')}${r.skipped.length > 5 ? ', …' : ''}`);
         });
       });
   },

@@ -345,7 +345,7 @@ describe('damage: one flipped byte', () => {
     let r = runCli(['check', '-a', dir, '--read-data']);
     expect(r.status, r.stdout + r.stderr).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`damaged: segment ${write.file} at byte ${write.write!.recOffset}: .*affects ${diskIds.get(write.write!.disk)} from seq \\d+ \\(\\d+ later points\\)`));
-    expect(r.stderr).toMatch(/^chronodisk: the appliance has 1 damaged places/);
+    expect(r.stderr).toMatch(/^chronodisk: the appliance has 1 damaged place \(listed above\)/);
     // A read that needs the damaged record names it, and the command that finds the rest.
     const [, disk, seq] = /affects (\S+) from seq (\d+)/.exec(r.stdout)!;
     const point = [...expected.get(disk!)!.keys()].sort((a, b) => a - b).find((p) => p >= Number(seq))!;
