@@ -7,8 +7,8 @@ export function pointJson(p: PointInfo) {
   return { seq: p.seq, disk: p.disk, time: formatIsoMicros(p.timeUs), flags: flagNames(p.flags), label: p.label ?? undefined, bytes: p.bytes };
 }
 
-export function bookmarkJson(disk: DiskRecord, b: BookmarkRecord) {
-  return { disk: disk.name, seq: b.seq, label: b.label, time: formatIsoMicros(b.timeUs) };
+export function bookmarkJson(disk: string, b: Pick<BookmarkRecord, 'seq' | 'label' | 'timeUs'>) {
+  return { disk, seq: b.seq, label: b.label, time: formatIsoMicros(b.timeUs) };
 }
 
 export function diskJson(d: DiskRecord) {

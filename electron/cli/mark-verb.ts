@@ -4,6 +4,7 @@ import { parsePointSpec } from '../../shared/point.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { bookmarkJson } from './json-shapes.js';
 import { printJson, printLine } from './output.js';
+import { viaRunningService } from './running-service.js';
 
 export const markVerb: Verb = {
   name: 'mark',
@@ -16,11 +17,13 @@ export const markVerb: Verb = {
       .option('--json', 'print JSON')
       .action(async (diskName: string, label: string, opts: ApplianceOptions & { at: string; json?: boolean }) => {
         const spec = parsePointSpec(opts.at);
+        const say = (disk: string, b: { seq: number; label: string; timeUs: number }) =>
+          opts.json ? printJson(bookmarkJson(disk, b)) : printLine(`Marked point ${b.seq} of ${disk} as "${label}".`);
+        const b = await viaRunningService(opts, (service) => service.request('addBookmark', { disk: diskName, at: opts.at, label }));
+        if (b) return say(b.disk, b);
         await withAppliance(opts, { writable: true, command: 'chronodisk mark' }, (app) => {
           const disk = app.disk(diskName);
-          const b = app.addBookmark(disk, app.timeline.resolve(disk, spec), label);
-          if (opts.json) printJson(bookmarkJson(disk, b));
-          else printLine(`Marked point ${b.seq} of ${disk.name} as "${label}".`);
+          say(disk.name, app.addBookmark(disk, app.timeline.resolve(disk, spec), label));
         });
       });
   },
@@ -35,11 +38,12 @@ export const unmarkVerb: Verb = {
       .argument('<label>', 'the bookmark label')
       .option('--json', 'print JSON')
       .action(async (diskName: string, label: string, opts: ApplianceOptions & { json?: boolean }) => {
+        const say = (disk: string) => (opts.json ? printJson({ disk, label, removed: true }) : printLine(`Removed bookmark "${label}" of ${disk}.`));
+        if (await viaRunningService(opts, (service) => service.request('removeBookmark', { disk: diskName, label }))) return say(diskName);
         await withAppliance(opts, { writable: true, command: 'chronodisk unmark' }, (app) => {
           const disk = app.disk(diskName);
           app.removeBookmark(disk, label);
-          if (opts.json) printJson({ disk: disk.name, label, removed: true });
-          else printLine(`Removed bookmark "${label}" of ${disk.name}.`);
+          say(disk.name);
         });
       });
   },

@@ -57,7 +57,7 @@ export const timelineVerb: Verb = {
               disk: disk.name,
               count: points.length,
               ...(grouped ? { groups: group(points) } : { points: points.map(pointJson) }),
-              bookmarks: bookmarks.map((b) => bookmarkJson(disk, b)),
+              bookmarks: bookmarks.map((b) => bookmarkJson(disk.name, b)),
             });
             return;
           }

@@ -1,6 +1,6 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ChronodiskError } from '../engine/errors.js';
 import type { ChronodiskService } from './chronodisk-service.js';
 import { NdjsonTransport } from './ndjson-transport.js';
@@ -48,6 +48,8 @@ export async function listenOnSocket(service: ChronodiskService, options: Socket
     process.umask(umask);
   }
   const ino = lstatSync(options.path).ino;
+  // Write commands of the CLI find the socket here when they find the appliance locked.
+  service.appliance.announceSocket(resolve(options.path));
   if (gid !== undefined) {
     chownSync(options.path, process.getuid?.() ?? 0, gid);
     chmodSync(options.path, mode);

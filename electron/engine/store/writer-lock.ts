@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LOCK_FILE } from '../format/constants.js';
@@ -11,6 +11,11 @@ export interface LockHolder {
   host: string;
   command: string;
   sinceUs: number;
+  /**
+   * The unix socket on which the writer answers the service contract, once it listens (a
+   * running `chronodisk service`): write commands go there instead of failing as locked.
+   */
+  socket?: string;
 }
 
 /**
@@ -22,6 +27,8 @@ export class WriterLock {
   private constructor(
     private db: Db | undefined,
     private readonly dir: string,
+    /** What writer.json says; undefined when it could not be written (a full drive). */
+    private named: LockHolder | undefined,
   ) {}
 
   static tryAcquire(dir: string, command: string): WriterLock | LockHolder | undefined {
@@ -34,10 +41,11 @@ export class WriterLock {
       if ((e as { code?: string }).code === 'SQLITE_BUSY' || /locked|busy/i.test(String(e))) return WriterLock.holder(dir);
       throw e;
     }
-    const holder: LockHolder = { pid: process.pid, host: hostname(), command, sinceUs: Date.now() * 1000 };
+    let holder: LockHolder | undefined = { pid: process.pid, host: hostname(), command, sinceUs: Date.now() * 1000 };
     try {
-      writeFileSync(join(dir, 'writer.json'), `${JSON.stringify(holder)}\n`);
+      writeHolder(dir, holder);
     } catch (e) {
+      holder = undefined;
       // A drive with no byte free still needs its writer (to thin, prune or unprotect and
       // make room), so the lock is held unnamed: a second writer is told "another process".
       rmSync(join(dir, 'writer.json'), { force: true });
@@ -46,7 +54,7 @@ export class WriterLock {
         throw e;
       }
     }
-    return new WriterLock(db, dir);
+    return new WriterLock(db, dir, holder);
   }
 
   static acquire(dir: string, command: string): WriterLock {
@@ -81,11 +89,34 @@ export class WriterLock {
     return started === undefined || started <= h.sinceUs + START_SLACK_US ? h : undefined;
   }
 
+  /** Names in writer.json the socket where this writer now answers requests (LockHolder.socket). */
+  announceSocket(path: string): void {
+    if (!this.db || !this.named) return;
+    this.named = { ...this.named, socket: path };
+    try {
+      writeHolder(this.dir, this.named);
+    } catch {
+      // Not named (a full drive): write commands are told to stop the writer, as before.
+    }
+  }
+
   release(): void {
     if (!this.db) return;
     rmSync(join(this.dir, 'writer.json'), { force: true });
     this.db.close();
     this.db = undefined;
+  }
+}
+
+/** Writes writer.json whole or not at all (a reader never sees half of it). */
+function writeHolder(dir: string, holder: LockHolder): void {
+  const tmp = join(dir, 'writer.json.tmp');
+  try {
+    writeFileSync(tmp, `${JSON.stringify(holder)}\n`);
+    renameSync(tmp, join(dir, 'writer.json'));
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
 }
 

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { sh, tempDir } from '../devices/loop-device.js';
+import { runCli, runCliJson } from '../helpers/cli.js';
+import { client, nextEvent, startServiceProcess, type ServiceProcess } from './service-fixture.js';
+
+type Timeline = { points: Array<{ seq: number }>; bookmarks: Array<{ seq: number; label: string }> };
+
+/**
+ * `chronodisk mark` and `unmark` while a real `chronodisk service` is the appliance's
+ * writer: the service names its socket in writer.json and the CLI asks it there, so the
+ * bookmark is made by the writer (and the window hears of it) instead of the CLI failing
+ * as locked. A writer without a socket (`chronodisk run`) still refuses, by name.
+ */
+describe('write commands beside a running service', () => {
+  const tmp = tempDir('chronodisk-cli-beside-');
+  const app = join(tmp.dir, 'app');
+  const socket = join(tmp.dir, 'service.sock');
+  const split = join(tmp.dir, 'split');
+  let service: ServiceProcess | undefined;
+  let first = 0;
+
+  beforeAll(() => {
+    sh('truncate', ['-s', '32M', join(tmp.dir, 'vol.img')]);
+    sh('mkfs.ext4', ['-q', '-F', join(tmp.dir, 'vol.img')]);
+    expect(runCli(['init', app]).status).toBe(0);
+    expect(runCli(['protect', join(tmp.dir, 'vol.img'), '-a', app, '--name', 'vol']).status).toBe(0);
+    first = runCliJson<{ seq: number }>(['capture', 'vol', '-a', app]).seq;
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.stop('SIGKILL');
+    tmp.remove();
+  });
+
+  it('mark and unmark are answered by the service, which tells its clients', async () => {
+    service = await startServiceProcess(['-a', app, '--socket', socket, '--split-dir', split]);
+    expect(JSON.parse(readFileSync(join(app, 'writer.json'), 'utf8'))).toMatchObject({ pid: service.child.pid, command: 'chronodisk service', socket });
+    const window = await client(socket);
+    try {
+      const heard = nextEvent(window, 'bookmarksChanged', (e) => e.disk === 'vol', 20_000);
+      const mark = runCli(['mark', 'vol', 'before upgrade', '--at', String(first), '-a', app]);
+      expect(mark.stderr).toBe('');
+      expect(mark.stdout).toBe(`Marked point ${first} of vol as "before upgrade".\n`);
+      await heard;
+      expect((await window.request('timeline', { disk: 'vol' })).bookmarks).toContainEqual(expect.objectContaining({ seq: first, label: 'before upgrade' }));
+      // --json has the shape it has without a service; the service's errors are the CLI's.
+      expect(runCliJson(['mark', 'vol', 'latest', '-a', app])).toMatchObject({ disk: 'vol', seq: expect.any(Number), label: 'latest', time: expect.any(String) });
+      const again = runCli(['mark', 'vol', 'before upgrade', '-a', app]);
+      expect({ status: again.status, stderr: again.stderr }).toEqual({ status: 1, stderr: 'chronodisk: vol already has a bookmark "before upgrade"; choose another label, or remove that bookmark first\n' });
+      const early = runCli(['mark', 'vol', 'too early', '--at', '1', '-a', app]);
+      expect(early.status).toBe(1);
+      expect(early.stderr).toMatch(/^chronodisk: vol has no point at or before 1; its first point is \d+/);
+      expect(runCli(['mark', 'nosuch', 'x', '-a', app]).stderr).toMatch(/^chronodisk: no disk named "nosuch"/);
+      const unmark = runCli(['unmark', 'vol', 'before upgrade', '-a', app]);
+      expect(unmark.stdout).toBe('Removed bookmark "before upgrade" of vol.\n');
+      expect(runCli(['unmark', 'vol', 'before upgrade', '-a', app]).stderr).toBe('chronodisk: vol has no bookmark "before upgrade"\n');
+      // A reader sees what the service wrote.
+      expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).bookmarks.map((b) => b.label)).toEqual(['latest']);
+    } finally {
+      window.close();
+    }
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = undefined;
+  }, 120_000);
+
+  it('a writer without a socket still refuses, naming itself; a dead one left in writer.json is passed over', async () => {
+    service = await startServiceProcess(['-a', app], 'run');
+    const refused = runCli(['mark', 'vol', 'during run', '-a', app]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`in use by pid ${service.child.pid} on .* \\(chronodisk run, since .*\\); stop that writer first`));
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = undefined;
+    // A crashed service's writer.json (its pid gone): the CLI opens the appliance itself.
+    writeFileSync(join(app, 'writer.json'), `${JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), command: 'chronodisk service', sinceUs: Date.now() * 1000, socket })}\n`);
+    const mark = runCli(['mark', 'vol', 'after crash', '-a', app]);
+    expect(mark.stderr).toBe('');
+    expect(mark.status).toBe(0);
+    expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).bookmarks.map((b) => b.label).sort()).toEqual(['after crash', 'latest']);
+  }, 120_000);
+});
