@@ -1,6 +1,6 @@
 import type { Verb } from './verb.js';
 import { formatIsoMicros } from '../../shared/time.js';
-import { formatBytes, parseSize } from '../../shared/units.js';
+import { formatBytes, formatCount, parseSize } from '../../shared/units.js';
 import { readSettings } from '../engine/appliance-settings.js';
 import { CaptureLoop } from '../engine/capture/capture-loop.js';
 import { startSplitListeners } from '../engine/capture/split-listeners.js';
@@ -55,7 +55,7 @@ export const runVerb: Verb = {
               onSpaceError: (e) => say({ event: 'error', message: cliMessage(e) }, `error: ${cliMessage(e)}`),
             });
             for (const l of split.listeners) say({ event: 'listening', disk: l.disk, uri: l.listening.uri(l.disk), socket: l.listening.socket }, `${l.disk}: split capture at ${l.listening.uri(l.disk)}`);
-            say({ event: 'started', disks: app.disks().map((d) => d.name) }, `Capturing ${app.disks().length} disks; stop with Ctrl-C.`);
+            say({ event: 'started', disks: app.disks().map((d) => d.name) }, `Capturing ${formatCount(app.disks().length, 'disk')}; stop with Ctrl-C.`);
             const sig = await signals.stopped;
             await split.close();
             await loop.stop();
