@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { sh, tempDir } from '../devices/loop-device.js';
+import { viaRunningService } from '../../electron/cli/running-service.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { client, nextEvent, startServiceProcess, type ServiceProcess } from './service-fixture.js';
 
@@ -80,4 +83,43 @@ describe('write commands beside a running service', () => {
     expect(mark.status).toBe(0);
     expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).bookmarks.map((b) => b.label).sort()).toEqual(['after crash', 'latest']);
   }, 120_000);
+
+  it('gives up on a service that does not answer, with one line', async () => {
+    // A process that listens on the named socket and never answers: a stuck service.
+    const stuck = join(tmp.dir, 'stuck.sock');
+    const child = spawn(process.execPath, ['-e', `require('node:net').createServer(() => {}).listen(${JSON.stringify(stuck)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((r) => child.stdout!.once('data', r));
+      writeFileSync(join(app, 'writer.json'), `${JSON.stringify({ pid: child.pid, host: hostname(), command: 'chronodisk service', sinceUs: Date.now() * 1000, socket: stuck })}\n`);
+      const asked = viaRunningService({ appliance: app }, (s) => s.request('removeBookmark', { disk: 'vol', label: 'x' }), 500);
+      await expect(asked).rejects.toThrow(`the Chronodisk service at ${stuck} did not answer within 0.5 s; try again, or restart it`);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('sends nothing to a socket that the process named in writer.json does not listen on', async () => {
+    // writer.json lies on the appliance drive: a live process (here a sleep) named with some
+    // other socket must not make the CLI talk to that socket.
+    const decoy = join(tmp.dir, 'decoy.sock');
+    let connections = 0;
+    const server = createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => server.listen(decoy, r));
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      writeFileSync(join(app, 'writer.json'), `${JSON.stringify({ pid: sleeper.pid, host: hostname(), command: 'chronodisk service', sinceUs: Date.now() * 1000, socket: decoy })}\n`);
+      const mark = runCli(['mark', 'vol', 'decoy', '-a', app]);
+      expect(mark.stderr).toBe('');
+      expect(mark.status).toBe(0);
+      expect(connections).toBe(0);
+      expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).bookmarks.map((b) => b.label)).toContain('decoy');
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LOCK_FILE } from '../format/constants.js';
@@ -96,8 +96,19 @@ export class WriterLock {
     try {
       writeHolder(this.dir, this.named);
     } catch {
-      // Not named (a full drive): write commands are told to stop the writer, as before.
+      // A full drive: writer.json stays as it was, without the socket, and write commands
+      // are told to stop the writer, as before.
     }
+  }
+
+  /**
+   * The socket the live holder named, when that process really listens on it (its
+   * descriptors, in /proc): writer.json lies on a drive anyone may have written to, and a
+   * command must not send requests to whatever socket it names.
+   */
+  static holderSocket(dir: string): string | undefined {
+    const h = WriterLock.liveHolder(dir);
+    return h?.socket !== undefined && listensOn(h.pid, h.socket) ? h.socket : undefined;
   }
 
   release(): void {
@@ -106,6 +117,36 @@ export class WriterLock {
     this.db.close();
     this.db = undefined;
   }
+}
+
+/**
+ * Whether process `pid` holds the listening unix socket bound at `path` (Linux: the
+ * socket's inode from /proc/net/unix among the process's descriptors). False where that
+ * cannot be read, such as another user's process.
+ */
+function listensOn(pid: number, path: string): boolean {
+  try {
+    const inodes = new Set<string>();
+    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+      // Num RefCount Protocol Flags Type St Inode Path (the path may hold spaces)
+      const f = line.trim().split(/\s+/);
+      if (f.length >= 8 && f.slice(7).join(' ') === path) inodes.add(f[6]!);
+    }
+    if (inodes.size === 0) return false;
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      let target = '';
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue; // closed meanwhile
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(target);
+      if (m && inodes.has(m[1]!)) return true;
+    }
+  } catch {
+    // no /proc, or not ours to read
+  }
+  return false;
 }
 
 /** Writes writer.json whole or not at all (a reader never sees half of it). */
