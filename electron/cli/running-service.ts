@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ContractClient } from '../../shared/contract-client.js';
-import { isServiceError } from '../../shared/contract-client.js';
+import { isServiceError, type ContractClient } from '../../shared/contract-client.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { WriterLock } from '../engine/store/writer-lock.js';
 import { connectService } from '../service/service-socket-client.js';
