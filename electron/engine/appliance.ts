@@ -326,11 +326,6 @@ export class Appliance {
     return this.lock !== undefined;
   }
 
-  /** Names the unix socket where this writer answers the service contract (writer.json, FORMAT.md §9). */
-  announceSocket(path: string): void {
-    this.lock?.announceSocket(path);
-  }
-
   get encrypted(): boolean {
     return this.header.encryption !== null;
   }

@@ -2,6 +2,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } 
 import { connect, createServer, type Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { ChronodiskError } from '../engine/errors.js';
+import { WriterLock } from '../engine/store/writer-lock.js';
 import type { ChronodiskService } from './chronodisk-service.js';
 import { NdjsonTransport } from './ndjson-transport.js';
 import { serveConnection } from './service-connection.js';
@@ -49,7 +50,7 @@ export async function listenOnSocket(service: ChronodiskService, options: Socket
   }
   const ino = lstatSync(options.path).ino;
   // Write commands of the CLI find the socket here when they find the appliance locked.
-  service.appliance.announceSocket(resolve(options.path));
+  WriterLock.announceSocket(service.appliance.dir, resolve(options.path));
   if (gid !== undefined) {
     chownSync(options.path, process.getuid?.() ?? 0, gid);
     chmodSync(options.path, mode);

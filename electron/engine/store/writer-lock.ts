@@ -27,8 +27,6 @@ export class WriterLock {
   private constructor(
     private db: Db | undefined,
     private readonly dir: string,
-    /** What writer.json says; undefined when it could not be written (a full drive). */
-    private named: LockHolder | undefined,
   ) {}
 
   static tryAcquire(dir: string, command: string): WriterLock | LockHolder | undefined {
@@ -41,11 +39,10 @@ export class WriterLock {
       if ((e as { code?: string }).code === 'SQLITE_BUSY' || /locked|busy/i.test(String(e))) return WriterLock.holder(dir);
       throw e;
     }
-    let holder: LockHolder | undefined = { pid: process.pid, host: hostname(), command, sinceUs: Date.now() * 1000 };
+    const holder: LockHolder = { pid: process.pid, host: hostname(), command, sinceUs: Date.now() * 1000 };
     try {
       writeHolder(dir, holder);
     } catch (e) {
-      holder = undefined;
       // A drive with no byte free still needs its writer (to thin, prune or unprotect and
       // make room), so the lock is held unnamed: a second writer is told "another process".
       rmSync(join(dir, 'writer.json'), { force: true });
@@ -54,7 +51,7 @@ export class WriterLock {
         throw e;
       }
     }
-    return new WriterLock(db, dir, holder);
+    return new WriterLock(db, dir);
   }
 
   static acquire(dir: string, command: string): WriterLock {
@@ -89,12 +86,15 @@ export class WriterLock {
     return started === undefined || started <= h.sinceUs + START_SLACK_US ? h : undefined;
   }
 
-  /** Names in writer.json the socket where this writer now answers requests (LockHolder.socket). */
-  announceSocket(path: string): void {
-    if (!this.db || !this.named) return;
-    this.named = { ...this.named, socket: path };
+  /**
+   * Names in writer.json the socket where this process, the writer of `dir`, now answers
+   * requests (LockHolder.socket). Nothing when writer.json names no one or someone else.
+   */
+  static announceSocket(dir: string, path: string): void {
+    const h = WriterLock.holder(dir);
+    if (h?.pid !== process.pid) return;
     try {
-      writeHolder(this.dir, this.named);
+      writeHolder(dir, { ...h, socket: path });
     } catch {
       // A full drive: writer.json stays as it was, without the socket, and write commands
       // are told to stop the writer, as before.
