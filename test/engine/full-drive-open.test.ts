@@ -1,11 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statfsSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { checkAppliance } from '../../electron/engine/check.js';
-import { INDEX_FILE } from '../../electron/engine/format/constants.js';
+import { CATALOG_FILE, FILE_HEADER_SIZE, INDEX_FILE, RecordType } from '../../electron/engine/format/constants.js';
+import { scanSegment, segmentPath } from '../../electron/engine/store/segment-file.js';
 import { readHeader } from '../../electron/engine/format/appliance-header.js';
 import { IndexDb } from '../../electron/engine/index/index-db.js';
 import { ensureSpace } from '../../electron/engine/retention/space-guard.js';
@@ -123,6 +124,94 @@ describe('opening an appliance on a drive with no byte free', () => {
       expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
     } finally {
       app.close();
+    }
+  });
+
+  it('opens the writer when its open segment ends in damage, and seals that segment once there is room', async () => {
+    const at = join(root, 'damaged-tail');
+    mountTmpfs(at, '8m');
+    try {
+      const dir = join(at, 'app');
+      await Appliance.init(dir);
+      let app = await Appliance.open(dir, { writable: true });
+      const d = app.addDisk({ name: 'd', size: 1024 * KiB, source: '/dev/null', mode: 'scan', blockSize: 65536, identity: {} });
+      const shadow = Buffer.alloc(d.size);
+      const commit = async (offset: number) => {
+        const b = app.beginBatch(app.disk('d'));
+        const data = randomBytes(64 * KiB);
+        b.write(offset, data);
+        data.copy(shadow, offset);
+        return { seq: (await b.commit()).seq, hash: sha256(shadow) };
+      };
+      const before = await commit(0);
+      const openId = app.catalog.state.nextSegmentId() - 1;
+      // Bookmarks fill the catalog's last page to within 4 bytes: the seal record then
+      // needs a page the full drive cannot give (a record that fits in a page already
+      // allocated is written even on a full drive).
+      const catalogPath = join(dir, CATALOG_FILE);
+      const pageLeft = () => 4096 - (statSync(catalogPath).size % 4096);
+      const point = app.timeline.latest(app.disk('d'))!;
+      let pads = 0;
+      const pad = (extra: number) => app.addBookmark(app.disk('d'), point, `pad ${String(pads++).padStart(3, '0')} ${'x'.repeat(extra)}`);
+      while (pageLeft() > 400) pad(150);
+      const leftBefore = pageLeft();
+      pad(0);
+      const record = leftBefore - pageLeft(); // a pad record with no x
+      const lastExtra = (pageLeft() - 4 - record + 4096) % 4096;
+      if (lastExtra > 150) pad(150);
+      pad((pageLeft() - 4 - record + 4096) % 4096);
+      expect(pageLeft()).toBe(4);
+      app.close();
+      // A copy of the segment's last commit record with one header byte changed, appended:
+      // a whole record that does not verify, which no crash leaves (damage, not a torn tail).
+      const seg = segmentPath(dir, openId);
+      const fd = openSync(seg, 'r+');
+      let last: { offset: number; length: number } | undefined;
+      for (const r of scanSegment(fd, FILE_HEADER_SIZE, { verifyPayloads: true }, () => undefined)) if (r.header.type === RecordType.Commit) last = { offset: r.offset, length: r.headerBytes.length + r.header.storedLength };
+      const copy = Buffer.alloc(last!.length);
+      readSync(fd, copy, 0, copy.length, last!.offset);
+      copy[24] ^= 0xff; // the record's time
+      writeSync(fd, copy, 0, copy.length, fstatSync(fd).size);
+      closeSync(fd);
+      const damagedAt = statSync(seg).size - copy.length;
+
+      const filler = fillDrive(at);
+      expect(statfsSync(at).bavail).toBe(0);
+      // The writer opens, reports the damage, and appends nothing after it.
+      app = await Appliance.open(dir, { writable: true });
+      expect(app.problems).toEqual([expect.objectContaining({ segment: openId, at: damagedAt })]);
+      expect(imageHash(app, app.disk('d'), before.seq)).toBe(before.hash);
+      // A write fails (no room for a new segment, or for the seal before it) and leaves no trace.
+      const segments = readdirSync(join(dir, 'segments'));
+      const attempt = async () => {
+        const b = app.beginBatch(app.disk('d'));
+        b.write(0, randomBytes(64 * KiB));
+        return b.commit();
+      };
+      await expect(attempt()).rejects.toMatchObject({ code: 'no-space' });
+      expect(readdirSync(join(dir, 'segments'))).toEqual(segments);
+      expect(statSync(seg).size).toBe(damagedAt + copy.length);
+      // With room, the next commit goes to a new segment, after the damaged one's seal.
+      rmSync(filler);
+      const after = await commit(128 * KiB);
+      expect(imageHash(app, app.disk('d'), after.seq)).toBe(after.hash);
+      expect(app.catalog.state.segments.get(openId)).toMatchObject({ state: 'sealed', size: damagedAt });
+      expect(app.catalog.state.nextSegmentId() - 1).toBeGreaterThan(openId);
+      app.close();
+      expect(statSync(seg).size).toBe(damagedAt + copy.length);
+      // The next opener still reports the damage (its index file lagged: the writer ran on
+      // a copy in memory) but finds the segment sealed: it appends elsewhere.
+      app = await Appliance.open(dir, { writable: true });
+      try {
+        expect(app.problems).toEqual([expect.objectContaining({ segment: openId, at: damagedAt })]);
+        const last = await commit(256 * KiB);
+        for (const p of [before, after, last]) expect(imageHash(app, app.disk('d'), p.seq)).toBe(p.hash);
+        expect(statSync(seg).size).toBe(damagedAt + copy.length);
+      } finally {
+        app.close();
+      }
+    } finally {
+      unmount(at);
     }
   });
 

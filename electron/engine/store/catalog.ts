@@ -134,8 +134,19 @@ export class Catalog {
     const trailer = Buffer.alloc(CATALOG_RECORD_TRAILER_SIZE);
     trailer.writeBigUInt64LE(checksum(Buffer.concat([header, payload])), 0);
     const rec = Buffer.concat([header, payload, trailer]);
-    writeSync(this.fd, rec, 0, rec.length, this.end);
-    fdatasyncSync(this.fd);
+    try {
+      if (writeSync(this.fd, rec, 0, rec.length, this.end) !== rec.length) throw Object.assign(new Error('short write to the catalog'), { code: 'ENOSPC' });
+      fdatasyncSync(this.fd);
+    } catch (e) {
+      // A full drive may take part of the record: cut it off, or a shorter record written
+      // here later would leave its remains behind as a damaged tail.
+      try {
+        ftruncateSync(this.fd, this.end);
+      } catch {
+        // the next open cuts a torn tail
+      }
+      throw e;
+    }
     this.end += rec.length;
     this.nextNumber++;
     const entry: CatalogEntry = { type, number, timeUs, body };

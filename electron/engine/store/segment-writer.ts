@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FILE_HEADER_SIZE, FORMAT_VERSION, RecordType, SEGMENT_MAGIC, SEGMENT_TARGET_SIZE, SEGMENTS_DIR } from '../format/constants.js';
 import { encodeFileHeader } from '../format/file-header.js';
@@ -455,11 +455,19 @@ export class SegmentWriter {
   private startSegment(id: number): void {
     mkdirSync(join(this.dir, SEGMENTS_DIR), { recursive: true });
     const path = segmentPath(this.dir, id);
-    const fd = openSync(path, 'w+', 0o600);
-    writeSync(fd, encodeFileHeader({ magic: SEGMENT_MAGIC, version: FORMAT_VERSION, flags: this.codec.encrypted ? 1 : 0, id, applianceId: this.applianceId, createdUs: Date.now() * 1000 }));
-    fdatasyncSync(fd);
-    fsyncDir(join(this.dir, SEGMENTS_DIR));
-    this.lifecycle.opened(id);
+    let fd = -1;
+    try {
+      fd = openSync(path, 'w+', 0o600);
+      writeSync(fd, encodeFileHeader({ magic: SEGMENT_MAGIC, version: FORMAT_VERSION, flags: this.codec.encrypted ? 1 : 0, id, applianceId: this.applianceId, createdUs: Date.now() * 1000 }));
+      fdatasyncSync(fd);
+      fsyncDir(join(this.dir, SEGMENTS_DIR));
+      this.lifecycle.opened(id);
+    } catch (e) {
+      // A full drive: leave no file the catalog does not name (the next try starts over).
+      if (fd >= 0) closeSync(fd);
+      rmSync(path, { force: true });
+      throw fromFsError(e, `segment ${id} (${path})`);
+    }
     this.fd = fd;
     this.id = id;
     this.end = FILE_HEADER_SIZE;
