@@ -16,6 +16,9 @@ export type PointSpec =
   | { kind: 'bookmark'; label: string }
   | { kind: 'now' };
 
+/** The same forms, in a few words: the help text of every --at option. */
+export const POINT_SYNTAX = 'a seq, an ISO time, -10m/-2h/-3d, @bookmark or now';
+
 export class PointSyntaxError extends Error {
   constructor(readonly text: string) {
     super(

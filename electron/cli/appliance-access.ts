@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parsePointSpec } from '../../shared/point.js';
+import { shellWord } from '../../shared/shell-word.js';
 import { Appliance } from '../engine/appliance.js';
 import { readHeader } from '../engine/format/appliance-header.js';
 import { ChronodiskError } from '../engine/errors.js';
@@ -31,11 +32,6 @@ export function applianceDir(opts: ApplianceOptions): string {
  */
 export function suggestedCommand(opts: ApplianceOptions, words: string): string {
   return `chronodisk ${words}${opts.appliance === undefined ? '' : ` -a ${shellWord(opts.appliance)}`}`;
-}
-
-/** `text` as one shell word: as it is when safe, else in single quotes. */
-export function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The passphrase from CHRONODISK_PASSPHRASE, --key-file, or (on a terminal) a prompt. */

@@ -2,10 +2,8 @@ import { Option, type Command } from 'commander';
 import type { FileSystemReader } from '../engine/fs/filesystem.js';
 import { imageFor, openAddressAt, parseDiskAddress } from '../engine/files/disk-address.js';
 import type { PointInfo } from '../engine/timeline.js';
-import { parsePointSpec } from '../../shared/point.js';
+import { parsePointSpec, POINT_SYNTAX } from '../../shared/point.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
-
-const POINT_SYNTAX = 'a seq, an ISO time, -10m/-2h/-3d, @bookmark or now';
 
 /**
  * The arguments every file verb shares: -a DIR, DISK[:N] and --at POINT. Browsing

@@ -1,6 +1,6 @@
 import { closeSync, openSync, rmSync } from 'node:fs';
 import type { Verb } from './verb.js';
-import { parsePointSpec } from '../../shared/point.js';
+import { parsePointSpec, POINT_SYNTAX } from '../../shared/point.js';
 import { formatIsoMicros } from '../../shared/time.js';
 import { formatBytes } from '../../shared/units.js';
 import { fromFsError } from '../engine/errors.js';
@@ -14,7 +14,7 @@ export const imageVerb: Verb = {
   configure(cmd) {
     applianceOptions(cmd)
       .argument('<disk>', 'the disk name')
-      .requiredOption('--at <point>', 'a seq, an ISO time, -10m/-2h/-3d, @bookmark or now')
+      .requiredOption('--at <point>', POINT_SYNTAX)
       .requiredOption('--out <file>', 'the image file to write (sparse where the disk held zeros)')
       .option('--force', 'overwrite --out if it exists')
       .option('--json', 'print JSON')

@@ -3,7 +3,8 @@ import { formatBytes, parseSize } from '../../shared/units.js';
 import { protectSource } from '../engine/capture/protect.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { freeBytes } from '../engine/retention/space-guard.js';
-import { applianceOptions, shellWord, suggestedCommand, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { shellWord } from '../../shared/shell-word.js';
+import { applianceOptions, suggestedCommand, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { diskJson } from './json-shapes.js';
 import { confirmDestructive, printJson, printLine } from './output.js';
 

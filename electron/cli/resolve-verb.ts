@@ -1,5 +1,5 @@
 import type { Verb } from './verb.js';
-import { parsePointSpec } from '../../shared/point.js';
+import { parsePointSpec, POINT_SYNTAX } from '../../shared/point.js';
 import { formatIsoMicros } from '../../shared/time.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { pointJson } from './json-shapes.js';
@@ -11,7 +11,7 @@ export const resolveVerb: Verb = {
   configure(cmd) {
     applianceOptions(cmd)
       .argument('<disk>', 'the disk name')
-      .requiredOption('--at <point>', 'a seq, an ISO time, -10m/-2h/-3d, @bookmark or now')
+      .requiredOption('--at <point>', POINT_SYNTAX)
       .option('--json', 'print JSON')
       .action(async (diskName: string, opts: ApplianceOptions & { at: string; json?: boolean }) => {
         const spec = parsePointSpec(opts.at); // a malformed point is a usage error before any I/O

@@ -1,5 +1,5 @@
 import type { Verb } from './verb.js';
-import { parsePointSpec } from '../../shared/point.js';
+import { parsePointSpec, POINT_SYNTAX } from '../../shared/point.js';
 import { formatIsoMicros } from '../../shared/time.js';
 import { formatBytes, formatRate, parseSize } from '../../shared/units.js';
 import type { Appliance } from '../engine/appliance.js';
@@ -30,7 +30,7 @@ export const restoreVerb: Verb = {
   configure(cmd) {
     applianceOptions(cmd)
       .argument('<disk>', 'the disk name')
-      .requiredOption('--at <point>', 'a seq, an ISO time, -10m/-2h/-3d, @bookmark or now')
+      .requiredOption('--at <point>', POINT_SYNTAX)
       .option('--to <target>', 'restore onto this disk or image file instead of rolling the protected disk back')
       .option('--yes', 'do not ask for confirmation (for scripts)')
       .option('--rate-limit <size>', 'write at most this many bytes per second (e.g. 50M)')

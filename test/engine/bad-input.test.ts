@@ -118,7 +118,8 @@ describe('bad input gives one clear error and changes nothing', () => {
     const notApp = join(root, 'not-an-appliance');
     mkdirSync(notApp);
     writeFileSync(join(notApp, 'notes.txt'), 'my files\n');
-    const empty = join(root, 'empty');
+    // A name with a space: the suggested command quotes it, so it can be pasted.
+    const empty = join(root, 'empty drive');
     mkdirSync(empty);
     const file = join(root, 'a-file');
     writeFileSync(file, 'not a directory\n');
@@ -135,7 +136,9 @@ describe('bad input gives one clear error and changes nothing', () => {
       };
       for (const args of verbs.map((v) => argsOf[v]!)) {
         const before = snapshot(dir, true);
-        expectOneLine(runCli(args), 1, /is not a Chronodisk appliance/);
+        const r = runCli(args);
+        expectOneLine(r, 1, /is not a Chronodisk appliance/);
+        expect(r.stderr).toContain(`create one with chronodisk init ${dir === empty ? `'${empty}'` : dir}`);
         expect(snapshot(dir, true), `chronodisk ${args.join(' ')} left files in ${dir}`).toEqual(before);
       }
     }

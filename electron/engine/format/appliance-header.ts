@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { shellWord } from '../../../shared/shell-word.js';
 import { FORMAT_VERSION, HEADER_FILE } from './constants.js';
 import type { WrappedKey } from './keys.js';
 import { ChronodiskError } from '../errors.js';
@@ -8,7 +9,7 @@ import { fsyncDir } from '../store/durable-file.js';
 
 /** The one-line errors for an appliance path that names nothing, or a file. */
 export const noApplianceDir = (dir: string) =>
-  new ChronodiskError('not-found', `the appliance directory ${dir} does not exist; check -a, or create one with chronodisk init ${dir}`);
+  new ChronodiskError('not-found', `the appliance directory ${dir} does not exist; check -a, or create one with chronodisk init ${shellWord(dir)}`);
 export const notADirectory = (dir: string) => new ChronodiskError('not-appliance', `${dir} is not a directory; name the appliance directory with -a`);
 
 /**
@@ -41,7 +42,7 @@ export function readHeader(dir: string): ApplianceHeader {
       if (!existsSync(dir)) {
         throw noApplianceDir(dir);
       }
-      throw new ChronodiskError('not-appliance', `${dir} is not a Chronodisk appliance (no ${HEADER_FILE}); create one with chronodisk init ${dir}`);
+      throw new ChronodiskError('not-appliance', `${dir} is not a Chronodisk appliance (no ${HEADER_FILE}); create one with chronodisk init ${shellWord(dir)}`);
     }
     if (code === 'ENOTDIR') throw notADirectory(dir);
     throw e;
