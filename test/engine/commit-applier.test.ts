@@ -116,4 +116,22 @@ describe('CommitApplier', () => {
     expect(index.hasCommit(4)).toBe(false);
     expect(applier.pending).toBe(false);
   });
+
+  it('keeps a commit not yet durable whose record the cut left in place, and applies it once durable', async () => {
+    const { index, applier, last } = setup();
+    // A's record lies below the cut (a running fdatasync covers it); B's lay past it.
+    const { c: ca } = oneWriteBatch(applier, 1, 1, 0, 4096, 1, 100, 4260);
+    const { b, c: cb } = oneWriteBatch(applier, 1, 3, 4096, 8192, 1, 4324, 8484);
+    last.seq = 4;
+    const failure = new Error('no space');
+    const cutAt = { segment: 1, offset: 4324 };
+    expect(applier.cutOff(failure, (end) => end.segment < cutAt.segment || (end.segment === cutAt.segment && end.offset <= cutAt.offset))).toEqual([b]);
+    expect(ca.lost).toBeUndefined();
+    expect(cb.lost).toBe(failure);
+    expect(applier.pending).toBe(true);
+    await applier.applyWhenDurable(ca);
+    expect(index.hasCommit(2)).toBe(true);
+    expect(index.hasCommit(4)).toBe(false);
+    expect(applier.pending).toBe(false);
+  });
 });

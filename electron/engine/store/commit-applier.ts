@@ -83,14 +83,17 @@ export class CommitApplier {
   }
 
   /**
-   * A failure cut the segment back to its last durable record: every queued commit not yet
-   * durable is marked `lost` with `e` and dropped. Returns their batches. Durable commits
-   * keep their place: their records stay, and the index must take them before any later one.
+   * A failure cut the segment back: every queued commit not yet durable whose record the
+   * cut removed (`kept` says no) is marked `lost` with `e` and dropped. Returns their
+   * batches. The others keep their place: a durable commit's record stays, and so does one
+   * a running fdatasync covers (the cut never goes below it) — it becomes durable, and then
+   * a point like any other: reporting it failed would leave a point the writer never
+   * acknowledged, that replay later finds. The index must take them before any later one.
    */
-  cutOff(e: unknown): OpenBatch[] {
-    const lost = this.queue.filter((c) => !c.durable);
+  cutOff(e: unknown, kept: (end: Watermark) => boolean = () => false): OpenBatch[] {
+    const lost = this.queue.filter((c) => !c.durable && !kept(c.end));
     for (const c of lost) c.lost = e;
-    this.queue = this.queue.filter((c) => c.durable);
+    this.queue = this.queue.filter((c) => c.lost === undefined);
     return lost.map((c) => c.batch);
   }
 

@@ -172,9 +172,12 @@ export class CommitPipeline {
     const label = options.label ?? null;
     const body = label ? Buffer.from(JSON.stringify({ label })) : Buffer.alloc(0);
     let entry!: PlacedCommit;
+    /** The writer's serial just past the commit record: what this commit waits to be durable. */
+    let serial = 0;
     try {
       await this.schedule(0, undefined, () => {
         const at = this.writer.append({ type: RecordType.Commit, diskId, seq, timeUs, a: b.firstSeq ?? seq, b: flags, c: b.bytes }, body, false);
+        serial = this.writer.serial;
         const row: CommitRow = { seq, disk: diskId, time_us: timeUs, flags, label, batch_start: b.firstSeq ?? seq, bytes: b.bytes, segment: at.segmentId, rec_offset: at.offset };
         entry = { row, batch: b, end: { segment: at.segmentId, offset: at.end } };
         this.applier.add(entry);
@@ -184,8 +187,12 @@ export class CommitPipeline {
       // Every write of the batch is encoded now: the threads need not keep memory it lent.
       this.encoders.forgetShared();
     }
+    // A cut meanwhile took the record (its serial would then name other bytes).
+    if (entry.lost !== undefined) throw entry.lost;
     try {
-      await this.writer.sync();
+      // Its own record, not whatever was placed after it meanwhile: a cut past the record
+      // (it keeps what a running fdatasync covers) leaves this commit whole.
+      await this.writer.sync(serial);
     } catch (e) {
       this.fail(e);
       throw e;
@@ -337,7 +344,7 @@ export class CommitPipeline {
     this.batchesLost++;
     this.epoch++;
     this.lastFailure = e;
-    const ended = [...this.open.values(), ...this.committing, ...this.applier.cutOff(e)];
+    const ended = [...this.open.values(), ...this.committing, ...this.applier.cutOff(e, (end) => this.writer.holds(end))];
     for (const b of ended) this.failures.set(b.diskId, e);
     // What of their writes was durable before the cut stays in the segments (see abort).
     for (const b of ended) this.applier.lose(b);

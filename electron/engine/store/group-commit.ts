@@ -34,11 +34,11 @@ export class GroupCommit {
 
   constructor(private readonly target: GroupCommitTarget) {}
 
-  /** Resolves once everything appended before the call is on stable storage. */
-  sync(): Promise<void> {
-    if (this.durable >= this.target.appended()) return Promise.resolve();
+  /** Resolves once everything appended before the call (or up to `serial`) is on stable storage. */
+  sync(serial = this.target.appended()): Promise<void> {
+    if (this.durable >= serial) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.waiters.push({ serial: this.target.appended(), resolve, reject });
+      this.waiters.push({ serial, resolve, reject });
       this.running ??= this.run();
     });
   }

@@ -120,6 +120,16 @@ export class SegmentWriter {
     return this.id;
   }
 
+  /**
+   * Whether a record ending at `end` is still in the segments: in a sealed segment, or in
+   * the open one short of its end. A cut keeps what a running round's fdatasync covers
+   * (writtenEnd), so a record may survive a failure that came before it was durable.
+   */
+  holds(end: { segment: number; offset: number }): boolean {
+    if (this.fd < 0) return end.segment < this.nextId;
+    return end.segment < this.id || (end.segment === this.id && end.offset <= this.end);
+  }
+
   get serial(): number {
     return this.appended;
   }
@@ -230,9 +240,12 @@ export class SegmentWriter {
     if (this.end - this.durableEnd >= EARLY_WRITEBACK) this.writeback.written(this.id, segmentPath(this.dir, this.id), this.end, this.inFlight.slice());
   }
 
-  /** Resolves once everything appended before the call is on stable storage (group commit). */
-  sync(): Promise<void> {
-    return this.group.sync();
+  /**
+   * Resolves once everything appended before the call is on stable storage (group commit);
+   * with `serial` (a past value of `serial`), once what was appended up to then is.
+   */
+  sync(serial?: number): Promise<void> {
+    return this.group.sync(serial);
   }
 
   /**
