@@ -10,6 +10,7 @@ import { scanSegment, segmentPath } from '../../electron/engine/store/segment-fi
 import { readHeader } from '../../electron/engine/format/appliance-header.js';
 import { IndexDb } from '../../electron/engine/index/index-db.js';
 import { ensureSpace } from '../../electron/engine/retention/space-guard.js';
+import { executeThinning, planThinning } from '../../electron/engine/retention/thin.js';
 import { imageHash, sha256 } from '../helpers/history.js';
 import { fillDrive, mountTmpfs, unmount } from '../devices/loop-device.js';
 
@@ -127,8 +128,8 @@ describe('opening an appliance on a drive with no byte free', () => {
     }
   });
 
-  it('opens the writer when its open segment ends in damage, and seals that segment once there is room', async () => {
-    const at = join(root, 'damaged-tail');
+  it.each([{ thinFirst: false }, { thinFirst: true }])('opens the writer when its open segment ends in damage, and seals that segment once there is room (a thinning first: $thinFirst)', async ({ thinFirst }) => {
+    const at = join(root, `damaged-tail-${thinFirst}`);
     mountTmpfs(at, '8m');
     try {
       const dir = join(at, 'app');
@@ -143,6 +144,7 @@ describe('opening an appliance on a drive with no byte free', () => {
         data.copy(shadow, offset);
         return { seq: (await b.commit()).seq, hash: sha256(shadow) };
       };
+      const first = await commit(512 * KiB);
       const before = await commit(0);
       const openId = app.catalog.state.nextSegmentId() - 1;
       // Bookmarks fill the catalog's last page to within 4 bytes: the seal record then
@@ -191,8 +193,31 @@ describe('opening an appliance on a drive with no byte free', () => {
       await expect(attempt()).rejects.toMatchObject({ code: 'no-space' });
       expect(readdirSync(join(dir, 'segments'))).toEqual(segments);
       expect(statSync(seg).size).toBe(damagedAt + copy.length);
-      // With room, the next commit goes to a new segment, after the damaged one's seal.
       rmSync(filler);
+      if (thinFirst) {
+        // A thinning (the space guard's, say) before the writer's next segment: its
+        // manifest retires the damaged segment, and the waiting seal must not revive it.
+        await executeThinning(app, planThinning(app, undefined, () => new Set([before.seq])));
+        const after = await commit(128 * KiB);
+        expect(app.catalog.state.segments.get(openId)?.state).toBe('retired');
+        expect(existsSync(seg)).toBe(false);
+        expect(app.timeline.points(app.disk('d')).map((p) => p.seq)).toEqual([before.seq, after.seq]);
+        expect(imageHash(app, app.disk('d'), before.seq)).toBe(before.hash);
+        expect(imageHash(app, app.disk('d'), after.seq)).toBe(after.hash);
+        expect(checkAppliance(app, { readData: true }).problems).toEqual([]);
+        app.close();
+        app = await Appliance.open(dir, { writable: true });
+        try {
+          expect(app.problems).toEqual([]);
+          expect(app.catalog.state.segments.get(openId)?.state).toBe('retired');
+          expect(imageHash(app, app.disk('d'), after.seq)).toBe(after.hash);
+        } finally {
+          app.close();
+        }
+        return;
+      }
+      expect(imageHash(app, app.disk('d'), first.seq)).toBe(first.hash);
+      // With room, the next commit goes to a new segment, after the damaged one's seal.
       const after = await commit(128 * KiB);
       expect(imageHash(app, app.disk('d'), after.seq)).toBe(after.hash);
       expect(app.catalog.state.segments.get(openId)).toMatchObject({ state: 'sealed', size: damagedAt });

@@ -51,10 +51,9 @@ export function resumeSegmentWriter(src: WriterResumeSources, open: ReplayResult
     }
   }
   const opened = (id: number) => {
-    if (unsealed) {
-      seal(unsealed.id, unsealed.size);
-      unsealed = undefined;
-    }
+    // Unless a thinning's manifest retired the segment meanwhile: a seal would revive it.
+    if (unsealed && catalog.state.segments.get(unsealed.id)?.state === 'open') seal(unsealed.id, unsealed.size);
+    unsealed = undefined;
     catalog.append(CatalogType.SegmentOpen, { id }, now());
   };
   const writer = new SegmentWriter(src.dir, src.applianceId, src.codec, { opened, sealed: seal }, targetSize);
