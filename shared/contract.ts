@@ -240,7 +240,8 @@ export const requests = {
   listDisks: { request: empty, response: z.array(diskSummary) },
   listDrives: { request: empty, response: z.array(drive) },
   protectDisk: {
-    request: z.object({ device: z.string().min(1), name: diskName, mode: captureMode }),
+    /** `name` absent: the device's base name; `blockSize` absent: 64 KiB (the CLI's --name and --block-size). */
+    request: z.object({ device: z.string().min(1), name: diskName.optional(), mode: captureMode, blockSize: bytes.optional() }),
     response: disk,
   },
   unprotectDisk: {

@@ -1,10 +1,13 @@
 import type { Verb } from './verb.js';
 import { formatBytes, parseSize } from '../../shared/units.js';
 import { protectSource } from '../engine/capture/protect.js';
+import { probeSource } from '../engine/devices/block-device.js';
+import type { DiskRecord } from '../engine/store/catalog-state.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { freeBytes } from '../engine/retention/space-guard.js';
 import { shellWord } from '../../shared/shell-word.js';
-import { applianceOptions, suggestedCommand, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { applianceDir, applianceOptions, suggestedCommand, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { viaRunningService } from './running-service.js';
 import { diskJson } from './json-shapes.js';
 import { confirmDestructive, printJson, printLine } from './output.js';
 
@@ -22,17 +25,26 @@ export const protectVerb: Verb = {
       .option('--json', 'print JSON')
       .action(async (source: string, opts: ApplianceOptions & { name?: string; mode: string; blockSize: string; json?: boolean }) => {
         if (!(modes as readonly string[]).includes(opts.mode)) throw new ChronodiskError('usage', `--mode ${opts.mode} is not one of scan, track, split`);
+        const mode = opts.mode as (typeof modes)[number];
         const blockSize = parseSize(opts.blockSize);
         if (blockSize === undefined) throw new ChronodiskError('usage', `--block-size ${opts.blockSize} is not a size (e.g. 64K)`);
-        await withAppliance(opts, { writable: true, command: 'chronodisk protect' }, async (app) => {
-          const d = await protectSource(app, source, { name: opts.name, mode: opts.mode as (typeof modes)[number], blockSize });
-          if (opts.json) printJson(diskJson(d));
-          else printLine(`Protecting ${d.source} as ${d.name} (${formatBytes(d.size)}, ${d.mode} mode). Capture it with ${suggestedCommand(opts, `capture ${shellWord(d.name)}`)}, or keep it captured with ${suggestedCommand(opts, 'run')}.`);
+        const say = (d: DiskRecord, dir: string) => {
+          if (opts.json) return printJson(diskJson(d));
+          printLine(`Protecting ${d.source} as ${d.name} (${formatBytes(d.size)}, ${d.mode} mode). Capture it with ${suggestedCommand(opts, `capture ${shellWord(d.name)}`)}, or keep it captured with ${suggestedCommand(opts, 'run')}.`);
           // Zero blocks take no room and most data compresses, so this is no refusal; but a
           // person should hear before the first pass fills the drive.
-          const free = freeBytes(app.dir);
-          if (!opts.json && d.size > free) printLine(`Note: the appliance has ${formatBytes(free)} free; the first copy of ${d.name} may need up to ${formatBytes(d.size)} (less for empty or compressible space).`);
+          const free = freeBytes(dir);
+          if (d.size > free) printLine(`Note: the appliance has ${formatBytes(free)} free; the first copy of ${d.name} may need up to ${formatBytes(d.size)} (less for empty or compressible space).`);
+        };
+        const served = await viaRunningService(opts, async (service) => {
+          // The service (root, answering anyone in its group) protects only the drives it
+          // offers the window: never a file, which would let its clients read any file.
+          const info = await probeSource(source);
+          if (info.kind === 'file') throw new ChronodiskError('refused', `${source} is a file; the running Chronodisk service (the appliance's writer) protects only drives and partitions: stop it to protect an image file`);
+          return service.request('protectDisk', { device: info.realPath, name: opts.name, mode, blockSize });
         });
+        if (served) return say(served, applianceDir(opts));
+        await withAppliance(opts, { writable: true, command: 'chronodisk protect' }, async (app) => say(await protectSource(app, source, { name: opts.name, mode, blockSize }), app.dir));
       });
   },
 };
@@ -47,12 +59,27 @@ export const unprotectVerb: Verb = {
       .option('--yes', 'do not ask for confirmation')
       .option('--json', 'print JSON')
       .action(async (name: string, opts: ApplianceOptions & { deleteHistory?: boolean; yes?: boolean; json?: boolean }) => {
+        const deleteHistory = Boolean(opts.deleteHistory);
+        const say = (disk: string) => {
+          if (opts.json) printJson({ disk, historyDeleted: deleteHistory });
+          else printLine(`${disk} is no longer protected${deleteHistory ? '; its history is given up' : '; its history stays on the appliance'}.`);
+        };
+        let confirmed = !deleteHistory;
+        const confirm = async () => {
+          if (!confirmed) await confirmDestructive(`Delete the whole history of ${name}?`, opts.yes);
+          confirmed = true;
+        };
+        // Beside a running service: ask it whether the disk exists (its error is the one the
+        // appliance gives), then the person, then the service, which stops capturing it first.
+        if (await viaRunningService(opts, (service) => service.request('timeline', { disk: name, limit: 1 }))) {
+          await confirm();
+          if (await viaRunningService(opts, (service) => service.request('unprotectDisk', { disk: name, deleteHistory, confirm: true }))) return say(name);
+        }
         await withAppliance(opts, { writable: true, command: 'chronodisk unprotect' }, async (app) => {
           const d = app.disk(name);
-          if (opts.deleteHistory) await confirmDestructive(`Delete the whole history of ${d.name}?`, opts.yes);
-          app.removeDisk(d.name, Boolean(opts.deleteHistory));
-          if (opts.json) printJson({ disk: d.name, historyDeleted: Boolean(opts.deleteHistory) });
-          else printLine(`${d.name} is no longer protected${opts.deleteHistory ? '; its history is given up' : '; its history stays on the appliance'}.`);
+          await confirm();
+          app.removeDisk(d.name, deleteHistory);
+          say(d.name);
         });
       });
   },

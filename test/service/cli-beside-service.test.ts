@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { sh, tempDir } from '../devices/loop-device.js';
+import { attachLoop, makeImage, sh, tempDir } from '../devices/loop-device.js';
 import { viaRunningService } from '../../electron/cli/running-service.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { client, nextEvent, startServiceProcess, type ServiceProcess } from './service-fixture.js';
@@ -64,6 +64,38 @@ describe('write commands beside a running service', () => {
       expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).bookmarks.map((b) => b.label)).toEqual(['latest']);
     } finally {
       window.close();
+    }
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = undefined;
+  }, 120_000);
+
+  it('protect and unprotect are done by the service, which starts and stops capturing the disk', async () => {
+    const spare = attachLoop(makeImage(join(tmp.dir, 'spare.img'), 32 * 1024 * 1024));
+    service = await startServiceProcess(['-a', app, '--socket', socket, '--split-dir', split]);
+    const window = await client(socket);
+    try {
+      const changed = nextEvent(window, 'disksChanged', () => true, 20_000);
+      const firstPoint = nextEvent(window, 'pointCommitted', (p) => p.disk === 'spare', 60_000);
+      const protect = runCli(['protect', spare.device, '--name', 'spare', '--block-size', '128K', '-a', app]);
+      expect(protect.stderr).toBe('');
+      expect(protect.stdout).toBe(`Protecting ${spare.device} as spare (32.0 MiB, scan mode). Capture it with chronodisk capture spare -a ${app}, or keep it captured with chronodisk run -a ${app}.\n`);
+      await changed;
+      expect((await window.request('listDisks', {})).find((d) => d.name === 'spare')).toMatchObject({ source: spare.device, blockSize: 128 * 1024, mode: 'scan' });
+      await firstPoint; // the service captures what it protects
+      // The service protects drives only: a file is refused by name, and nothing changes.
+      const file = runCli(['protect', join(tmp.dir, 'vol.img'), '--name', 'file', '-a', app]);
+      expect({ status: file.status, stderr: file.stderr }).toEqual({ status: 1, stderr: `chronodisk: ${join(tmp.dir, 'vol.img')} is a file; the running Chronodisk service (the appliance's writer) protects only drives and partitions: stop it to protect an image file\n` });
+      expect(runCli(['protect', spare.device, '-a', app]).stderr).toBe(`chronodisk: ${spare.device} is already protected as spare\n`);
+
+      // unprotect: the disk is checked first (the appliance's own error), then the service acts.
+      expect(runCli(['unprotect', 'nosuch', '--delete-history', '--yes', '-a', app]).stderr).toMatch(/^chronodisk: no disk named "nosuch" on this appliance \(it has: vol, spare\)\n$/);
+      const gone = nextEvent(window, 'disksChanged', () => true, 20_000);
+      expect(runCliJson(['unprotect', 'spare', '--delete-history', '--yes', '-a', app])).toEqual({ disk: 'spare', historyDeleted: true });
+      await gone;
+      expect((await window.request('listDisks', {})).map((d) => d.name)).toEqual(['vol']);
+    } finally {
+      window.close();
+      spare.detach();
     }
     expect(await service.stop('SIGTERM')).toBe(0);
     service = undefined;

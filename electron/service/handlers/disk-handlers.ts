@@ -32,9 +32,9 @@ export function diskHandlers(ctx: ServiceContext): Pick<Handlers, 'status' | 'li
 
     listDrives: async () => (await protectableDrives(app)).map(driveOf),
 
-    protectDisk: async ({ device, name, mode }) => {
+    protectDisk: async ({ device, name, mode, blockSize }) => {
       await offeredDevice(app, device);
-      const disk = await protectSource(app, device, { name, mode });
+      const disk = await protectSource(app, device, { name, mode, blockSize });
       ctx.events.emit('disksChanged', {});
       await ctx.capture.watch(disk);
       return diskOf(disk);
