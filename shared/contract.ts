@@ -181,6 +181,19 @@ export const jobKind = z.enum(['restore-disk', 'restore-files', 'scan', 'thin', 
 export const jobPhase = z.enum(['queued', 'prepare', 'read', 'write', 'verify', 'commit', 'done', 'failed', 'cancelled', 'interrupted']);
 export const errorInfo = z.object({ code: z.enum(errorCodes), message: z.string(), remedy: z.enum(remedies).optional() });
 
+/** What a scan job made, once done: for programs (the CLI's capture --json); `result` says it for people. */
+export const scanOutcome = z.object({
+  point,
+  bytesRead: bytes,
+  /** Logical bytes of the blocks that changed. */
+  bytesChanged: bytes,
+  /** Bytes the pass added to the appliance (after compression). */
+  bytesStored: bytes,
+  seconds: z.number().nonnegative(),
+  /** The filesystem was frozen at the end of the pass: the point is crash-consistent. */
+  frozen: z.boolean(),
+});
+
 /** Long work, with progress: speed and ETA come from the service, which sees the bytes move. */
 export const job = z.object({
   id: z.string(),
@@ -198,6 +211,7 @@ export const job = z.object({
   /** One line when done: "Rolled back 12 MiB in 3 extents; verified". */
   result: z.string().optional(),
   error: errorInfo.optional(),
+  scan: scanOutcome.optional(),
 });
 
 export const status = z.object({
@@ -280,7 +294,8 @@ export const requests = {
     request: z.object({ disk: diskName, at: pointText, to: z.string().min(1).optional(), confirm }),
     response: job,
   },
-  captureNow: { request: z.object({ disk: diskName }), response: empty },
+  /** A scan pass now, as a job (kind 'scan'); `freeze` false: do not freeze a mounted filesystem at its end. */
+  captureNow: { request: z.object({ disk: diskName, label: z.string().min(1).max(200).optional(), freeze: z.boolean().optional() }), response: job },
   pauseCapture: { request: empty, response: empty },
   resumeCapture: { request: empty, response: empty },
   getSettings: { request: empty, response: settings },
@@ -343,6 +358,7 @@ export type RestoreDestination = z.infer<typeof restoreDestination>;
 export type Retention = z.infer<typeof retention>;
 export type Settings = z.infer<typeof settings>;
 export type Job = z.infer<typeof job>;
+export type ScanOutcome = z.infer<typeof scanOutcome>;
 export type JobPhase = z.infer<typeof jobPhase>;
 export type Status = z.infer<typeof status>;
 export type ServiceConnection = z.infer<typeof serviceConnection>;

@@ -20,11 +20,14 @@ export interface JobSpec {
   disk?: string;
   /** Resources the job takes alone (a target device, "scan:home"); a second job naming one is refused. */
   claims?: string[];
-  /** Does the work; resolves with the one-line result. */
-  run(ctx: JobContext): Promise<string>;
+  /** Does the work; resolves with the one-line result, or with it and what a program reads. */
+  run(ctx: JobContext): Promise<string | JobOutcome>;
   /** The result line when cancelled (what was left, how to finish). */
   cancelled?: () => string;
 }
+
+/** A finished job's result line and, for a scan, what it made. */
+export type JobOutcome = { result: string } & Pick<Job, 'scan'>;
 
 const EVENT_EVERY_MS = 200;
 const KEEP_FINISHED = 100;
@@ -78,7 +81,7 @@ export class JobRunner {
     r.done = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => spec.run(ctx))
       .then(
-        (result) => this.finish(r, 'done', { result: oneLine(result) }),
+        (outcome) => this.finish(r, 'done', typeof outcome === 'string' ? { result: oneLine(outcome) } : { ...outcome, result: oneLine(outcome.result) }),
         (e: unknown) =>
           controller.signal.aborted
             ? this.finish(r, 'cancelled', { result: oneLine(spec.cancelled?.() ?? 'Cancelled.') })
@@ -126,7 +129,7 @@ export class JobRunner {
     if (changed || done >= total || now - r.lastEvent >= EVENT_EVERY_MS) this.publish(r);
   }
 
-  private finish(r: Running, phase: 'done' | 'failed' | 'cancelled', fields: Pick<Job, 'result' | 'error'>): void {
+  private finish(r: Running, phase: 'done' | 'failed' | 'cancelled', fields: Pick<Job, 'result' | 'error' | 'scan'>): void {
     r.job.phase = phase;
     r.job.finishedUs = Date.now() * 1000;
     delete r.job.etaSeconds;

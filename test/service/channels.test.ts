@@ -136,16 +136,22 @@ describe('the service answers every request channel', () => {
     const jobs = collect(c, 'jobProgress');
     const point = nextEvent(c, 'pointCommitted', (p) => p.disk === 'vol' && p.seq > seqB);
     const finished = nextEvent(c, 'jobProgress', (j) => j.kind === 'scan' && j.finishedUs !== undefined);
-    expect(await c.request('captureNow', { disk: 'vol' })).toEqual({});
+    const started = await c.request('captureNow', { disk: 'vol', label: 'asked for' });
+    expect(started).toMatchObject({ kind: 'scan', disk: 'vol', phase: 'queued' });
     const p = await point;
+    expect(p.label).toBe('asked for');
     expect(p.flags).toContain('scan');
     const listing = await c.request('listFiles', { disk: 'vol', at: String(p.seq), path: '/docs' });
     expect(listing.entries.map((e) => e.name)).toContain('c.txt');
     expect((await finished).phase).toBe('done');
     const done = (await c.request('listJobs', {})).find((j) => j.kind === 'scan' && j.disk === 'vol');
-    expect(done).toMatchObject({ phase: 'done', result: expect.stringMatching(new RegExp(`^Point ${p.seq} of vol: read 64\\.0 MiB`)) });
+    expect(done).toMatchObject({ id: started.id, phase: 'done', result: expect.stringMatching(new RegExp(`^Point ${p.seq} of vol: read 64\\.0 MiB`)) });
+    // What it made, for programs: the point, and the bytes it read and stored.
+    expect(done!.scan).toMatchObject({ point: { seq: p.seq, disk: 'vol', label: 'asked for' }, bytesRead: 64 * 1024 * 1024, bytesStored: expect.any(Number), frozen: expect.any(Boolean) });
+    expect(done!.scan!.bytesChanged).toBeGreaterThan(0);
     expect(jobs.some((j) => j.phase === 'read' && j.bytesTotal === 64 * 1024 * 1024)).toBe(true);
     await expect(c.request('captureNow', { disk: 'nope' })).rejects.toMatchObject({ code: 'not-found' });
+    await expect(c.request('captureNow', { disk: 'vol', label: 'two\nlines' })).rejects.toMatchObject({ code: 'usage', message: expect.stringMatching(/one line of text/) });
   });
 
   it('pauseCapture and resumeCapture, with captureStatus', async () => {

@@ -69,7 +69,7 @@ describe('write commands beside a running service', () => {
     service = undefined;
   }, 120_000);
 
-  it('protect and unprotect are done by the service, which starts and stops capturing the disk', async () => {
+  it('protect, capture and unprotect are done by the service, which starts and stops capturing the disk', async () => {
     const spare = attachLoop(makeImage(join(tmp.dir, 'spare.img'), 32 * 1024 * 1024));
     service = await startServiceProcess(['-a', app, '--socket', socket, '--split-dir', split]);
     const window = await client(socket);
@@ -86,6 +86,21 @@ describe('write commands beside a running service', () => {
       const file = runCli(['protect', join(tmp.dir, 'vol.img'), '--name', 'file', '-a', app]);
       expect({ status: file.status, stderr: file.stderr }).toEqual({ status: 1, stderr: `chronodisk: ${join(tmp.dir, 'vol.img')} is a file; the running Chronodisk service (the appliance's writer) protects only drives and partitions: stop it to protect an image file\n` });
       expect(runCli(['protect', spare.device, '-a', app]).stderr).toBe(`chronodisk: ${spare.device} is already protected as spare\n`);
+
+      // capture: the service scans (a job), and the CLI prints what it made.
+      const labelled = nextEvent(window, 'pointCommitted', (p) => p.disk === 'spare' && p.label === 'from the cli', 60_000);
+      const made = runCliJson<{ disk: string; seq: number; time: string; bytesRead: number; bytesStored: number }>(['capture', 'spare', '--label', 'from the cli', '-a', app]);
+      expect(made).toMatchObject({ disk: 'spare', bytesRead: 32 * 1024 * 1024, time: expect.any(String) });
+      expect((await labelled).seq).toBe(made.seq);
+      expect(runCli(['capture', 'spare', '-a', app]).stdout).toMatch(/^spare: point \d+ at \S+ — read 32\.0 MiB \(.+\), .+ changed, .+ stored(, crash-consistent \(frozen\))?\.\n$/);
+      expect(runCli(['capture', 'spare', '--label', 'two\nlines', '-a', app]).stderr).toMatch(/^chronodisk: a point label is one line of text/);
+      expect(runCli(['capture', 'nosuch', '-a', app]).stderr).toMatch(/^chronodisk: no disk named "nosuch"/);
+      // A scan job that fails in the service: its error is the CLI's one line.
+      sh('truncate', ['-s', '16M', join(tmp.dir, 'spare.img')]);
+      sh('losetup', ['-c', spare.device]);
+      const failed = runCli(['capture', 'spare', '-a', app]);
+      expect(failed.status).not.toBe(0);
+      expect(failed.stderr).toMatch(/^chronodisk: the source of spare \(\/dev\/loop\d+\) changed size: .*\n$/);
 
       // unprotect: the disk is checked first (the appliance's own error), then the service acts.
       expect(runCli(['unprotect', 'nosuch', '--delete-history', '--yes', '-a', app]).stderr).toMatch(/^chronodisk: no disk named "nosuch" on this appliance \(it has: vol, spare\)\n$/);

@@ -3,16 +3,18 @@ import { formatBytes } from '../../../shared/units.js';
 import { ChronodiskError } from '../../engine/errors.js';
 import type { Handlers } from '../request-router.js';
 import type { ServiceContext } from '../service-context.js';
-import { policyOfWire, settingsOf } from '../wire-shapes.js';
+import { checkLabel } from '../../engine/labels.js';
+import { pointOf, policyOfWire, settingsOf } from '../wire-shapes.js';
 
 /** Capture on request, pause and resume, and the appliance's settings. */
 export function captureHandlers(ctx: ServiceContext): Pick<Handlers, 'captureNow' | 'pauseCapture' | 'resumeCapture' | 'getSettings' | 'setSettings'> {
   const { app } = ctx;
   return {
-    captureNow: ({ disk: name }) => {
+    captureNow: ({ disk: name, label, freeze }) => {
       const disk = app.disk(name);
       if (disk.mode === 'split') throw new ChronodiskError('usage', `${disk.name} is captured through split: every write is already a point`);
-      ctx.jobs.start({
+      if (label !== undefined) checkLabel(label, 'point'); // refused now, not as a failed job
+      return ctx.jobs.start({
         kind: 'scan',
         title: `Scan ${disk.name}`,
         disk: disk.name,
@@ -20,14 +22,18 @@ export function captureHandlers(ctx: ServiceContext): Pick<Handlers, 'captureNow
         run: async (job) => {
           const r = await ctx.capture.captureNow(disk, {
             commitUnchanged: true,
+            label,
+            freeze,
             signal: job.signal,
             onProgress: (p) => job.progress(p.phase === 'hash' ? 'prepare' : p.phase === 'commit' ? 'commit' : 'read', p.done, p.total),
           });
-          return `Point ${r.point.seq} of ${disk.name}: read ${formatBytes(r.bytesRead)}, ${formatBytes(r.bytesChanged)} changed, ${formatBytes(r.bytesStored)} stored${r.frozen ? ', crash-consistent (frozen)' : ''}`;
+          return {
+            result: `Point ${r.point.seq} of ${disk.name}: read ${formatBytes(r.bytesRead)}, ${formatBytes(r.bytesChanged)} changed, ${formatBytes(r.bytesStored)} stored${r.frozen ? ', crash-consistent (frozen)' : ''}`,
+            scan: { point: pointOf(r.point), bytesRead: r.bytesRead, bytesChanged: r.bytesChanged, bytesStored: r.bytesStored, seconds: r.seconds, frozen: r.frozen },
+          };
         },
         cancelled: () => `Scan of ${disk.name} cancelled: no point was made`,
       });
-      return {};
     },
 
     pauseCapture: () => {
