@@ -194,6 +194,30 @@ export const scanOutcome = z.object({
   frozen: z.boolean(),
 });
 
+/** What a disk restore job did, once done (the CLI's restore --json); `result` says it for people. */
+export const restoreOutcome = z.object({
+  kind: z.enum(['rollback', 'copy']),
+  disk: diskName,
+  /** The point restored. */
+  seq,
+  target: z.string(),
+  bytesWritten: bytes,
+  /** Bytes the restore covers (the changed extents, or the whole image). */
+  bytesPlanned: bytes,
+  bytesVerified: bytes,
+  verified: z.boolean(),
+  seconds: z.number().nonnegative(),
+  /** It finished a restore an earlier run left unfinished. */
+  resumed: z.boolean(),
+  /** Rollback: the point flagged as a restore (absent: the disk already equalled the point), and the bookmark of the state before it. */
+  restoreSeq: seq.optional(),
+  beforeRestore: z.object({ seq, label: z.string() }).optional(),
+  /** Copy: sha256 of the whole target as read back. */
+  sha256: z.string().optional(),
+  /** Seconds per phase. */
+  phases: z.object({ 'catch-up': z.number(), write: z.number(), verify: z.number(), commit: z.number() }).partial(),
+});
+
 /** Long work, with progress: speed and ETA come from the service, which sees the bytes move. */
 export const job = z.object({
   id: z.string(),
@@ -212,6 +236,7 @@ export const job = z.object({
   result: z.string().optional(),
   error: errorInfo.optional(),
   scan: scanOutcome.optional(),
+  restore: restoreOutcome.optional(),
 });
 
 export const status = z.object({
@@ -359,6 +384,7 @@ export type Retention = z.infer<typeof retention>;
 export type Settings = z.infer<typeof settings>;
 export type Job = z.infer<typeof job>;
 export type ScanOutcome = z.infer<typeof scanOutcome>;
+export type RestoreOutcome = z.infer<typeof restoreOutcome>;
 export type JobPhase = z.infer<typeof jobPhase>;
 export type Status = z.infer<typeof status>;
 export type ServiceConnection = z.infer<typeof serviceConnection>;

@@ -1,4 +1,5 @@
 import type { Verb } from './verb.js';
+import type { RestoreOutcome } from '../../shared/contract.js';
 import { parsePointSpec, POINT_SYNTAX } from '../../shared/point.js';
 import { formatIsoMicros } from '../../shared/time.js';
 import { formatBytes, formatRate, parseSize } from '../../shared/units.js';
@@ -14,6 +15,7 @@ import type { PointInfo } from '../engine/timeline.js';
 import { applianceDir, applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { confirmDestructive, printJson, printLine, progressLine } from './output.js';
 import { runLiveRestore } from './live-restore-run.js';
+import { jobViaRunningService, viaRunningService } from './running-service.js';
 import { checkedTarget, precheckTarget, type TargetPromptOptions } from './restore-target-prompt.js';
 
 interface RestoreOpts extends ApplianceOptions, TargetPromptOptions {
@@ -48,6 +50,10 @@ export const restoreVerb: Verb = {
         if (opts.live && !opts.to) throw new ChronodiskError('usage', '--live needs --to TARGET: a live restore serves the point while it copies onto another disk');
         const writable = !opts.to;
         if (opts.to) await precheckTarget(applianceDir(opts), opts.to);
+        else {
+          const done = await rollbackByService(diskName, opts);
+          if (done) return report(done, opts.json);
+        }
         await withAppliance(opts, { writable, command: 'chronodisk restore' }, async (app) => {
           const disk = app.disk(diskName);
           const point = app.timeline.resolve(disk, spec);
@@ -89,6 +95,30 @@ async function rollback(app: Appliance, disk: DiskRecord, point: PointInfo, opts
   }
 }
 
+/**
+ * A rollback beside a running service, which is the appliance's writer: the service does
+ * it (holding the disk's capture meanwhile, as for the window), and this asks the person,
+ * then shows the job's progress. Undefined when no service runs.
+ */
+async function rollbackByService(diskName: string, opts: RestoreOpts): Promise<RestoreOutcome | undefined> {
+  const found = await viaRunningService(opts, async (service) => ({
+    point: await service.request('resolvePoint', { disk: diskName, at: opts.at }),
+    disk: (await service.request('listDisks', {})).find((d) => d.name === diskName),
+  }));
+  if (!found) return undefined;
+  if (opts.rateLimit !== undefined) throw new ChronodiskError('usage', '--rate-limit applies to a restore run here; the running Chronodisk service restores at full speed (stop it to limit the rate)');
+  const { point, disk } = found;
+  await confirmDestructive(`Roll ${diskName}${disk ? ` (${disk.source})` : ''} back to point ${point.seq} of ${formatIsoMicros(point.timeUs)}?`, opts.yes);
+  const progress = phasedProgress();
+  const job = await jobViaRunningService(
+    opts,
+    (service) => service.request('restoreDisk', { disk: diskName, at: String(point.seq), confirm: true }),
+    (j) => j.bytesTotal > 0 && progress.update({ phase: j.phase, done: j.bytesDone, total: j.bytesTotal }),
+  ).finally(() => progress.finish());
+  if (job && !job.restore) throw new ChronodiskError('io', `the service's restore of ${diskName} ended without saying what it did: ${job.result ?? job.phase}`);
+  return job?.restore;
+}
+
 async function copy(app: Appliance, disk: DiskRecord, point: PointInfo, to: string, opts: RestoreOpts, limiter?: RateLimiter): Promise<RestoreResult> {
   await checkedTarget(app, disk, point, to, opts);
   const progress = phasedProgress();
@@ -99,7 +129,7 @@ async function copy(app: Appliance, disk: DiskRecord, point: PointInfo, to: stri
   }
 }
 
-function report(r: RestoreResult, json: boolean | undefined): void {
+function report(r: RestoreResult | RestoreOutcome, json: boolean | undefined): void {
   if (json) {
     printJson({
       disk: r.disk,

@@ -26,8 +26,8 @@ export interface JobSpec {
   cancelled?: () => string;
 }
 
-/** A finished job's result line and, for a scan, what it made. */
-export type JobOutcome = { result: string } & Pick<Job, 'scan'>;
+/** A finished job's result line and, for a scan or a disk restore, what it did. */
+export type JobOutcome = { result: string } & Pick<Job, 'scan' | 'restore'>;
 
 const EVENT_EVERY_MS = 200;
 const KEEP_FINISHED = 100;
@@ -129,7 +129,7 @@ export class JobRunner {
     if (changed || done >= total || now - r.lastEvent >= EVENT_EVERY_MS) this.publish(r);
   }
 
-  private finish(r: Running, phase: 'done' | 'failed' | 'cancelled', fields: Pick<Job, 'result' | 'error' | 'scan'>): void {
+  private finish(r: Running, phase: 'done' | 'failed' | 'cancelled', fields: Pick<Job, 'result' | 'error' | 'scan' | 'restore'>): void {
     r.job.phase = phase;
     r.job.finishedUs = Date.now() * 1000;
     delete r.job.etaSeconds;

@@ -34,14 +34,16 @@ export function rollbackJob(ctx: ServiceContext, disk: DiskRecord, point: PointI
         // itself — only for a fresh plan: an interrupted rollback finishes from its journal.
         const upToDate = trackedToLatest ? app.timeline.latest(disk) : undefined;
         const r = await rollbackInPlace(app, disk, point, { upToDate, signal: job.signal, onProgress: reporter(job), onCaughtUp: (p) => ctx.capture.announce(p) });
-        if (r.restoreSeq === undefined) return `${disk.name} already equals ${when(point)}: nothing was written since`;
+        if (r.restoreSeq === undefined) return { result: `${disk.name} already equals ${when(point)}: nothing was written since`, restore: r };
         const restored = app.timeline.pointAt(disk, r.restoreSeq);
         if (restored) ctx.capture.announce(restored);
         ctx.events.emit('bookmarksChanged', { disk: disk.name });
-        return (
-          `Rolled ${disk.name} back to point ${r.seq}${r.resumed ? ' (finishing an interrupted restore)' : ''}: wrote ${formatBytes(r.bytesWritten)}, ` +
-          `verified ${formatBytes(r.bytesVerified)}; the timeline records it as point ${r.restoreSeq}, undo with @${r.beforeRestore!.label}`
-        );
+        return {
+          result:
+            `Rolled ${disk.name} back to point ${r.seq}${r.resumed ? ' (finishing an interrupted restore)' : ''}: wrote ${formatBytes(r.bytesWritten)}, ` +
+            `verified ${formatBytes(r.bytesVerified)}; the timeline records it as point ${r.restoreSeq}, undo with @${r.beforeRestore!.label}`,
+          restore: r,
+        };
       }),
     cancelled: () => `Cancelled: ${disk.name} is partly rolled back; restore it to the same point again to finish`,
   };
@@ -56,7 +58,10 @@ export function copyJob(ctx: ServiceContext, disk: DiskRecord, point: PointInfo,
     claims: [`device:${device}`],
     run: async (job) => {
       const r = await copyToTarget(ctx.app, disk, point, device, { signal: job.signal, onProgress: reporter(job) });
-      return `Restored ${disk.name} at point ${r.seq} onto ${device}${r.resumed ? ' (finishing an interrupted restore)' : ''}: wrote ${formatBytes(r.bytesWritten)}, verified ${formatBytes(r.bytesVerified)} (sha256 ${r.sha256})`;
+      return {
+        result: `Restored ${disk.name} at point ${r.seq} onto ${device}${r.resumed ? ' (finishing an interrupted restore)' : ''}: wrote ${formatBytes(r.bytesWritten)}, verified ${formatBytes(r.bytesVerified)} (sha256 ${r.sha256})`,
+        restore: r,
+      };
     },
     cancelled: () => `Cancelled: ${device} is partly written; restore the same point onto it again to finish`,
   };

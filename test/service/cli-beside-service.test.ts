@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { attachLoop, makeImage, sh, tempDir } from '../devices/loop-device.js';
 import { viaRunningService } from '../../electron/cli/running-service.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
+import { sha256 } from '../helpers/history.js';
 import { client, nextEvent, startServiceProcess, type ServiceProcess } from './service-fixture.js';
 
 type Timeline = { points: Array<{ seq: number }>; bookmarks: Array<{ seq: number; label: string }> };
@@ -69,7 +70,7 @@ describe('write commands beside a running service', () => {
     service = undefined;
   }, 120_000);
 
-  it('protect, capture and unprotect are done by the service, which starts and stops capturing the disk', async () => {
+  it('protect, capture, restore and unprotect are done by the service, which starts and stops capturing the disk', async () => {
     const spare = attachLoop(makeImage(join(tmp.dir, 'spare.img'), 32 * 1024 * 1024));
     service = await startServiceProcess(['-a', app, '--socket', socket, '--split-dir', split]);
     const window = await client(socket);
@@ -95,6 +96,18 @@ describe('write commands beside a running service', () => {
       expect(runCli(['capture', 'spare', '-a', app]).stdout).toMatch(/^spare: point \d+ at \S+ — read 32\.0 MiB \(.+\), .+ changed, .+ stored(, crash-consistent \(frozen\))?\.\n$/);
       expect(runCli(['capture', 'spare', '--label', 'two\nlines', '-a', app]).stderr).toMatch(/^chronodisk: a point label is one line of text/);
       expect(runCli(['capture', 'nosuch', '-a', app]).stderr).toMatch(/^chronodisk: no disk named "nosuch"/);
+      // restore (in place): the service rolls back only what changed since the point.
+      sh('dd', ['if=/dev/urandom', `of=${spare.device}`, 'bs=64K', 'seek=16', 'count=8', 'conv=fsync', 'status=none']);
+      const limited = runCli(['restore', 'spare', '--at', String(made.seq), '--rate-limit', '10M', '--yes', '-a', app]);
+      expect({ status: limited.status, stderr: limited.stderr }).toEqual({ status: 2, stderr: 'chronodisk: --rate-limit applies to a restore run here; the running Chronodisk service restores at full speed (stop it to limit the rate)\n' });
+      const rolled = runCliJson<{ kind: string; seq: number; restoreSeq?: number; bytesWritten: number; verified: boolean; beforeRestore?: { label: string } }>(['restore', 'spare', '--at', String(made.seq), '--yes', '-a', app]);
+      expect(rolled).toMatchObject({ kind: 'rollback', seq: made.seq, restoreSeq: expect.any(Number), verified: true, beforeRestore: { label: expect.any(String) } });
+      expect(rolled.bytesWritten).toBeGreaterThanOrEqual(512 * 1024);
+      expect(rolled.bytesWritten).toBeLessThan(32 * 1024 * 1024);
+      const atPoint = join(tmp.dir, 'spare-at-point.img');
+      expect(runCli(['image', 'spare', '--at', String(made.seq), '--out', atPoint, '-a', app]).status).toBe(0);
+      expect(sha256(readFileSync(spare.device))).toBe(sha256(readFileSync(atPoint)));
+
       // A scan job that fails in the service: its error is the CLI's one line.
       sh('truncate', ['-s', '16M', join(tmp.dir, 'spare.img')]);
       sh('losetup', ['-c', spare.device]);

@@ -140,6 +140,8 @@ describe('restores through the service', () => {
     const again = await c.request('restoreDisk', { disk: 'vol', at: String(seqB), to: target.device, confirm: true });
     const done = await finished(again.id);
     expect(done).toMatchObject({ phase: 'done', result: expect.stringMatching(/verified/) });
+    // What it did, for programs: the same figures as chronodisk restore --json.
+    expect(done.restore).toMatchObject({ kind: 'copy', disk: 'vol', seq: seqB, target: target.device, resumed: true, verified: true, sha256: imageSha(appliance.app, 'vol', seqB, tmp.dir) });
     expect(progress.some((j) => j.id === again.id && j.phase === 'verify')).toBe(true);
     expect(progress.some((j) => j.id === again.id && j.phase === 'write' && j.bytesPerSecond > 0)).toBe(true);
     expect(sha256Of(target.device, 128 * MiB)).toBe(imageSha(appliance.app, 'vol', seqB, tmp.dir));
