@@ -323,6 +323,15 @@ export const requests = {
   captureNow: { request: z.object({ disk: diskName, label: z.string().min(1).max(200).optional(), freeze: z.boolean().optional() }), response: job },
   pauseCapture: { request: empty, response: empty },
   resumeCapture: { request: empty, response: empty },
+  /**
+   * A disk's own retention (the tiers given; the others stay) and the appliance's
+   * free-space floor (`chronodisk retention DISK --daily 1y --min-free 20G`); answers with
+   * both as they now are. Checked whole before anything is stored.
+   */
+  setDiskRetention: {
+    request: z.object({ disk: diskName, retention: retention.partial().optional(), minFreeBytes: bytes.optional() }),
+    response: z.object({ disk: diskName, retention, minFreeBytes: bytes.optional() }),
+  },
   getSettings: { request: empty, response: settings },
   setSettings: { request: settings.partial(), response: settings },
   listJobs: { request: empty, response: z.array(job) },

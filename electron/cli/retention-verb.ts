@@ -1,10 +1,12 @@
 import type { Verb } from './verb.js';
 import { parseSize, formatBytes } from '../../shared/units.js';
 import { ChronodiskError } from '../engine/errors.js';
-import { checkPolicy, formatRetentionDuration, parseRetentionDuration, type RetentionPolicy } from '../engine/retention/policy.js';
-import { policyOf, setDiskPolicy } from '../engine/retention/policy-settings.js';
-import { setMinFree } from '../engine/retention/space-guard.js';
+import { formatRetentionDuration, parseRetentionDuration, type RetentionPolicy } from '../engine/retention/policy.js';
+import { policyOf } from '../engine/retention/policy-settings.js';
+import { changeRetention } from '../engine/retention/retention-change.js';
+import { policyOfWire, retentionPartOf } from '../service/wire-shapes.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
+import { viaRunningService } from './running-service.js';
 import { printJson, printLine } from './output.js';
 
 interface RetentionOpts extends ApplianceOptions {
@@ -29,28 +31,26 @@ export const retentionVerb: Verb = {
       .option('--min-free <size>', 'thin early, then pause capture, when the appliance has less free space than this')
       .option('--json', 'print JSON')
       .action(async (diskName: string, opts: RetentionOpts) => {
+        const flag = { keepAll: '--keep-all', hourly: '--hourly', daily: '--daily', weekly: '--weekly' } as const;
         const given = (['keepAll', 'hourly', 'daily', 'weekly'] as const).filter((k) => opts[k] !== undefined);
-        const minFree = opts.minFree === undefined ? undefined : parseSize(opts.minFree);
-        if (opts.minFree !== undefined && minFree === undefined) throw new ChronodiskError('usage', `--min-free ${opts.minFree} is not a size (e.g. 2G)`);
-        const change = given.length > 0 || minFree !== undefined;
+        const policy: Partial<RetentionPolicy> = Object.fromEntries(given.map((k) => [k, parseRetentionDuration(opts[k]!, flag[k])]));
+        const minFreeBytes = opts.minFree === undefined ? undefined : parseSize(opts.minFree);
+        if (opts.minFree !== undefined && minFreeBytes === undefined) throw new ChronodiskError('usage', `--min-free ${opts.minFree} is not a size (e.g. 2G)`);
+        const change = given.length > 0 || minFreeBytes !== undefined;
+        const say = (disk: string, now: RetentionPolicy, floor: number | undefined) => {
+          const shown = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, formatRetentionDuration(v)]));
+          if (opts.json) return printJson({ disk, ...shown, minFreeBytes: floor ?? null });
+          printLine(`${disk}: ${describePolicy(now)}; bookmarks kept until removed.`);
+          if (floor !== undefined) printLine(`Thinning starts early below ${formatBytes(floor)} free on the appliance.`);
+        };
+        // A change beside a running service (the appliance's writer) is made by the service.
+        const served = change ? await viaRunningService(opts, (service) => service.request('setDiskRetention', { disk: diskName, retention: retentionPartOf(policy), minFreeBytes })) : undefined;
+        if (served) return say(served.disk, policyOfWire(served.retention), served.minFreeBytes);
         await withAppliance(opts, change ? { writable: true, command: 'chronodisk retention' } : {}, (app) => {
           const disk = app.disk(diskName);
-          let policy: RetentionPolicy = policyOf(app, disk);
-          if (given.length) {
-            const flag = { keepAll: '--keep-all', hourly: '--hourly', daily: '--daily', weekly: '--weekly' } as const;
-            policy = { ...policy, ...Object.fromEntries(given.map((k) => [k, parseRetentionDuration(opts[k]!, flag[k])])) };
-            checkPolicy(policy);
-          }
-          // Everything checked before anything is written: a refused floor leaves the policy as it was.
-          if (minFree !== undefined) setMinFree(app, minFree);
-          if (given.length) setDiskPolicy(app, disk, policy);
-          const floor = app.setting<number>('minFreeBytes');
-          const shown = Object.fromEntries(Object.entries(policy).map(([k, v]) => [k, formatRetentionDuration(v)]));
-          if (opts.json) printJson({ disk: disk.name, ...shown, minFreeBytes: floor ?? null });
-          else {
-            printLine(`${disk.name}: ${describePolicy(policy)}; bookmarks kept until removed.`);
-            if (floor !== undefined) printLine(`Thinning starts early below ${formatBytes(floor)} free on the appliance.`);
-          }
+          if (!change) return say(disk.name, policyOf(app, disk), app.setting<number>('minFreeBytes'));
+          const now = changeRetention(app, disk, { policy, minFreeBytes });
+          say(disk.name, now.policy, now.minFreeBytes);
         });
       });
   },

@@ -37,13 +37,33 @@ export function bookmarkOf(disk: DiskRecord, b: BookmarkRecord): Bookmark {
 
 /** µs as the contract carries them: "forever" is null for the weekly level, the largest safe integer elsewhere. */
 const finite = (us: number) => (Number.isFinite(us) ? us : Number.MAX_SAFE_INTEGER);
+const forever = (us: number) => (us >= Number.MAX_SAFE_INTEGER ? Infinity : us);
 
 export function retentionOf(p: RetentionPolicy): Retention {
-  return { keepAllUs: finite(p.keepAll), hourlyUs: finite(p.hourly), dailyUs: finite(p.daily), weeklyUs: Number.isFinite(p.weekly) ? p.weekly : null };
+  return retentionPartOf(p) as Retention;
+}
+
+/** The levels `p` has, as the contract carries them (a change that names some levels). */
+export function retentionPartOf(p: Partial<RetentionPolicy>): Partial<Retention> {
+  const out: Partial<Retention> = {};
+  if (p.keepAll !== undefined) out.keepAllUs = finite(p.keepAll);
+  if (p.hourly !== undefined) out.hourlyUs = finite(p.hourly);
+  if (p.daily !== undefined) out.dailyUs = finite(p.daily);
+  if (p.weekly !== undefined) out.weeklyUs = Number.isFinite(p.weekly) ? p.weekly : null;
+  return out;
 }
 
 export function policyOfWire(r: Retention): RetentionPolicy {
-  return { keepAll: r.keepAllUs, hourly: r.hourlyUs, daily: r.dailyUs, weekly: r.weeklyUs ?? Infinity };
+  return policyPartOfWire(r) as RetentionPolicy;
+}
+
+export function policyPartOfWire(r: Partial<Retention>): Partial<RetentionPolicy> {
+  const out: Partial<RetentionPolicy> = {};
+  if (r.keepAllUs !== undefined) out.keepAll = forever(r.keepAllUs);
+  if (r.hourlyUs !== undefined) out.hourly = forever(r.hourlyUs);
+  if (r.dailyUs !== undefined) out.daily = forever(r.dailyUs);
+  if (r.weeklyUs !== undefined) out.weekly = r.weeklyUs === null ? Infinity : forever(r.weeklyUs);
+  return out;
 }
 
 export function settingsOf(s: ApplianceSettings): Settings {

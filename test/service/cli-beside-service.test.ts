@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -34,6 +34,12 @@ describe('write commands beside a running service', () => {
     first = runCliJson<{ seq: number }>(['capture', 'vol', '-a', app]).seq;
   }, 120_000);
 
+  // A test that failed left its service running: the next one starts its own.
+  beforeEach(async () => {
+    await service?.stop('SIGKILL');
+    service = undefined;
+  });
+
   afterAll(async () => {
     await service?.stop('SIGKILL');
     tmp.remove();
@@ -63,6 +69,14 @@ describe('write commands beside a running service', () => {
       expect(runCli(['unmark', 'vol', 'before upgrade', '-a', app]).stderr).toBe('chronodisk: vol has no bookmark "before upgrade"\n');
       // A reader sees what the service wrote.
       expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).bookmarks.map((b) => b.label)).toEqual(['latest']);
+
+      // retention: a change is made by the service (the levels not given stay); showing reads.
+      expect(runCliJson(['retention', 'vol', '--daily', '2y', '--weekly', 'inf', '--min-free', '1M', '-a', app])).toEqual({ disk: 'vol', keepAll: '1d', hourly: '30d', daily: '2y', weekly: 'inf', minFreeBytes: 1024 * 1024 });
+      expect(runCli(['retention', 'vol', '--hourly', '60d', '-a', app]).stdout).toBe('vol: every point for 1d, hourly up to 60d, daily up to 2y, weekly forever; bookmarks kept until removed.\nThinning starts early below 1.00 MiB free on the appliance.\n');
+      const shorter = runCli(['retention', 'vol', '--daily', '1h', '-a', app]);
+      expect({ status: shorter.status, stderr: shorter.stderr }).toEqual({ status: 2, stderr: 'chronodisk: retention daily up to 1h ends before hourly (60d) does, so it would keep nothing; make it longer, or 0 for none\n' });
+      expect(runCli(['retention', 'vol', '--min-free', '1T', '-a', app]).stderr).toMatch(/^chronodisk: a free-space floor of 1\.0+ TiB is no smaller than the appliance's drive .*; choose a smaller one\n$/);
+      expect(runCliJson(['retention', 'vol', '-a', app])).toMatchObject({ hourly: '60d', daily: '2y', minFreeBytes: 1024 * 1024 });
     } finally {
       window.close();
     }

@@ -4,10 +4,11 @@ import { ChronodiskError } from '../../engine/errors.js';
 import type { Handlers } from '../request-router.js';
 import type { ServiceContext } from '../service-context.js';
 import { checkLabel } from '../../engine/labels.js';
-import { pointOf, policyOfWire, settingsOf } from '../wire-shapes.js';
+import { changeRetention } from '../../engine/retention/retention-change.js';
+import { pointOf, policyOfWire, policyPartOfWire, retentionOf, settingsOf } from '../wire-shapes.js';
 
 /** Capture on request, pause and resume, and the appliance's settings. */
-export function captureHandlers(ctx: ServiceContext): Pick<Handlers, 'captureNow' | 'pauseCapture' | 'resumeCapture' | 'getSettings' | 'setSettings'> {
+export function captureHandlers(ctx: ServiceContext): Pick<Handlers, 'captureNow' | 'pauseCapture' | 'resumeCapture' | 'setDiskRetention' | 'getSettings' | 'setSettings'> {
   const { app } = ctx;
   return {
     captureNow: ({ disk: name, label, freeze }) => {
@@ -44,6 +45,13 @@ export function captureHandlers(ctx: ServiceContext): Pick<Handlers, 'captureNow
     resumeCapture: () => {
       ctx.capture.resume();
       return {};
+    },
+
+    setDiskRetention: ({ disk: name, retention, minFreeBytes }) => {
+      const disk = app.disk(name);
+      // Only the levels given: the others stay exactly as the disk's policy has them.
+      const r = changeRetention(app, disk, { policy: retention && policyPartOfWire(retention), minFreeBytes });
+      return { disk: disk.name, retention: retentionOf(r.policy), ...(r.minFreeBytes !== undefined ? { minFreeBytes: r.minFreeBytes } : {}) };
     },
 
     getSettings: () => settingsOf(readSettings(app)),
