@@ -35,9 +35,16 @@ export function bookmarkOf(disk: DiskRecord, b: BookmarkRecord): Bookmark {
   return { disk: disk.name, seq: b.seq, label: b.label, timeUs: b.timeUs };
 }
 
-/** µs as the contract carries them: "forever" is null for the weekly level, the largest safe integer elsewhere. */
-const finite = (us: number) => (Number.isFinite(us) ? us : Number.MAX_SAFE_INTEGER);
-const forever = (us: number) => (us >= Number.MAX_SAFE_INTEGER ? Infinity : us);
+/**
+ * The retention levels and their contract names. µs as the contract carries them:
+ * "forever" is null for the weekly level, the largest safe integer below it.
+ */
+const LEVELS = [
+  ['keepAll', 'keepAllUs'],
+  ['hourly', 'hourlyUs'],
+  ['daily', 'dailyUs'],
+  ['weekly', 'weeklyUs'],
+] as const;
 
 export function retentionOf(p: RetentionPolicy): Retention {
   return retentionPartOf(p) as Retention;
@@ -45,12 +52,12 @@ export function retentionOf(p: RetentionPolicy): Retention {
 
 /** The levels `p` has, as the contract carries them (a change that names some levels). */
 export function retentionPartOf(p: Partial<RetentionPolicy>): Partial<Retention> {
-  const out: Partial<Retention> = {};
-  if (p.keepAll !== undefined) out.keepAllUs = finite(p.keepAll);
-  if (p.hourly !== undefined) out.hourlyUs = finite(p.hourly);
-  if (p.daily !== undefined) out.dailyUs = finite(p.daily);
-  if (p.weekly !== undefined) out.weeklyUs = Number.isFinite(p.weekly) ? p.weekly : null;
-  return out;
+  const out: Record<string, number | null> = {};
+  for (const [level, wire] of LEVELS) {
+    const us = p[level];
+    if (us !== undefined) out[wire] = Number.isFinite(us) ? us : level === 'weekly' ? null : Number.MAX_SAFE_INTEGER;
+  }
+  return out as Partial<Retention>;
 }
 
 export function policyOfWire(r: Retention): RetentionPolicy {
@@ -59,10 +66,10 @@ export function policyOfWire(r: Retention): RetentionPolicy {
 
 export function policyPartOfWire(r: Partial<Retention>): Partial<RetentionPolicy> {
   const out: Partial<RetentionPolicy> = {};
-  if (r.keepAllUs !== undefined) out.keepAll = forever(r.keepAllUs);
-  if (r.hourlyUs !== undefined) out.hourly = forever(r.hourlyUs);
-  if (r.dailyUs !== undefined) out.daily = forever(r.dailyUs);
-  if (r.weeklyUs !== undefined) out.weekly = r.weeklyUs === null ? Infinity : forever(r.weeklyUs);
+  for (const [level, wire] of LEVELS) {
+    const us = r[wire];
+    if (us !== undefined) out[level] = us === null || us >= Number.MAX_SAFE_INTEGER ? Infinity : us;
+  }
   return out;
 }
 
