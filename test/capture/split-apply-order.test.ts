@@ -6,6 +6,8 @@ import { SplitApplyOrder } from '../../electron/engine/capture/split-apply-order
  * appliance does) must never pass a write the source did not get: a restart re-applies
  * only what lies above it. Found when a drive filled between a commit's fdatasync and its
  * index update: the client got an error, the record was durable, the marker went past it.
+ * Commits are known by seq from the moment they are given out, so the order in which they
+ * end does not matter.
  */
 describe('the order split writes reach the source', () => {
   it('keeps the marker below a failed source write and below a failed commit', async () => {
@@ -15,7 +17,8 @@ describe('the order split writes reach the source', () => {
     expect(order.appliedThrough()).toBe(11);
 
     // A commit that failed after its seq (12) was handed out: the writes after it land.
-    order.commitFailed();
+    order.committing(12);
+    order.commitFailed(12);
     await order.run(13, 4096, 8192, async () => undefined);
     await order.run(14, 0, 4096, async () => undefined);
     await order.settled();
@@ -27,6 +30,29 @@ describe('the order split writes reach the source', () => {
     await again.run(22, 4096, 8192, async () => undefined);
     await again.settled();
     expect(again.appliedThrough()).toBe(20);
+  });
+
+  it('stays below a commit still pending or failed, whatever order commits end in', async () => {
+    const order = new SplitApplyOrder(5);
+    order.committing(10);
+    order.committing(16);
+    // 16 is acknowledged and applied while 10 is still committing: 10's write is not on the source.
+    await order.run(16, 0, 4096, async () => undefined);
+    await order.settled();
+    expect(order.appliedThrough()).toBe(9);
+    // 10 then fails (its record may be durable): the marker stays below it for good.
+    order.commitFailed(10);
+    order.committing(22);
+    await order.run(22, 4096, 8192, async () => undefined);
+    await order.settled();
+    expect(order.appliedThrough()).toBe(9);
+    // With nothing pending or failed, everything handed over counts.
+    const clean = new SplitApplyOrder(5);
+    clean.committing(10);
+    expect(clean.appliedThrough()).toBe(5);
+    await clean.run(10, 0, 4096, async () => undefined);
+    await clean.settled();
+    expect(clean.appliedThrough()).toBe(10);
   });
 
   it('waits for an earlier overlapping write, and counts one in flight as not yet applied', async () => {

@@ -2,11 +2,9 @@
  * The order in which split writes its committed writes to the source. A write waits only
  * for earlier writes that overlap it, so the source ends as the appliance says; the others
  * go at once, side by side (pipelined clients keep dozens in flight). It also knows up to
- * which point everything committed has reached the source, for the applied marker.
- *
- * Callers hand writes over in commit (seq) order: the appliance's group commit resolves
- * commits in seq order, so a commit still pending always has a higher seq than any handed
- * over — which is what makes appliedThrough() sound.
+ * which point everything committed has reached the source, for the applied marker: every
+ * commit is known by its seq from the moment it is given out (committing), so the marker
+ * stays below one still pending or failed whatever order commits end in.
  */
 
 interface Applying {
@@ -21,17 +19,25 @@ const ignore = (): void => undefined;
 
 export class SplitApplyOrder {
   private readonly applying = new Set<Applying>();
+  /** Commits given a seq that have neither been handed over nor failed. */
+  private readonly pending = new Set<number>();
   /** The highest seq handed over so far. */
   private lastSeq: number;
-  /** A write that failed to reach the source: the marker stays below it until a restart re-applies. */
+  /** A commit or source write that failed: the marker stays below it until a restart re-applies. */
   private failedBelow = Infinity;
 
   constructor(appliedSeq: number) {
     this.lastSeq = appliedSeq;
   }
 
+  /** Commit `seq` was given out: until it is handed over (run) or fails, the marker stays below it. */
+  committing(seq: number): void {
+    this.pending.add(seq);
+  }
+
   /** Runs `step` (the source write of commit `seq`, bytes [start, end)) after every earlier overlapping one. */
   run(seq: number, start: number, end: number, step: () => Promise<void>): Promise<void> {
+    this.pending.delete(seq);
     this.lastSeq = Math.max(this.lastSeq, seq);
     const before: Promise<void>[] = [];
     for (const a of this.applying) if (a.start < end && start < a.end) before.push(a.settled);
@@ -50,13 +56,13 @@ export class SplitApplyOrder {
   }
 
   /**
-   * A commit failed after its seq was handed out, and its record may still be durable (the
-   * drive filled between the segment's fdatasync and the index): the appliance may hold a
-   * write the source never got, above every seq handed over so far. The marker stays below
-   * it until a restart re-applies.
+   * Commit `seq` failed, and its record may still be durable (the drive filled between the
+   * segment's fdatasync and the index): the appliance may hold a write the source never
+   * got. The marker stays below it until a restart re-applies.
    */
-  commitFailed(): void {
-    this.failedBelow = Math.min(this.failedBelow, this.lastSeq + 1);
+  commitFailed(seq: number): void {
+    this.pending.delete(seq);
+    this.failedBelow = Math.min(this.failedBelow, seq);
   }
 
   /**
@@ -65,8 +71,9 @@ export class SplitApplyOrder {
    */
   appliedThrough(): number {
     let low = this.failedBelow;
+    for (const seq of this.pending) low = Math.min(low, seq);
     for (const a of this.applying) low = Math.min(low, a.seq);
-    return low === Infinity ? this.lastSeq : low - 1;
+    return low === Infinity ? this.lastSeq : Math.min(this.lastSeq, low - 1);
   }
 
   /** Resolves once every write handed over so far has been tried. */

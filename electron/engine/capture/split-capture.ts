@@ -114,10 +114,18 @@ export class SplitCapture {
       throw e;
     }
     let point: PointInfo;
+    let seq: number | undefined;
     try {
-      point = await batch.commit({ flags: crashConsistent ? CommitFlag.CrashConsistent : 0 });
+      point = await batch.commit({
+        flags: crashConsistent ? CommitFlag.CrashConsistent : 0,
+        onSeq: (s) => {
+          seq = s;
+          this.order.committing(s);
+        },
+      });
     } catch (e) {
-      this.order.commitFailed();
+      // A commit never given a seq placed no record: nothing of it can be on the appliance.
+      if (seq !== undefined) this.order.commitFailed(seq);
       throw e;
     } finally {
       this.space.wrote();

@@ -11,6 +11,8 @@ import type { RecordLocation, SegmentWriter } from './segment-writer.js';
 export interface CommitOptions {
   flags?: number;
   label?: string;
+  /** Told the commit's seq as soon as it is given out (before the commit is durable, or fails). */
+  onSeq?: (seq: number) => void;
 }
 
 /** A point made by a commit. */
@@ -167,6 +169,7 @@ export class CommitPipeline {
     this.open.delete(diskId);
     this.committing.add(b);
     const seq = this.nextSeq++;
+    options.onSeq?.(seq);
     const timeUs = this.tick(true);
     const flags = options.flags ?? 0;
     const label = options.label ?? null;
