@@ -3,7 +3,6 @@ import type { ScanOutcome } from '../../shared/contract.js';
 import { formatIsoMicros } from '../../shared/time.js';
 import { formatBytes, formatRate } from '../../shared/units.js';
 import { scanPass } from '../engine/capture/scan-pass.js';
-import { ChronodiskError } from '../engine/errors.js';
 import { applianceOptions, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { printJson, printLine, progressLine } from './output.js';
 import { jobViaRunningService } from './running-service.js';
@@ -32,13 +31,13 @@ export const captureVerb: Verb = {
         };
         const progress = progressLine();
         // Beside a running service, the service scans (its job), and this shows the job's progress.
-        const job = await jobViaRunningService(
+        const scan = await jobViaRunningService(
           opts,
           (service) => service.request('captureNow', { disk: name, label: opts.label, freeze }),
-          (j) => j.bytesTotal > 0 && progress.update({ phase: j.phase, done: j.bytesDone, total: j.bytesTotal }),
+          progress,
+          (job) => job.scan,
         ).finally(() => progress.finish());
-        if (job?.scan) return say(job.scan.point.disk, job.scan);
-        if (job) throw new ChronodiskError('io', `the service's scan of ${name} ended without saying what it made: ${job.result ?? job.phase}`);
+        if (scan) return say(scan.point.disk, scan);
         await withAppliance(opts, { writable: true, command: 'chronodisk capture' }, async (app) => {
           const disk = app.disk(name);
           const r = await scanPass(app, disk, { label: opts.label, freeze, onProgress: (p) => progress.update(p) }).finally(() => progress.finish());

@@ -110,13 +110,12 @@ async function rollbackByService(diskName: string, opts: RestoreOpts): Promise<R
   const { point, disk } = found;
   await confirmDestructive(`Roll ${diskName}${disk ? ` (${disk.source})` : ''} back to point ${point.seq} of ${formatIsoMicros(point.timeUs)}?`, opts.yes);
   const progress = phasedProgress();
-  const job = await jobViaRunningService(
+  return jobViaRunningService(
     opts,
     (service) => service.request('restoreDisk', { disk: diskName, at: String(point.seq), confirm: true }),
-    (j) => j.bytesTotal > 0 && progress.update({ phase: j.phase, done: j.bytesDone, total: j.bytesTotal }),
+    progress,
+    (job) => job.restore,
   ).finally(() => progress.finish());
-  if (job && !job.restore) throw new ChronodiskError('io', `the service's restore of ${diskName} ended without saying what it did: ${job.result ?? job.phase}`);
-  return job?.restore;
 }
 
 async function copy(app: Appliance, disk: DiskRecord, point: PointInfo, to: string, opts: RestoreOpts, limiter?: RateLimiter): Promise<RestoreResult> {

@@ -6,6 +6,7 @@ import { ChronodiskError } from '../engine/errors.js';
 import { WriterLock } from '../engine/store/writer-lock.js';
 import { connectService } from '../service/service-socket-client.js';
 import { applianceDir, type ApplianceOptions } from './appliance-access.js';
+import type { ProgressReport } from './output.js';
 
 /** How long a forwarded request may take: these are quick catalog writes, so silence means a stuck service. */
 const ANSWER_MS = 30_000;
@@ -31,12 +32,19 @@ export async function viaRunningService<T>(opts: ApplianceOptions, ask: (service
 }
 
 /**
- * viaRunningService for long work the service runs as a job (a scan): `start` asks for it
- * and gets it queued (within the answer time); then every jobProgress of that job goes to
- * `onProgress`, for as long as it runs, until it ends. Resolves with the finished job; its
- * failure or cancellation is thrown as the CLI's own one-line error.
+ * viaRunningService for long work the service runs as a job (a scan, a restore): `start`
+ * asks for it and gets it queued (within the answer time); then the job's jobProgress
+ * events drive `progress` for as long as it runs. Resolves with what `outcome` reads from
+ * the finished job (its `scan`, its `restore`); a job that fails or is cancelled is thrown
+ * as the CLI's own one-line error.
  */
-export async function jobViaRunningService(opts: ApplianceOptions, start: (service: ContractClient) => Promise<Job>, onProgress: (job: Job) => void, answerMs = ANSWER_MS): Promise<Job | undefined> {
+export async function jobViaRunningService<T>(
+  opts: ApplianceOptions,
+  start: (service: ContractClient) => Promise<Job>,
+  progress: { update(p: ProgressReport): void },
+  outcome: (job: Job) => T | undefined,
+  answerMs = ANSWER_MS,
+): Promise<T | undefined> {
   const connected = await connectToWriter(opts);
   if (!connected) return undefined;
   const { service, socket } = connected;
@@ -47,7 +55,7 @@ export async function jobViaRunningService(opts: ApplianceOptions, start: (servi
     let heard!: (job: Job) => void;
     const finished = new Promise<Job>((resolveJob, reject) => {
       heard = (j) => {
-        onProgress(j);
+        if (j.bytesTotal > 0) progress.update({ phase: j.phase, done: j.bytesDone, total: j.bytesTotal });
         if (j.finishedUs !== undefined) resolveJob(j);
       };
       service.on('jobProgress', (j) => (id === undefined ? early.push(j) : j.id === id && heard(j)));
@@ -59,7 +67,9 @@ export async function jobViaRunningService(opts: ApplianceOptions, start: (servi
     const done = await finished;
     if (done.phase === 'failed') throw new ChronodiskError(done.error?.code ?? 'io', done.error?.message ?? done.result ?? `${done.title} failed`, { remedy: done.error?.remedy });
     if (done.phase === 'cancelled') throw new ChronodiskError('refused', done.result ?? `${done.title}: cancelled`);
-    return done;
+    const out = outcome(done);
+    if (out === undefined) throw new ChronodiskError('io', `${done.title} ended in the service without saying what it did: ${done.result ?? done.phase}`);
+    return out;
   } catch (e) {
     throw asOurs(e);
   } finally {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { SplitApplyOrder } from '../../electron/engine/capture/split-apply-order.js';
 
+/** Hands commit `seq` over with a source write that succeeds, and waits until it has landed. */
+async function applied(order: SplitApplyOrder, seq: number, start: number, end: number): Promise<void> {
+  await order.run(seq, start, end, async () => undefined);
+  await order.settled();
+}
+
 /**
  * The applied marker of split capture (how far the source is known to hold what the
  * appliance does) must never pass a write the source did not get: a restart re-applies
@@ -12,23 +18,20 @@ import { SplitApplyOrder } from '../../electron/engine/capture/split-apply-order
 describe('the order split writes reach the source', () => {
   it('keeps the marker below a failed source write and below a failed commit', async () => {
     const order = new SplitApplyOrder(10);
-    await order.run(11, 0, 4096, async () => undefined);
-    await order.settled();
+    await applied(order, 11, 0, 4096);
     expect(order.appliedThrough()).toBe(11);
 
     // A commit that failed after its seq (12) was handed out: the writes after it land.
     order.committing(12);
     order.commitFailed(12);
-    await order.run(13, 4096, 8192, async () => undefined);
-    await order.run(14, 0, 4096, async () => undefined);
-    await order.settled();
+    await applied(order, 13, 4096, 8192);
+    await applied(order, 14, 0, 4096);
     expect(order.appliedThrough()).toBe(11);
 
     // A source write that failed holds the marker below it too.
     const again = new SplitApplyOrder(20);
     await again.run(21, 0, 4096, () => Promise.reject(new Error('EIO'))).catch(() => undefined);
-    await again.run(22, 4096, 8192, async () => undefined);
-    await again.settled();
+    await applied(again, 22, 4096, 8192);
     expect(again.appliedThrough()).toBe(20);
   });
 
@@ -37,21 +40,18 @@ describe('the order split writes reach the source', () => {
     order.committing(10);
     order.committing(16);
     // 16 is acknowledged and applied while 10 is still committing: 10's write is not on the source.
-    await order.run(16, 0, 4096, async () => undefined);
-    await order.settled();
+    await applied(order, 16, 0, 4096);
     expect(order.appliedThrough()).toBe(9);
     // 10 then fails (its record may be durable): the marker stays below it for good.
     order.commitFailed(10);
     order.committing(22);
-    await order.run(22, 4096, 8192, async () => undefined);
-    await order.settled();
+    await applied(order, 22, 4096, 8192);
     expect(order.appliedThrough()).toBe(9);
     // With nothing pending or failed, everything handed over counts.
     const clean = new SplitApplyOrder(5);
     clean.committing(10);
     expect(clean.appliedThrough()).toBe(5);
-    await clean.run(10, 0, 4096, async () => undefined);
-    await clean.settled();
+    await applied(clean, 10, 0, 4096);
     expect(clean.appliedThrough()).toBe(10);
   });
 
