@@ -218,6 +218,26 @@ export const restoreOutcome = z.object({
   phases: z.object({ 'catch-up': z.number(), write: z.number(), verify: z.number(), commit: z.number() }).partial(),
 });
 
+/** What a thinning job did, once done (the CLI's prune --json). */
+export const thinOutcome = z.object({
+  removedPoints: z.number().int().nonnegative(),
+  /** Logical bytes of overwritten data the removed points held. */
+  bytesFreed: bytes,
+  bytesRewritten: bytes,
+  segmentsBefore: z.number().int().nonnegative(),
+  segmentsAfter: z.number().int().nonnegative(),
+  seconds: z.number().nonnegative(),
+});
+
+/** What an index rebuild found (the CLI's rebuild-index --json). */
+export const rebuildOutcome = z.object({
+  commits: z.number().int().nonnegative(),
+  writes: z.number().int().nonnegative(),
+  /** Damaged places the rebuild skipped: verify the appliance. */
+  problems: z.array(z.object({ segment: z.number().int(), at: bytes, reason: z.string() })),
+  seconds: z.number().nonnegative(),
+});
+
 /** Long work, with progress: speed and ETA come from the service, which sees the bytes move. */
 export const job = z.object({
   id: z.string(),
@@ -237,6 +257,8 @@ export const job = z.object({
   error: errorInfo.optional(),
   scan: scanOutcome.optional(),
   restore: restoreOutcome.optional(),
+  thin: thinOutcome.optional(),
+  rebuild: rebuildOutcome.optional(),
 });
 
 export const status = z.object({
@@ -348,6 +370,16 @@ export const requests = {
    * capture steps: the remedy for an index that disagrees with the segments.
    */
   rebuildIndex: { request: empty, response: job },
+  /**
+   * Thins history by each disk's retention policy (kind 'thin'), exactly as a preview
+   * showed it: the plan made at `nowUs` from the points up to `throughSeq` (later ones stay)
+   * must have `digest` (the sha256 of what it removes, as SERVICE.md spells it), else the
+   * job fails as refused and nothing goes.
+   */
+  thinHistory: {
+    request: z.object({ nowUs: micros, throughSeq: seq, digest: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in hex'), confirm }),
+    response: job,
+  },
   /** Forgets an interrupted disk restore (its journal): the target keeps what was written so far. */
   discardJob: { request: z.object({ id: z.string().min(1), confirm }), response: empty },
   /**
@@ -363,7 +395,7 @@ export const events = {
   jobProgress: job,
   pointCommitted: point,
   captureStatus: z.object({ disk: diskName, state: captureState, message: z.string().optional() }),
-  /** Disks were protected, unprotected or renamed: list them again. */
+  /** Disks were protected, unprotected or renamed, or their history thinned: list them again. */
   disksChanged: empty,
   /** Bookmarks of a disk changed: fetch its timeline again. */
   bookmarksChanged: z.object({ disk: diskName }),
@@ -393,6 +425,8 @@ export type Retention = z.infer<typeof retention>;
 export type Settings = z.infer<typeof settings>;
 export type Job = z.infer<typeof job>;
 export type ScanOutcome = z.infer<typeof scanOutcome>;
+export type ThinOutcome = z.infer<typeof thinOutcome>;
+export type RebuildOutcome = z.infer<typeof rebuildOutcome>;
 export type RestoreOutcome = z.infer<typeof restoreOutcome>;
 export type JobPhase = z.infer<typeof jobPhase>;
 export type Status = z.infer<typeof status>;

@@ -78,10 +78,19 @@ export async function jobViaRunningService<T>(
   }
 }
 
+/** Whether a running service is the appliance's writer (it listens on the socket it named): a write verb then asks it. */
+export function serviceIsWriter(opts: ApplianceOptions): boolean {
+  return writerSocket(opts) !== undefined;
+}
+
+function writerSocket(opts: ApplianceOptions): string | undefined {
+  const dir = resolve(applianceDir(opts));
+  return existsSync(dir) ? WriterLock.holderSocket(dir) : undefined;
+}
+
 /** The service that holds the appliance's writer lock and listens on the socket it named, connected; undefined when there is none. */
 async function connectToWriter(opts: ApplianceOptions): Promise<{ service: ContractClient; socket: string } | undefined> {
-  const dir = resolve(applianceDir(opts));
-  const socket = existsSync(dir) ? WriterLock.holderSocket(dir) : undefined;
+  const socket = writerSocket(opts);
   if (!socket) return undefined;
   try {
     return { service: await connectService(socket), socket };

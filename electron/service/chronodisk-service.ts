@@ -10,6 +10,7 @@ import { fileHandlers } from './handlers/file-handlers.js';
 import { jobHandlers } from './handlers/job-handlers.js';
 import { checkHandlers } from './handlers/check-handlers.js';
 import { indexHandlers } from './handlers/index-handlers.js';
+import { thinHandlers } from './handlers/thin-handlers.js';
 import { restoreHandlers } from './handlers/restore-handlers.js';
 import { timelineHandlers } from './handlers/timeline-handlers.js';
 import { JobRunner } from './job-runner.js';
@@ -47,6 +48,7 @@ export class ChronodiskService {
       ...jobHandlers(ctx),
       ...checkHandlers(ctx),
       ...indexHandlers(ctx),
+      ...thinHandlers(ctx),
       // The desktop app's main process answers this itself (it starts the service); asked here, the service is running.
       startService: () => {
         throw new ChronodiskError('usage', 'startService is answered by the desktop app, not the service: the service is already running');

@@ -26,8 +26,8 @@ export interface JobSpec {
   cancelled?: () => string;
 }
 
-/** A finished job's result line and, for a scan or a disk restore, what it did. */
-export type JobOutcome = { result: string } & Pick<Job, 'scan' | 'restore'>;
+/** A finished job's result line and, for programs, what it did (a scan, a disk restore, a thinning, an index rebuild). */
+export type JobOutcome = { result: string } & Pick<Job, 'scan' | 'restore' | 'thin' | 'rebuild'>;
 
 const EVENT_EVERY_MS = 200;
 const KEEP_FINISHED = 100;

@@ -293,7 +293,8 @@ describe('bad input gives one clear error and changes nothing', () => {
       const inUse = new RegExp(`in use by pid ${holder.pid} on .*\\(test holder, since .*\\); stop that writer first`);
       refused(['mark', '-a', plain, 'disk0', 'second writer'], 1, inUse);
       refused(['unmark', '-a', plain, 'disk0', 'before upgrade'], 1, inUse);
-      refused(['rebuild-index', '-a', plain], 1, new RegExp(`${inUse.source}.*; or, when that is the Chronodisk service, rebuild it there: Settings → Rebuild the index in the window`));
+      refused(['rebuild-index', '-a', plain], 1, inUse);
+      refused(['prune', '-a', plain, '--yes'], 1, inUse);
       await expect(Appliance.open(plain, { writable: true })).rejects.toSatisfy((e: unknown) => e instanceof ChronodiskError && e.code === 'locked');
       // Readers are welcome beside the writer.
       const r = runCli(['timeline', '-a', plain, 'disk0', '--json']);

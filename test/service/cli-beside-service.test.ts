@@ -8,7 +8,7 @@ import { attachLoop, makeImage, sh, tempDir } from '../devices/loop-device.js';
 import { viaRunningService } from '../../electron/cli/running-service.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { sha256 } from '../helpers/history.js';
-import { client, nextEvent, startServiceProcess, type ServiceProcess } from './service-fixture.js';
+import { client, nextEvent, startServiceProcess, watchJobs, type ServiceProcess } from './service-fixture.js';
 
 type Timeline = { points: Array<{ seq: number }>; bookmarks: Array<{ seq: number; label: string }> };
 
@@ -196,4 +196,61 @@ describe('write commands beside a running service', () => {
       await new Promise<void>((r) => server.close(() => r()));
     }
   }, 60_000);
+
+  it('prune and rebuild-index are done by the service: exactly the thinning shown, and the index rebuilt', async () => {
+    // Points to thin: more scans of vol, with a change between each; one is bookmarked.
+    for (const i of [1, 2, 3, 4]) {
+      sh('dd', ['if=/dev/urandom', `of=${join(tmp.dir, 'vol.img')}`, 'bs=64K', `seek=${100 + i}`, 'count=4', 'conv=notrunc', 'status=none']);
+      expect(runCli(['capture', 'vol', '-a', app]).status).toBe(0);
+    }
+    const marked = runCliJson<Timeline>(['timeline', 'vol', '-a', app]).points.at(-4)!.seq;
+    expect(runCli(['mark', 'vol', 'kept by its bookmark', '--at', String(marked), '-a', app]).status).toBe(0);
+    const imageOf = (seq: number) => {
+      const out = join(tmp.dir, `vol-${seq}.img`);
+      expect(runCli(['image', 'vol', '--at', String(seq), '--out', out, '--force', '-a', app]).status).toBe(0);
+      return sha256(readFileSync(out));
+    };
+    const before = runCliJson<Timeline>(['timeline', 'vol', '-a', app]);
+    const latest = before.points.at(-1)!.seq;
+    const shas = new Map([marked, latest].map((seq) => [seq, imageOf(seq)]));
+
+    service = await startServiceProcess(['-a', app, '--socket', socket, '--split-dir', split]);
+    const window = await client(socket);
+    const jobs = watchJobs(window);
+    try {
+      // Three years on, the weekly level keeps one point a week: the newest, and the bookmarked one.
+      const now = new Date(Date.now() + 3 * 365 * 86400_000).toISOString();
+      type Pruned = { removedPoints: number; disks: Array<{ disk: string; removed: Array<{ seq: number }> }>; done: boolean; bytesRewritten?: number; segmentsAfter?: number };
+      const preview = runCliJson<Pruned>(['prune', '--now', now, '--dry-run', '-a', app]);
+      const going = preview.disks.find((d) => d.disk === 'vol')!.removed.map((r) => r.seq);
+      expect(going.length).toBeGreaterThanOrEqual(2);
+      expect(going).not.toContain(marked);
+
+      // A plan other than the one the service makes is refused, and nothing goes.
+      const wrong = await window.request('thinHistory', { nowUs: Date.parse(now) * 1000, throughSeq: latest, digest: '0'.repeat(64), confirm: true });
+      expect(await jobs.finished(wrong.id)).toMatchObject({ kind: 'thin', phase: 'failed', error: { code: 'refused', message: expect.stringMatching(/^the history changed since the thinning was shown/) } });
+      expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).points.map((p) => p.seq)).toEqual(expect.arrayContaining(before.points.map((p) => p.seq)));
+
+      const pruned = runCliJson<Pruned>(['prune', '--now', now, '--yes', '-a', app]);
+      expect(pruned).toMatchObject({ done: true, removedPoints: preview.removedPoints, bytesRewritten: expect.any(Number), segmentsAfter: expect.any(Number) });
+      // (The CLI ran synchronously: the window reads the job's events now.)
+      await expect.poll(() => jobs.all.filter((j) => j.kind === 'thin' && j.phase === 'done').length).toBe(1);
+      const after = runCliJson<Timeline>(['timeline', 'vol', '-a', app]).points.map((p) => p.seq);
+      for (const seq of going) expect(after).not.toContain(seq);
+      expect(after).toEqual(expect.arrayContaining([marked, latest]));
+      for (const [seq, sha] of shas) expect(imageOf(seq), `point ${seq} after thinning`).toBe(sha);
+
+      // rebuild-index: the service's job, the same answers afterwards.
+      const rebuilt = runCliJson<{ commits: number; writes: number; problems: unknown[]; seconds: number }>(['rebuild-index', '-a', app]);
+      expect(rebuilt).toMatchObject({ problems: [], seconds: expect.any(Number) });
+      expect(rebuilt.commits).toBeGreaterThanOrEqual(after.length);
+      expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).points.map((p) => p.seq)).toEqual(expect.arrayContaining(after));
+      expect(runCli(['rebuild-index', '-a', app]).stdout).toMatch(/^Rebuilt the index: \d+ points, \d+ writes, in \d+\.\d s\.\n$/);
+      for (const [seq, sha] of shas) expect(imageOf(seq), `point ${seq} after the rebuild`).toBe(sha);
+    } finally {
+      window.close();
+    }
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = undefined;
+  }, 180_000);
 });

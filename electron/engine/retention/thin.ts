@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readSync, statSync } from 'node:fs';
 import type { Appliance } from '../appliance.js';
 import { CommitFlag, RECORD_HEADER_SIZE, RecordType } from '../format/constants.js';
@@ -21,6 +22,8 @@ export interface DiskThinning {
 
 export interface ThinPlan {
   nowUs: number;
+  /** The newest point the plan looked at: later points were not considered, and stay. */
+  throughSeq: number;
   disks: DiskThinning[];
   /** Disks unprotected with their history given up: all their records go. */
   droppedDisks: number[];
@@ -28,11 +31,17 @@ export interface ThinPlan {
   bytesFreed: number;
 }
 
-/** Which points each disk's policy lets go now (nothing is changed). */
-export function planThinning(app: Appliance, nowUs = Date.now() * 1000, override?: (d: DiskRecord) => Set<number> | undefined): ThinPlan {
+/**
+ * Which points each disk's policy lets go now (nothing is changed). With `throughSeq`, the
+ * plan is made as of that point: later points are left out, as if not yet captured, so a
+ * plan someone confirmed can be made again exactly while capture goes on (see planDigest).
+ */
+export function planThinning(app: Appliance, nowUs = Date.now() * 1000, override?: (d: DiskRecord) => Set<number> | undefined, throughSeq = Infinity): ThinPlan {
   const disks: DiskThinning[] = [];
+  let newest = 0;
   for (const disk of app.disks()) {
-    const points = app.timeline.points(disk);
+    const points = app.timeline.points(disk).filter((p) => p.seq <= throughSeq);
+    for (const p of points) newest = Math.max(newest, p.seq);
     const pinned = new Set(app.bookmarks(disk).map((b) => b.seq));
     const kept = override?.(disk) ?? keptPoints(points, policyOf(app, disk), nowUs, pinned);
     const removed = points.filter((p) => !kept.has(p.seq)).map((p) => ({ seq: p.seq, timeUs: p.timeUs }));
@@ -42,11 +51,21 @@ export function planThinning(app: Appliance, nowUs = Date.now() * 1000, override
   const droppedWithData = dropped.filter((id) => app.index.db.prepare('SELECT 1 FROM writes WHERE disk = ? LIMIT 1').get(id));
   return {
     nowUs,
+    throughSeq: Number.isFinite(throughSeq) ? throughSeq : newest,
     disks,
     droppedDisks: droppedWithData,
     removedPoints: disks.reduce((n, d) => n + d.removed.length, 0),
     bytesFreed: disks.reduce((n, d) => n + d.bytesFreed, 0),
   };
+}
+
+/**
+ * What a plan removes, as a short fingerprint: the plan a person confirmed (made by a
+ * reader) and the one the writer makes again are the same exactly when their digests are.
+ */
+export function planDigest(plan: ThinPlan): string {
+  const removes = { nowUs: plan.nowUs, throughSeq: plan.throughSeq, disks: plan.disks.map((d) => [d.diskId, d.removed.map((r) => r.seq)]), dropped: plan.droppedDisks };
+  return createHash('sha256').update(JSON.stringify(removes)).digest('hex');
 }
 
 /**
@@ -64,6 +83,7 @@ export function narrowPlan(app: Appliance, plan: ThinPlan, removals: Set<number>
   });
   return {
     nowUs: plan.nowUs,
+    throughSeq: plan.throughSeq,
     disks,
     droppedDisks: dropDisks ? plan.droppedDisks : [],
     removedPoints: disks.reduce((n, d) => n + d.removed.length, 0),
