@@ -5,10 +5,12 @@ import { setIdleIoPriority } from '../engine/devices/io-priority.js';
 import { ChronodiskService } from '../service/chronodisk-service.js';
 import { applianceAccess, applianceOptions, type ApplianceOptions } from './appliance-access.js';
 import { printLine } from './output.js';
+import { thinEveryOption, thinEverySec } from './thin-every.js';
 import { watchStopSignals } from './stop-signals.js';
 
 export interface ServiceRunOptions extends ApplianceOptions {
   splitDir: string;
+  thinEvery?: string;
   idle: boolean;
   json?: boolean;
 }
@@ -22,7 +24,7 @@ export interface Listener {
 
 /** The options `service` and `ui` share: the appliance, split sockets, I/O priority, --json. */
 export function serviceOptions(cmd: Command): Command {
-  return applianceOptions(cmd)
+  return thinEveryOption(applianceOptions(cmd))
     .option('--split-dir <dir>', 'where split-mode disks listen (DIR/DISK.sock)', '/run/chronodisk')
     .option('--no-idle', 'do not lower the I/O priority to idle')
     .option('--json', 'print one JSON object per line for each event (listening, point, status, job, stopped)');
@@ -35,12 +37,13 @@ export function serviceOptions(cmd: Command): Command {
  */
 export async function runServiceUntilStopped(opts: ServiceRunOptions, command: string, listen: (service: ChronodiskService) => Promise<Listener[]>): Promise<void> {
   const say = (obj: Record<string, unknown>, text: string) => printLine(opts.json ? JSON.stringify(obj) : text);
+  const thinEvery = thinEverySec(opts.thinEvery);
   const access = await applianceAccess(opts);
   if (opts.idle) await setIdleIoPriority();
   // Before anything is announced: a client that stops us at once must find our handlers.
   const signals = watchStopSignals();
   try {
-    const service = await ChronodiskService.start({ dir: access.dir, passphrase: access.passphrase, splitDir: opts.splitDir, command });
+    const service = await ChronodiskService.start({ dir: access.dir, passphrase: access.passphrase, splitDir: opts.splitDir, command, thinEverySec: thinEvery });
     const listeners: Listener[] = [];
     try {
       service.subscribe((channel, payload) => {

@@ -10,7 +10,8 @@ import { fileHandlers } from './handlers/file-handlers.js';
 import { jobHandlers } from './handlers/job-handlers.js';
 import { checkHandlers } from './handlers/check-handlers.js';
 import { indexHandlers } from './handlers/index-handlers.js';
-import { thinHandlers } from './handlers/thin-handlers.js';
+import { scheduledThinning, thinHandlers } from './handlers/thin-handlers.js';
+import { DEFAULT_THIN_EVERY_SEC, ThinningSchedule } from '../engine/retention/thinning-schedule.js';
 import { restoreHandlers } from './handlers/restore-handlers.js';
 import { timelineHandlers } from './handlers/timeline-handlers.js';
 import { JobRunner } from './job-runner.js';
@@ -26,6 +27,8 @@ export interface ServiceOptions {
   splitDir: string;
   /** Names the writer in the appliance's lock ("in use by … (chronodisk service)"). */
   command: string;
+  /** Seconds between rounds of thinning by the retention policies (ThinningSchedule); 0: never. Default a day. */
+  thinEverySec?: number;
 }
 
 /**
@@ -37,8 +40,18 @@ export interface ServiceOptions {
 export class ChronodiskService {
   private readonly router: RequestRouter;
   private stopping: Promise<void> | undefined;
+  private readonly thinning: ThinningSchedule;
 
-  private constructor(private readonly ctx: ServiceContext) {
+  private constructor(
+    private readonly ctx: ServiceContext,
+    thinEverySec: number,
+  ) {
+    this.thinning = new ThinningSchedule({
+      everySec: thinEverySec,
+      round: () => scheduledThinning(ctx),
+      // A round's own failures are failed jobs; this is what went wrong around one.
+      onError: (e) => process.emitWarning(`scheduled thinning: ${e instanceof Error ? e.message : String(e)}`),
+    });
     const handlers: Handlers = {
       ...diskHandlers(ctx),
       ...timelineHandlers(ctx),
@@ -64,8 +77,9 @@ export class ChronodiskService {
       const events = new EventHub();
       const settings = readSettings(app);
       const capture = new CaptureControl(app, events, { splitDir: options.splitDir, scanIntervalSec: settings.scanIntervalSec, rateLimit: settings.rateLimit });
-      const service = new ChronodiskService({ app, events, capture, jobs: new JobRunner(events), files: new OpenFileSystems(app) });
+      const service = new ChronodiskService({ app, events, capture, jobs: new JobRunner(events), files: new OpenFileSystems(app) }, options.thinEverySec ?? DEFAULT_THIN_EVERY_SEC);
       await capture.start();
+      service.thinning.start();
       return service;
     } catch (e) {
       app.close();
@@ -93,7 +107,8 @@ export class ChronodiskService {
   /** Cancels running jobs, ends capture with a final point, closes the appliance. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      await this.ctx.jobs.stopAll();
+      // A scheduled round waits for its job, which stopAll ends.
+      await Promise.all([this.thinning.stop(), this.ctx.jobs.stopAll()]);
       try {
         await this.ctx.capture.stop();
         await this.ctx.files.closeAll();

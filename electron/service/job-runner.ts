@@ -90,6 +90,14 @@ export class JobRunner {
     return { ...job };
   }
 
+  /** The job as it ended (done, failed or cancelled). */
+  async finished(id: string): Promise<Job> {
+    const r = this.jobs.get(id);
+    if (!r) throw new ChronodiskError('not-found', `no job ${id}; list them with listJobs`);
+    await r.done;
+    return { ...r.job };
+  }
+
   list(): Job[] {
     return [...this.jobs.values()].map((r) => ({ ...r.job })).sort((a, b) => a.startedUs - b.startedUs);
   }
@@ -129,7 +137,7 @@ export class JobRunner {
     if (changed || done >= total || now - r.lastEvent >= EVENT_EVERY_MS) this.publish(r);
   }
 
-  private finish(r: Running, phase: 'done' | 'failed' | 'cancelled', fields: Pick<Job, 'result' | 'error' | 'scan' | 'restore'>): void {
+  private finish(r: Running, phase: 'done' | 'failed' | 'cancelled', fields: Pick<Job, 'result' | 'error' | 'scan' | 'restore' | 'thin' | 'rebuild'>): void {
     r.job.phase = phase;
     r.job.finishedUs = Date.now() * 1000;
     delete r.job.etaSeconds;

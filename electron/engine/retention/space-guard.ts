@@ -52,7 +52,7 @@ export function setMinFree(app: Appliance, bytes: number): void {
  * the index's rebuild of the swapped segments, which goes through SQLite's WAL in one
  * transaction (bounded by the index's own size; twice that, to be safe).
  */
-function metadataMargin(app: Appliance): number {
+export function metadataMargin(app: Appliance): number {
   let index = 0;
   for (const file of [app.index.db.name, `${app.index.db.name}-wal`]) {
     try {
@@ -85,6 +85,34 @@ export function fitPlan(app: Appliance, plan: ThinPlan, budget: number): ThinPla
     else hi = mid - 1;
   }
   return narrowPlan(app, plan, new Set(removals.slice(0, lo)), drop);
+}
+
+export type RoomyThinning =
+  | { state: 'done'; plan: ThinPlan; bytesRewritten: number }
+  /** Not worth doing (the caller's rule), or nothing of it fits the room. */
+  | { state: 'skipped' }
+  /** A capture batch was open: not now. */
+  | { state: 'deferred' }
+  /** The filesystem filled meanwhile (other writers share it): the appliance is as it was. */
+  | { state: 'no-space' };
+
+/**
+ * Carries out the part of `plan` that fits the room there is (fitPlan), when `worth` says
+ * that part is worth doing.
+ */
+export async function thinInRoom(app: Appliance, plan: ThinPlan, worth: (fitted: ThinPlan) => boolean): Promise<RoomyThinning> {
+  const fitted = fitPlan(app, plan, freeBytes(app.dir) - metadataMargin(app));
+  if (!worth(fitted)) return { state: 'skipped' };
+  try {
+    const r = await executeThinning(app, fitted);
+    return { state: 'done', plan: fitted, bytesRewritten: r.bytesRewritten };
+  } catch (e) {
+    // The estimate is an upper bound, but other writers share the filesystem; and a
+    // scan pass's batch may be open (split writes call this while it runs): not now.
+    if (isChronodiskError(e, 'busy')) return { state: 'deferred' };
+    if (isChronodiskError(e, 'no-space')) return { state: 'no-space' };
+    throw e;
+  }
 }
 
 /**
@@ -129,19 +157,11 @@ async function guardSpace(app: Appliance, options: SpaceOptions): Promise<SpaceS
   let removed = 0;
   let deferred = false;
   const attempt = async (override?: Parameters<typeof planThinning>[2]) => {
-    const plan = fitPlan(app, planThinning(app, nowUs, override), free - metadataMargin(app));
     // Points are history: never give any up for a thinning that frees nothing.
-    if (plan.droppedDisks.length === 0 && (plan.removedPoints === 0 || plan.bytesFreed === 0)) return false;
-    try {
-      await executeThinning(app, plan);
-    } catch (e) {
-      // The estimate is an upper bound, but other writers share the filesystem; and a
-      // scan pass's batch may be open (split writes call this while it runs): not now.
-      if (isChronodiskError(e, 'busy')) deferred = true;
-      if (isChronodiskError(e, 'no-space') || deferred) return false;
-      throw e;
-    }
-    removed += plan.removedPoints;
+    const r = await thinInRoom(app, planThinning(app, nowUs, override), (plan) => plan.droppedDisks.length > 0 || (plan.removedPoints > 0 && plan.bytesFreed > 0));
+    if (r.state === 'deferred') deferred = true;
+    if (r.state !== 'done') return false;
+    removed += r.plan.removedPoints;
     free = freeBytes(app.dir);
     return true;
   };

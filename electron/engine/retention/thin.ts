@@ -130,10 +130,8 @@ export async function executeThinning(app: Appliance, plan: ThinPlan, onProgress
   const removed = new Set(plan.disks.flatMap((d) => d.removed.map((r) => r.seq)));
   const dropped = new Set(plan.droppedDisks);
   const db = app.index.db;
-  const commits = db.prepare('SELECT * FROM commits ORDER BY seq').all() as CommitRow[];
   const writesOf = db.prepare('SELECT seq, segment, rec_offset FROM writes WHERE disk = ? AND seq >= ? AND seq < ? ORDER BY seq');
   const runWrites = db.prepare('SELECT seq, segment, rec_offset, start, end FROM writes WHERE disk = ? AND seq > ? AND seq < ? ORDER BY seq');
-  const total = commits.length;
   const segmentsBefore = app.catalog.state.liveSegments().length;
   const copy = (out: SegmentWriter, segment: number, offset: number) => {
     const fd = app.files.fd(Math.abs(segment));
@@ -147,6 +145,10 @@ export async function executeThinning(app: Appliance, plan: ThinPlan, onProgress
   };
 
   const r = await app.replaceSegments(() => segmentsToRewrite(app, plan), async (out, rewritten) => {
+    // Read once the swap holds the segments: another thinning (the space guard's, beside a
+    // scheduled one) may have moved every record while this one waited for it.
+    const commits = db.prepare('SELECT * FROM commits ORDER BY seq').all() as CommitRow[];
+    const total = commits.length;
     const prevKept = new Map<number, number>();
     /** Per disk, the removed commits since its last kept point. */
     const pendingRun = new Map<number, CommitRow[]>();

@@ -6,27 +6,34 @@ import type { CommitPipeline } from './commit-pipeline.js';
  * index rebuild). Split capture begins a batch at any moment, so it awaits writesAllowed()
  * before each one; the held work starts once every commit in flight has settled (a track
  * step leaves its last batch syncing; pipelined split writes commit at once). One held
- * work at a time.
+ * work at a time, in the order asked: each waits for the one before it to end (a
+ * scheduled thinning and the space guard's may ask at the same moment).
  */
 export class WriteHold {
-  private hold: Promise<void> | undefined;
+  /** Ends when the last held work asked for has ended. */
+  private last: Promise<void> = Promise.resolve();
+  /** Held works asked for and not yet ended: new batches wait while any is. */
+  private active = 0;
+  private idle: Array<() => void> = [];
 
-  /** Resolves once no held work runs; undefined (nothing to await) mostly. */
+  /** Resolves once no held work runs or waits to run; undefined (nothing to await) mostly. */
   writesAllowed(): Promise<void> | undefined {
-    return this.hold && this.released();
+    return this.active > 0 ? new Promise<void>((resolve) => this.idle.push(resolve)) : undefined;
   }
 
   /** Runs `work` with new batches held back. It still checks `busy`: a scan pass's batch may be open. */
   async holding<T>(pipeline: CommitPipeline, work: () => Promise<T>): Promise<T> {
-    await this.released();
-    let release!: () => void;
-    this.hold = new Promise<void>((resolve) => (release = resolve));
+    this.active++;
+    const before = this.last;
+    let ended!: () => void;
+    this.last = new Promise<void>((resolve) => (ended = resolve));
     try {
+      await before;
       await pipeline.commitsSettled();
       return await work();
     } finally {
-      this.hold = undefined;
-      release();
+      ended();
+      if (--this.active === 0) for (const resolve of this.idle.splice(0)) resolve();
     }
   }
 
@@ -36,9 +43,5 @@ export class WriteHold {
       if (pipeline.busy) throw new ChronodiskError('busy', `a capture batch is open; ${why}`);
       return work();
     });
-  }
-
-  private async released(): Promise<void> {
-    while (this.hold) await this.hold;
   }
 }

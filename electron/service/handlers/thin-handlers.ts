@@ -1,6 +1,9 @@
+import type { Job, ThinOutcome } from '../../../shared/contract.js';
 import { formatBytes, formatCount } from '../../../shared/units.js';
-import { ChronodiskError } from '../../engine/errors.js';
+import { ChronodiskError, isChronodiskError } from '../../engine/errors.js';
 import { executeThinning, planDigest, planThinning, rewriteBytes } from '../../engine/retention/thin.js';
+import { thinToPolicy } from '../../engine/retention/thinning-schedule.js';
+import type { JobContext } from '../job-runner.js';
 import type { Handlers } from '../request-router.js';
 import type { ServiceContext } from '../service-context.js';
 
@@ -12,29 +15,64 @@ import type { ServiceContext } from '../service-context.js';
 export function thinHandlers(ctx: ServiceContext): Pick<Handlers, 'thinHistory'> {
   return {
     thinHistory: ({ nowUs, throughSeq, digest }) =>
-      ctx.jobs.start({
-        kind: 'thin',
-        title: 'Thin history by the retention policies',
-        claims: ['appliance:segments'],
-        run: (job) =>
-          ctx.capture.betweenSteps(async () => {
-            const started = performance.now();
-            const plan = planThinning(ctx.app, nowUs, undefined, throughSeq);
-            if (planDigest(plan) !== digest) {
-              throw new ChronodiskError('refused', 'the history changed since the thinning was shown (points or bookmarks were removed or added, or a policy changed): nothing was thinned; look at it again and confirm');
-            }
-            if (plan.removedPoints === 0 && plan.droppedDisks.length === 0) {
-              return { result: 'Nothing to thin', thin: { removedPoints: 0, bytesFreed: 0, bytesRewritten: 0, segmentsBefore: ctx.app.catalog.state.liveSegments().length, segmentsAfter: ctx.app.catalog.state.liveSegments().length, seconds: 0 } };
-            }
-            // Progress in the bytes the thinning rewrites (an estimate), so speed and ETA mean something.
-            const total = rewriteBytes(ctx.app, plan);
-            const r = await executeThinning(ctx.app, plan, (p) => job.progress('write', Math.round((total * p.done) / p.total), total));
-            ctx.events.emit('disksChanged', {}); // the point counts changed
-            return {
-              result: `Thinned: ${formatCount(plan.removedPoints, 'point')} removed, ${formatBytes(r.bytesRewritten)} rewritten`,
-              thin: { removedPoints: plan.removedPoints, bytesFreed: plan.bytesFreed, ...r, seconds: (performance.now() - started) / 1000 },
-            };
-          }),
+      startThinJob(ctx, 'Thin history by the retention policies', async (job) => {
+        const plan = planThinning(ctx.app, nowUs, undefined, throughSeq);
+        if (planDigest(plan) !== digest) {
+          throw new ChronodiskError('refused', 'the history changed since the thinning was shown (points or bookmarks were removed or added, or a policy changed): nothing was thinned; look at it again and confirm');
+        }
+        if (plan.removedPoints === 0 && plan.droppedDisks.length === 0) return { removedPoints: 0, bytesFreed: 0, bytesRewritten: 0 };
+        // Progress in the bytes the thinning rewrites (an estimate), so speed and ETA mean something.
+        const total = rewriteBytes(ctx.app, plan);
+        const r = await executeThinning(ctx.app, plan, (p) => job.progress('write', Math.round((total * p.done) / p.total), total));
+        return { removedPoints: plan.removedPoints, bytesFreed: plan.bytesFreed, bytesRewritten: r.bytesRewritten };
       }),
   };
+}
+
+/**
+ * A scheduled round of thinning by the policies (see ThinningSchedule), as a job in the
+ * jobs list when anything is due; skipped while capture is paused or another thinning
+ * runs. Resolves once the job has ended.
+ */
+export async function scheduledThinning(ctx: ServiceContext): Promise<void> {
+  if (ctx.capture.paused !== undefined) return;
+  let due = true; // a plan that cannot be made now fails the job, where it is seen
+  try {
+    const plan = planThinning(ctx.app);
+    due = plan.removedPoints > 0 || plan.droppedDisks.length > 0;
+  } catch {
+    // the job below makes the plan again and fails with the reason
+  }
+  if (!due) return;
+  let job: Job;
+  try {
+    job = startThinJob(ctx, 'Thin history by the retention policies (scheduled)', () => thinToPolicy(ctx.app, Date.now() * 1000));
+  } catch (e) {
+    if (isChronodiskError(e, 'busy')) return; // a prune runs: that is this round
+    throw e;
+  }
+  await ctx.jobs.finished(job.id);
+}
+
+type Thinned = Pick<ThinOutcome, 'removedPoints' | 'bytesFreed' | 'bytesRewritten'>;
+
+/** A 'thin' job: `work` runs between capture steps; what it did becomes the job's `thin` and result line. */
+function startThinJob(ctx: ServiceContext, title: string, work: (job: JobContext) => Promise<Thinned>): Job {
+  return ctx.jobs.start({
+    kind: 'thin',
+    title,
+    claims: ['appliance:segments'],
+    run: (job) =>
+      ctx.capture.betweenSteps(async () => {
+        const started = performance.now();
+        const segmentsBefore = ctx.app.catalog.state.liveSegments().length;
+        const { removedPoints, bytesFreed, bytesRewritten } = await work(job);
+        const nothing = removedPoints === 0 && bytesRewritten === 0;
+        if (!nothing) ctx.events.emit('disksChanged', {}); // the point counts changed
+        return {
+          result: nothing ? 'Nothing to thin' : `Thinned: ${formatCount(removedPoints, 'point')} removed, ${formatBytes(bytesRewritten)} rewritten`,
+          thin: { removedPoints, bytesFreed, bytesRewritten, segmentsBefore, segmentsAfter: ctx.app.catalog.state.liveSegments().length, seconds: (performance.now() - started) / 1000 },
+        };
+      }),
+  });
 }
