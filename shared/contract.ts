@@ -227,6 +227,8 @@ export const thinOutcome = z.object({
   segmentsBefore: z.number().int().nonnegative(),
   segmentsAfter: z.number().int().nonnegative(),
   seconds: z.number().nonnegative(),
+  /** Part of the plan did not go (the free room ran out, or a capture batch was open): run it again later. */
+  unfinished: z.boolean(),
 });
 
 /** What an index rebuild found (the CLI's rebuild-index --json). */

@@ -25,9 +25,12 @@ export const pruneVerb: Verb = {
         const viaService = !opts.dryRun && serviceIsWriter(opts);
         let confirmed: ThinPlan | undefined;
         let summary: ReturnType<typeof summaryOf> | undefined;
-        const say = (r: Omit<ThinOutcome, 'removedPoints' | 'bytesFreed'>) => {
+        const say = (r: Omit<ThinOutcome, 'removedPoints' | 'bytesFreed'> & { removedPoints?: number }) => {
           if (opts.json) printJson({ ...summary, dryRun: false, done: true, ...r });
-          else printLine(`Thinned: ${formatCount(summary!.removedPoints, 'point')} removed, ${formatBytes(r.bytesRewritten)} rewritten in ${r.seconds.toFixed(1)} s.`);
+          else {
+            printLine(`Thinned: ${formatCount(r.removedPoints ?? summary!.removedPoints, 'point')} removed, ${formatBytes(r.bytesRewritten)} rewritten in ${r.seconds.toFixed(1)} s.`);
+            if (r.unfinished) printLine('The rest did not fit the free room now, or met a capture batch: run chronodisk prune again later.');
+          }
         };
         await withAppliance(opts, opts.dryRun || viaService ? {} : { writable: true, command: 'chronodisk prune' }, async (app) => {
           const plan = planThinning(app, nowUs);
@@ -49,7 +52,7 @@ export const pruneVerb: Verb = {
           const progress = progressLine();
           const started = performance.now();
           const r = await executeThinning(app, plan, (p) => progress.update({ phase: 'thin', done: p.done, total: p.total, unit: 'points' })).finally(() => progress.finish());
-          say({ ...r, seconds: (performance.now() - started) / 1000 });
+          say({ ...r, seconds: (performance.now() - started) / 1000, unfinished: false });
         });
         if (!confirmed) return;
         const plan = confirmed;

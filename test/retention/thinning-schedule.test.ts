@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { executeThinning, planThinning } from '../../electron/engine/retention/thin.js';
-import { thinToPolicy } from '../../electron/engine/retention/thinning-schedule.js';
+import { thinInParts, thinToPolicy } from '../../electron/engine/retention/thinning-schedule.js';
 import { setDiskPolicy } from '../../electron/engine/retention/policy-settings.js';
 import { sh, tempDir } from '../devices/loop-device.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
@@ -46,6 +46,30 @@ describe('thinning by the policies on a schedule', () => {
       for (const k of kept) expect(imageHash(app, disk, k.seq), `a@${k.seq}`).toBe(k.hash);
       // A second round finds nothing due.
       expect(await thinToPolicy(app, nowUs)).toEqual({ removedPoints: 0, bytesFreed: 0, bytesRewritten: 0, unfinished: false });
+    } finally {
+      app.close();
+    }
+  }, 120_000);
+
+  it('thinInParts carries a plan out in short parts, oldest first, to the same end', async () => {
+    const dir = join(tmp.dir, 'parts');
+    await Appliance.init(dir, {});
+    const app = await Appliance.open(dir, { writable: true, segmentTargetSize: 1 * MiB });
+    try {
+      const disk = app.addDisk({ name: 'a', size: 8 * MiB, source: '/dev/null', mode: 'scan', blockSize: 65536, identity: {} });
+      const history = await randomHistory(app, disk, { seed: 5, writes: 800, maxLength: 30_000, keepEvery: 1 });
+      const seqs = app.timeline.points(disk).map((p) => p.seq);
+      const keep = new Set(seqs.filter((s, i) => i % 4 === 0 || s === seqs.at(-1)));
+      const plan = planThinning(app, Date.now() * 1000, () => keep);
+      const progress: number[] = [];
+      // No part can be as small as a byte: each is then the oldest removal alone.
+      const r = await thinInParts(app, plan, { partBytes: 1, onProgress: (done) => progress.push(done) });
+      expect(r).toMatchObject({ removedPoints: plan.removedPoints, unfinished: false });
+      expect(plan.removedPoints).toBeGreaterThan(5);
+      expect(progress).toHaveLength(plan.removedPoints);
+      expect(progress).toEqual([...progress].sort((x, y) => x - y));
+      expect(app.timeline.points(disk).map((p) => p.seq)).toEqual(seqs.filter((s) => keep.has(s)));
+      for (const k of history.filter((h) => keep.has(h.seq))) expect(imageHash(app, disk, k.seq), `a@${k.seq}`).toBe(k.hash);
     } finally {
       app.close();
     }

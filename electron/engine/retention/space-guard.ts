@@ -97,11 +97,11 @@ export type RoomyThinning =
   | { state: 'no-space' };
 
 /**
- * Carries out the part of `plan` that fits the room there is (fitPlan), when `worth` says
- * that part is worth doing.
+ * Carries out the part of `plan` that fits `budget` (fitPlan; by default the room there
+ * is), when `worth` says that part is worth doing.
  */
-export async function thinInRoom(app: Appliance, plan: ThinPlan, worth: (fitted: ThinPlan) => boolean): Promise<RoomyThinning> {
-  const fitted = fitPlan(app, plan, freeBytes(app.dir) - metadataMargin(app));
+export async function thinInRoom(app: Appliance, plan: ThinPlan, worth: (fitted: ThinPlan) => boolean, budget = freeBytes(app.dir) - metadataMargin(app)): Promise<RoomyThinning> {
+  const fitted = fitPlan(app, plan, budget);
   if (!worth(fitted)) return { state: 'skipped' };
   try {
     const r = await executeThinning(app, fitted);

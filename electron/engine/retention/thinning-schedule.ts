@@ -1,13 +1,18 @@
 import type { Appliance } from '../appliance.js';
-import { planThinning } from './thin.js';
-import { thinInRoom } from './space-guard.js';
+import { freeBytes } from '../store/free-space.js';
+import { narrowPlan, planThinning, rewriteBytes, type ThinPlan } from './thin.js';
+import { fitPlan, metadataMargin, thinInRoom } from './space-guard.js';
 
 /** How often a writer thins by the policies unless told otherwise: a day (`--thin-every`). */
 export const DEFAULT_THIN_EVERY_SEC = 86_400;
 /** The first round after a writer starts: soon, but after its first capture steps. */
 const FIRST_ROUND_MS = 10 * 60_000;
-/** Parts per round: a plan larger than the room is carried out part by part. */
-const MAX_PARTS = 8;
+/**
+ * The most a part rewrites (the segments of its removals). New split writes wait while a
+ * part's segment swap runs, so a thinning beside a live disk goes in short parts, and
+ * the disk's writes flow between them.
+ */
+export const PART_BYTES = 256 * 1024 * 1024;
 
 export interface PolicyThinning {
   removedPoints: number;
@@ -19,23 +24,47 @@ export interface PolicyThinning {
 }
 
 /**
- * Thins every disk's history to its retention policy now, as `prune` does, but in parts
- * that fit the room there is (a plan larger than the free space is carried out oldest
- * removals first, part after part). Unlike the space guard it follows the policy even
- * where a removal frees little: the person chose how much history to keep.
+ * Carries out `plan` part after part, oldest removals first: each part rewrites at most
+ * `partBytes` and fits the free room (a part that cannot be that small is its oldest
+ * removal alone). Capture's writes go on between parts; points captured since the plan
+ * stay. Stops early, `unfinished`, when a capture batch is open or the room runs out.
  */
-export async function thinToPolicy(app: Appliance, nowUs: number): Promise<PolicyThinning> {
+export async function thinInParts(app: Appliance, plan: ThinPlan, options: { partBytes?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<PolicyThinning> {
   const out: PolicyThinning = { removedPoints: 0, bytesFreed: 0, bytesRewritten: 0, unfinished: false };
-  for (let part = 0; part < MAX_PARTS; part++) {
-    const plan = planThinning(app, nowUs);
-    if (plan.removedPoints === 0 && plan.droppedDisks.length === 0) return out;
-    const r = await thinInRoom(app, plan, (fitted) => fitted.removedPoints > 0 || fitted.droppedDisks.length > 0);
+  const removals = new Set(plan.disks.flatMap((d) => d.removed.map((r) => r.seq)));
+  let dropDisks = plan.droppedDisks.length > 0;
+  const total = rewriteBytes(app, plan);
+  while (removals.size > 0 || dropDisks) {
+    const rest = narrowPlan(app, plan, removals, dropDisks);
+    const room = freeBytes(app.dir) - metadataMargin(app);
+    let part = fitPlan(app, rest, Math.min(room, options.partBytes ?? PART_BYTES));
+    if (part.removedPoints === 0 && part.droppedDisks.length === 0) {
+      const oldest = Math.min(...removals);
+      const alone = removals.size > 0 ? narrowPlan(app, rest, new Set([oldest]), false) : rest;
+      if (rewriteBytes(app, alone) > room) return { ...out, unfinished: true };
+      part = alone;
+    }
+    const r = await thinInRoom(app, part, () => true, room);
     if (r.state !== 'done') return { ...out, unfinished: true };
+    const left = removals.size + (dropDisks ? 1 : 0);
+    for (const d of r.plan.disks) for (const x of d.removed) removals.delete(x.seq);
+    if (r.plan.droppedDisks.length > 0) dropDisks = false;
+    if (removals.size + (dropDisks ? 1 : 0) === left) return { ...out, unfinished: true }; // no progress: never loop
     out.removedPoints += r.plan.removedPoints;
     out.bytesFreed += r.plan.bytesFreed;
     out.bytesRewritten += r.bytesRewritten;
+    options.onProgress?.(Math.min(out.bytesRewritten, total), total);
   }
-  return { ...out, unfinished: planThinning(app, nowUs).removedPoints > 0 };
+  return out;
+}
+
+/**
+ * Thins every disk's history to its retention policy now, as `prune` does, in short parts
+ * (thinInParts). Unlike the space guard it follows the policy even where a removal frees
+ * little: the person chose how much history to keep.
+ */
+export function thinToPolicy(app: Appliance, nowUs: number): Promise<PolicyThinning> {
+  return thinInParts(app, planThinning(app, nowUs));
 }
 
 export interface ThinningScheduleOptions {

@@ -1,8 +1,8 @@
 import type { Job, ThinOutcome } from '../../../shared/contract.js';
 import { formatBytes, formatCount } from '../../../shared/units.js';
 import { ChronodiskError, isChronodiskError } from '../../engine/errors.js';
-import { executeThinning, planDigest, planThinning, rewriteBytes } from '../../engine/retention/thin.js';
-import { thinToPolicy } from '../../engine/retention/thinning-schedule.js';
+import { planDigest, planThinning } from '../../engine/retention/thin.js';
+import { thinInParts, thinToPolicy } from '../../engine/retention/thinning-schedule.js';
 import type { JobContext } from '../job-runner.js';
 import type { Handlers } from '../request-router.js';
 import type { ServiceContext } from '../service-context.js';
@@ -20,11 +20,8 @@ export function thinHandlers(ctx: ServiceContext): Pick<Handlers, 'thinHistory'>
         if (planDigest(plan) !== digest) {
           throw new ChronodiskError('refused', 'the history changed since the thinning was shown (points or bookmarks were removed or added, or a policy changed): nothing was thinned; look at it again and confirm');
         }
-        if (plan.removedPoints === 0 && plan.droppedDisks.length === 0) return { removedPoints: 0, bytesFreed: 0, bytesRewritten: 0 };
-        // Progress in the bytes the thinning rewrites (an estimate), so speed and ETA mean something.
-        const total = rewriteBytes(ctx.app, plan);
-        const r = await executeThinning(ctx.app, plan, (p) => job.progress('write', Math.round((total * p.done) / p.total), total));
-        return { removedPoints: plan.removedPoints, bytesFreed: plan.bytesFreed, bytesRewritten: r.bytesRewritten };
+        // In short parts, so a split disk's writes flow between them; progress in the bytes rewritten.
+        return thinInParts(ctx.app, plan, { onProgress: (done, total) => job.progress('write', done, total) });
       }),
   };
 }
@@ -54,7 +51,7 @@ export async function scheduledThinning(ctx: ServiceContext): Promise<void> {
   await ctx.jobs.finished(job.id);
 }
 
-type Thinned = Pick<ThinOutcome, 'removedPoints' | 'bytesFreed' | 'bytesRewritten'>;
+type Thinned = Pick<ThinOutcome, 'removedPoints' | 'bytesFreed' | 'bytesRewritten' | 'unfinished'>;
 
 /** A 'thin' job: `work` runs between capture steps; what it did becomes the job's `thin` and result line. */
 function startThinJob(ctx: ServiceContext, title: string, work: (job: JobContext) => Promise<Thinned>): Job {
@@ -66,12 +63,13 @@ function startThinJob(ctx: ServiceContext, title: string, work: (job: JobContext
       ctx.capture.betweenSteps(async () => {
         const started = performance.now();
         const segmentsBefore = ctx.app.catalog.state.liveSegments().length;
-        const { removedPoints, bytesFreed, bytesRewritten } = await work(job);
+        const { removedPoints, bytesFreed, bytesRewritten, unfinished } = await work(job);
         const nothing = removedPoints === 0 && bytesRewritten === 0;
         if (!nothing) ctx.events.emit('disksChanged', {}); // the point counts changed
+        const rest = unfinished ? '; the rest did not fit the free room now, or met a capture batch: it goes at the next round (or prune again)' : '';
         return {
-          result: nothing ? 'Nothing to thin' : `Thinned: ${formatCount(removedPoints, 'point')} removed, ${formatBytes(bytesRewritten)} rewritten`,
-          thin: { removedPoints, bytesFreed, bytesRewritten, segmentsBefore, segmentsAfter: ctx.app.catalog.state.liveSegments().length, seconds: (performance.now() - started) / 1000 },
+          result: `${nothing ? 'Nothing thinned' : `Thinned: ${formatCount(removedPoints, 'point')} removed, ${formatBytes(bytesRewritten)} rewritten`}${rest}`,
+          thin: { removedPoints, bytesFreed, bytesRewritten, segmentsBefore, segmentsAfter: ctx.app.catalog.state.liveSegments().length, seconds: (performance.now() - started) / 1000, unfinished },
         };
       }),
   });
