@@ -8,7 +8,13 @@ import { MAX_ENVELOPE_CHARS } from '../../shared/contract.js';
 import { MessageTransport } from './message-transport.js';
 
 export class NdjsonTransport extends MessageTransport {
-  private partial = '';
+  /**
+   * The pieces of a line not ended yet. Kept apart, and only the new chunk searched for a
+   * newline: joining and searching the whole line on every chunk cost time quadratic in
+   * its length (a 16 MiB line took seconds).
+   */
+  private partial: string[] = [];
+  private partialLength = 0;
 
   constructor(private readonly stream: Duplex) {
     super();
@@ -40,19 +46,24 @@ export class NdjsonTransport extends MessageTransport {
   }
 
   private data(chunk: string): void {
-    let text = this.partial + chunk;
+    let from = 0;
     let nl: number;
-    while ((nl = text.indexOf('\n')) >= 0) {
-      const line = text.slice(0, nl);
-      text = text.slice(nl + 1);
+    while ((nl = chunk.indexOf('\n', from)) >= 0) {
+      const tail = chunk.slice(from, nl);
+      const line = this.partial.length ? this.partial.join('') + tail : tail;
+      this.partial = [];
+      this.partialLength = 0;
+      from = nl + 1;
       if (line.trim() !== '') this.receive(line);
       if (this.closeReason !== undefined) return;
     }
-    if (text.length > MAX_ENVELOPE_CHARS) {
+    const rest = chunk.slice(from);
+    this.partialLength += rest.length;
+    if (this.partialLength > MAX_ENVELOPE_CHARS) {
       this.stream.destroy();
       this.ended(`a message of more than ${MAX_ENVELOPE_CHARS} characters`);
       return;
     }
-    this.partial = text;
+    if (rest) this.partial.push(rest);
   }
 }

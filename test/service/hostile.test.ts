@@ -94,6 +94,20 @@ describe('the service socket under hostile input', () => {
     c.close();
   });
 
+  it('reads a message however it is cut, several in one piece, and a long one (8 MiB) whole', async () => {
+    const status = (id: number, pad = '') => JSON.stringify({ type: 'request', id, channel: 'status', payload: pad ? { pad } : {} });
+    const third = status(3, 'x'.repeat(8 * 1024 * 1024));
+    const cut = `${status(1)}\n${status(2)}\n${third}\n`;
+    // Pieces of 1 byte, then of 64 KiB: a line is made of many pieces, and a piece holds several lines.
+    const pieces = [...cut.slice(0, 40)].concat(Array.from({ length: Math.ceil((cut.length - 40) / 65536) }, (_, i) => cut.slice(40 + i * 65536, 40 + (i + 1) * 65536)));
+    const r = await rawExchange(socket, pieces, 3);
+    expect(r.replies.filter((x) => x.type === 'response').map((x) => [x.id, x.ok])).toEqual([
+      [1, true],
+      [2, true],
+      [3, true],
+    ]);
+  });
+
   it('serves many connections at once', async () => {
     const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => rawExchange(socket, [request(i + 1, 'listDisks', {})])));
     for (const a of answers) expect(a.replies.find((r) => r.type === 'response')).toMatchObject({ ok: true, payload: [expect.objectContaining({ name: 'vol' })] });
