@@ -41,7 +41,8 @@ export const disk = z.object({
   size: bytes,
   mode: captureMode,
   blockSize: bytes,
-  identity: z.record(z.string(), z.string()),
+  /** What the source was when protected (serial, model, WWN, backing file, partition, …), as the engine probed it: a JSON object. */
+  identity: z.record(z.string(), z.json()),
   createdUs: micros,
 });
 

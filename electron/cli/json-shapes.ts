@@ -11,6 +11,9 @@ export function bookmarkJson(disk: string, b: Pick<BookmarkRecord, 'seq' | 'labe
   return { disk, seq: b.seq, label: b.label, time: formatIsoMicros(b.timeUs) };
 }
 
-export function diskJson(d: DiskRecord) {
+/** A disk as the engine records it or as the service sends it (the same fields; its identity a JSON object either way). */
+export type DiskLike = Omit<DiskRecord, 'identity'> & { identity: unknown };
+
+export function diskJson(d: DiskLike) {
   return { id: d.id, name: d.name, source: d.source, size: d.size, mode: d.mode, blockSize: d.blockSize, identity: d.identity, created: formatIsoMicros(d.createdUs) };
 }

@@ -2,13 +2,12 @@ import type { Verb } from './verb.js';
 import { formatBytes, parseSize } from '../../shared/units.js';
 import { protectSource } from '../engine/capture/protect.js';
 import { probeSource } from '../engine/devices/block-device.js';
-import type { DiskRecord } from '../engine/store/catalog-state.js';
 import { ChronodiskError } from '../engine/errors.js';
 import { freeBytes } from '../engine/retention/space-guard.js';
 import { shellWord } from '../../shared/shell-word.js';
 import { applianceDir, applianceOptions, suggestedCommand, withAppliance, type ApplianceOptions } from './appliance-access.js';
 import { viaRunningService } from './running-service.js';
-import { diskJson } from './json-shapes.js';
+import { diskJson, type DiskLike } from './json-shapes.js';
 import { confirmDestructive, printJson, printLine } from './output.js';
 
 const modes = ['scan', 'track', 'split'] as const;
@@ -28,7 +27,7 @@ export const protectVerb: Verb = {
         const mode = opts.mode as (typeof modes)[number];
         const blockSize = parseSize(opts.blockSize);
         if (blockSize === undefined) throw new ChronodiskError('usage', `--block-size ${opts.blockSize} is not a size (e.g. 64K)`);
-        const say = (d: DiskRecord, dir: string) => {
+        const say = (d: DiskLike, dir: string) => {
           if (opts.json) return printJson(diskJson(d));
           printLine(`Protecting ${d.source} as ${d.name} (${formatBytes(d.size)}, ${d.mode} mode). Capture it with ${suggestedCommand(opts, `capture ${shellWord(d.name)}`)}, or keep it captured with ${suggestedCommand(opts, 'run')}.`);
           // Zero blocks take no room and most data compresses, so this is no refusal; but a

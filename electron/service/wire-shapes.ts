@@ -9,22 +9,7 @@ import type { BookmarkRecord, DiskRecord } from '../engine/store/catalog-state.j
 import { flagNames, type PointInfo } from '../engine/timeline.js';
 
 export function diskOf(d: DiskRecord): Disk {
-  return { id: d.id, name: d.name, source: d.source, size: d.size, mode: d.mode, blockSize: d.blockSize, identity: flatIdentity(d.identity), createdUs: d.createdUs };
-}
-
-/** The identity as flat strings: nested facts become dotted keys, lists comma-joined. */
-function flatIdentity(identity: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
-  if (identity === null || identity === undefined) return out;
-  if (typeof identity !== 'object') {
-    out[prefix || 'value'] = String(identity);
-    return out;
-  }
-  if (Array.isArray(identity)) {
-    if (identity.length) out[prefix] = identity.map(String).join(',');
-    return out;
-  }
-  for (const [k, v] of Object.entries(identity)) flatIdentity(v, prefix ? `${prefix}.${k}` : k, out);
-  return out;
+  return { id: d.id, name: d.name, source: d.source, size: d.size, mode: d.mode, blockSize: d.blockSize, identity: d.identity, createdUs: d.createdUs };
 }
 
 export function pointOf(p: PointInfo): Point {

@@ -95,7 +95,10 @@ describe('write commands beside a running service', () => {
       expect(protect.stderr).toBe('');
       expect(protect.stdout).toBe(`Protecting ${spare.device} as spare (32.0 MiB, scan mode). Capture it with chronodisk capture spare -a ${app}, or keep it captured with chronodisk run -a ${app}.\n`);
       await changed;
-      expect((await window.request('listDisks', {})).find((d) => d.name === 'spare')).toMatchObject({ source: spare.device, blockSize: 128 * 1024, mode: 'scan' });
+      const listed = (await window.request('listDisks', {})).find((d) => d.name === 'spare');
+      expect(listed).toMatchObject({ source: spare.device, blockSize: 128 * 1024, mode: 'scan', identity: { backingFile: join(tmp.dir, 'spare.img') } });
+      // The identity crosses the contract as the engine recorded it: the CLI's own reading prints the same.
+      expect(listed!.identity).toEqual(runCliJson<Array<{ name: string; identity: unknown }>>(['disks', '-a', app]).find((d) => d.name === 'spare')!.identity);
       await firstPoint; // the service captures what it protects
       // The service protects drives only: a file is refused by name, and nothing changes.
       const file = runCli(['protect', join(tmp.dir, 'vol.img'), '--name', 'file', '-a', app]);
