@@ -76,6 +76,7 @@ export function SettingsPage() {
         </fieldset>
         <fieldset className="settings-group">
           <legend>History</legend>
+          <p className="form-hint">Chronodisk thins older points to these once a day, and sooner when the appliance runs low. Bookmarked points stay until you remove the bookmark.</p>
           <Field label="Keep every point for" hint="Such as 24h or 1d." name="keepAll" draft={draft} />
           <Field label="Keep hourly points until" hint="Such as 30d." name="hourly" draft={draft} />
           <Field label="Keep daily points until" hint="Such as 1y." name="daily" draft={draft} />
