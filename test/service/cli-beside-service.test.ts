@@ -243,6 +243,13 @@ describe('write commands beside a running service', () => {
       expect(after).toEqual(expect.arrayContaining([marked, latest]));
       for (const [seq, sha] of shas) expect(imageOf(seq), `point ${seq} after thinning`).toBe(sha);
 
+      // passwd is not sent to the service (its key file must change too): it says what to do.
+      const passwd = runCli(['passwd', '-a', app]);
+      expect({ status: passwd.status, stderr: passwd.stderr }).toEqual({
+        status: 1,
+        stderr: "chronodisk: the running Chronodisk service is this appliance's writer: stop it (systemctl stop chronodisk), change the passphrase, put the new one in the key file the service starts with, then start it again\n",
+      });
+
       // rebuild-index: the service's job, the same answers afterwards.
       const rebuilt = runCliJson<{ commits: number; writes: number; problems: unknown[]; seconds: number }>(['rebuild-index', '-a', app]);
       expect(rebuilt).toMatchObject({ problems: [], seconds: expect.any(Number) });
