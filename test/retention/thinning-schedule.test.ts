@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Appliance } from '../../electron/engine/appliance.js';
 import { executeThinning, planThinning } from '../../electron/engine/retention/thin.js';
@@ -10,6 +11,7 @@ import { runCli, runCliJson } from '../helpers/cli.js';
 import { imageHash, randomHistory, sha256, type Shadowed } from '../helpers/history.js';
 import type { DiskRecord } from '../../electron/engine/store/catalog-state.js';
 import { startServiceProcess } from '../service/service-fixture.js';
+import { run } from '../nbd/fixtures.js';
 
 const MiB = 1024 * 1024;
 const DAY = 86_400e6;
@@ -166,6 +168,40 @@ describe('thinning by the policies on a schedule', () => {
     }
     expectThinned(h);
   }, 120_000);
+
+  it('scheduled rounds beside split writes: every write lands, the source equals the latest point, and the appliance checks clean', async () => {
+    const app = join(tmp.dir, 'split-app');
+    const source = join(tmp.dir, 'split-source.img');
+    const data = join(tmp.dir, 'split-data.bin');
+    sh('truncate', ['-s', '16M', source]);
+    expect(runCli(['init', app]).status).toBe(0);
+    expect(runCli(['protect', source, '--mode', 'split', '--name', 'vm', '-a', app]).status).toBe(0);
+    expect(runCli(['retention', 'vm', '--keep-all', '0', '--hourly', '0', '--daily', '0', '--weekly', '0', '-a', app]).status).toBe(0);
+    const writer = await startServiceProcess(['-a', app, '--split-dir', tmp.dir, '--thin-every', '1s', '--interval', '3600', '--no-idle'], 'run');
+    let copies = 0;
+    try {
+      const { uri } = (await writer.waitFor((l) => l.event === 'listening' && l.disk === 'vm')) as { uri: string };
+      // Whole-disk copies (a point per request) for as long as it takes two rounds to thin beside them.
+      const until = Date.now() + 60_000;
+      while (writer.lines.filter((l) => l.event === 'thinned').length < 2 || copies < 4) {
+        if (Date.now() > until) throw new Error(`only ${copies} copies and ${writer.lines.filter((l) => l.event === 'thinned').length} rounds in 60 s`);
+        writeFileSync(data, randomBytes(16 * MiB));
+        const r = await run('nbdcopy', ['--flush', data, uri], { timeoutMs: 60_000 });
+        expect(r.code, r.stderr).toBe(0);
+        copies++;
+      }
+    } finally {
+      expect(await writer.stop('SIGTERM')).toBe(0);
+    }
+    const removed = writer.lines.filter((l) => l.event === 'thinned').reduce((n, l) => n + (l.removedPoints as number), 0);
+    expect(removed).toBeGreaterThan(copies);
+    const last = sha256(readFileSync(data));
+    expect(sha256(readFileSync(source))).toBe(last);
+    const now = join(tmp.dir, 'split-now.img');
+    expect(runCli(['image', 'vm', '--at', 'now', '--out', now, '-a', app]).status).toBe(0);
+    expect(sha256(readFileSync(now))).toBe(last);
+    expect(runCli(['check', '--read-data', '-a', app]).status).toBe(0);
+  }, 180_000);
 
   it('refuses a --thin-every that is not a duration, and changes nothing', () => {
     const r = runCli(['run', '-a', join(tmp.dir, 'run'), '--thin-every', '5x']);
