@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { attachLoop, makeImage, sh, tempDir } from '../devices/loop-device.js';
 import { viaRunningService } from '../../electron/cli/running-service.js';
-import { runCli, runCliJson } from '../helpers/cli.js';
+import { cliPath, runCli, runCliJson } from '../helpers/cli.js';
 import { sha256 } from '../helpers/history.js';
 import { client, nextEvent, startServiceProcess, watchJobs, type ServiceProcess } from './service-fixture.js';
 
@@ -159,6 +159,32 @@ describe('write commands beside a running service', () => {
     expect(mark.stderr).toBe('');
     expect(mark.status).toBe(0);
     expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).bookmarks.map((b) => b.label).sort()).toEqual(['after crash', 'latest']);
+  }, 120_000);
+
+  it('a member of the socket\'s group, not root, marks through the service; a socket in a directory others may write is not trusted', async () => {
+    // The service runs as root: a group member cannot read its descriptors in /proc, so the
+    // CLI trusts the socket only when root alone could have made it (root's, in a directory
+    // only root may write).
+    chmodSync(tmp.dir, 0o755);
+    const disk = Number(sh('getent', ['group', 'disk']).split(':')[2]);
+    service = await startServiceProcess(['-a', app, '--socket', socket, '--split-dir', split, '--group', 'disk']);
+    const asMember = (args: string[]) =>
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', `--groups=${disk}`, process.execPath, cliPath, ...args, '-a', app], { encoding: 'utf8', env: { ...process.env, CHRONODISK_APPLIANCE: undefined } });
+    try {
+      const marked = asMember(['mark', 'vol', 'by a member']);
+      expect({ status: marked.status, stderr: marked.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(marked.stdout).toMatch(/^Marked point \d+ of vol as "by a member"\.\n$/);
+      chmodSync(tmp.dir, 0o775); // now the group could have put a socket there
+      const refused = asMember(['mark', 'vol', 'not trusted']);
+      expect(refused.status).toBe(1);
+      expect(refused.stdout).toBe('');
+    } finally {
+      chmodSync(tmp.dir, 0o700);
+    }
+    expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).bookmarks.map((b) => b.label)).toContain('by a member');
+    expect(runCliJson<Timeline>(['timeline', 'vol', '-a', app]).bookmarks.map((b) => b.label)).not.toContain('not trusted');
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = undefined;
   }, 120_000);
 
   it('gives up on a service that does not answer, with one line', async () => {

@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
-import { readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LOCK_FILE } from '../format/constants.js';
 import { ChronodiskError, isDriveFull } from '../errors.js';
 
@@ -108,7 +108,11 @@ export class WriterLock {
    */
   static holderSocket(dir: string): string | undefined {
     const h = WriterLock.liveHolder(dir);
-    return h?.socket !== undefined && listensOn(h.pid, h.socket) ? h.socket : undefined;
+    if (h?.socket === undefined) return undefined;
+    const listening = listensOn(h.pid, h.socket);
+    // Another user's process (the root service, asked by a member of its socket's group):
+    // its descriptors cannot be read, so the socket must be one only its user could make.
+    return listening === true || (listening === 'unreadable' && placedByOwnerOf(h.pid, h.socket)) ? h.socket : undefined;
   }
 
   release(): void {
@@ -121,10 +125,11 @@ export class WriterLock {
 
 /**
  * Whether process `pid` holds the listening unix socket bound at `path` (Linux: the
- * socket's inode from /proc/net/unix among the process's descriptors). False where that
- * cannot be read, such as another user's process.
+ * socket's inode from /proc/net/unix among the process's descriptors). 'unreadable'
+ * when something listens there but the process's descriptors cannot be read (another
+ * user's process); false without /proc.
  */
-function listensOn(pid: number, path: string): boolean {
+function listensOn(pid: number, path: string): boolean | 'unreadable' {
   try {
     const inodes = new Set<string>();
     for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
@@ -133,7 +138,14 @@ function listensOn(pid: number, path: string): boolean {
       if (f.length >= 8 && f.slice(7).join(' ') === path) inodes.add(f[6]!);
     }
     if (inodes.size === 0) return false;
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EACCES' || (e as NodeJS.ErrnoException).code === 'EPERM') return 'unreadable';
+      throw e;
+    }
+    for (const fd of fds) {
       let target = '';
       try {
         target = readlinkSync(`/proc/${pid}/fd/${fd}`);
@@ -147,6 +159,25 @@ function listensOn(pid: number, path: string): boolean {
     // no /proc, or not ours to read
   }
   return false;
+}
+
+/**
+ * Whether the socket at `path` can only have been made by the user process `pid` runs
+ * as: the socket is that user's, in a directory that is that user's and that no group
+ * or other user may write to (/run/chronodisk for the root service). A name in
+ * writer.json, which anyone with the drive could write, can then lead only to a socket
+ * of the writer's own user.
+ */
+function placedByOwnerOf(pid: number, path: string): boolean {
+  try {
+    const uid = /^Uid:\s+\d+\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    if (uid === undefined) return false;
+    const socket = lstatSync(path);
+    const parent = lstatSync(dirname(path));
+    return socket.isSocket() && String(socket.uid) === uid && parent.isDirectory() && String(parent.uid) === uid && (parent.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Writes writer.json whole or not at all (a reader never sees half of it). */
