@@ -168,8 +168,14 @@ describe('write commands beside a running service', () => {
     chmodSync(tmp.dir, 0o755);
     const disk = Number(sh('getent', ['group', 'disk']).split(':')[2]);
     service = await startServiceProcess(['-a', app, '--socket', socket, '--split-dir', split, '--group', 'disk']);
+    // As nobody in the socket's group. CAP_DAC_READ_SEARCH lets it read our code wherever
+    // the checkout lies (CI's may be in a 0700 directory); it gives no ptrace access, so the
+    // service's descriptors stay unreadable, as for any member of the group.
     const asMember = (args: string[]) =>
-      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', `--groups=${disk}`, process.execPath, cliPath, ...args, '-a', app], { encoding: 'utf8', env: { ...process.env, CHRONODISK_APPLIANCE: undefined } });
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', `--groups=${disk}`, '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', process.execPath, cliPath, ...args, '-a', app], {
+        encoding: 'utf8',
+        env: { ...process.env, CHRONODISK_APPLIANCE: undefined },
+      });
     try {
       const marked = asMember(['mark', 'vol', 'by a member']);
       expect({ status: marked.status, stderr: marked.stderr }).toEqual({ status: 0, stderr: '' });

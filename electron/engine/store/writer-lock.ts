@@ -149,7 +149,9 @@ function listensOn(pid: number, path: string): boolean | 'unreadable' {
       let target = '';
       try {
         target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      } catch {
+      } catch (e) {
+        // The list may be readable while the links are not (CAP_DAC_READ_SEARCH, no ptrace access).
+        if ((e as NodeJS.ErrnoException).code === 'EACCES' || (e as NodeJS.ErrnoException).code === 'EPERM') return 'unreadable';
         continue; // closed meanwhile
       }
       const m = /^socket:\[(\d+)\]$/.exec(target);
