@@ -74,8 +74,14 @@ export class TimeMap {
   private path = { point: -1, levels: -1, nodes: [] as number[] };
 
   constructor(private readonly db: Database) {
+    // The live pieces [start, end) overlaps: those starting inside it, and the one piece
+    // starting before it (live pieces never overlap, so no other can reach in). Asking
+    // for every piece starting up to MAX_RECORD_LENGTH before it instead visited each of
+    // a dense run of small pieces again for every write: quadratic in a batch of them.
     this.selLive = db.prepare(
-      'SELECT id, start, end, from_seq, segment, rec_offset, data_off FROM live WHERE disk = ? AND start > ? AND start < ? AND end > ?',
+      `SELECT id, start, end, from_seq, segment, rec_offset, data_off FROM live WHERE disk = @disk AND start >= @start AND start < @end
+       UNION ALL
+       SELECT * FROM (SELECT id, start, end, from_seq, segment, rec_offset, data_off FROM live WHERE disk = @disk AND start < @start ORDER BY start DESC LIMIT 1) WHERE end > @start`,
     );
     this.updLive = db.prepare('UPDATE live SET start = ?, end = ?, data_off = ? WHERE id = ?');
     this.setLive = db.prepare('UPDATE live SET start = ?, end = ?, from_seq = ?, segment = ?, rec_offset = ?, data_off = 0 WHERE id = ?');
@@ -88,7 +94,7 @@ export class TimeMap {
 
   /** Records that write `seq` put [start, end) of `disk` at (segment, rec_offset). Call in seq order. */
   apply(disk: number, seq: number, start: number, end: number, segment: number, recOffset: number): void {
-    const rows = this.selLive.all(disk, start - MAX_RECORD_LENGTH, end, start) as Array<Piece & { id: number; from_seq: number }>;
+    const rows = this.selLive.all({ disk, start, end }) as Array<Piece & { id: number; from_seq: number }>;
     /** A row the new piece covers whole, rewritten as the new piece (one statement, not a delete and an insert). */
     let reused = false;
     for (const r of rows) {
