@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MiB } from '../shared/units.js';
+import { Appliance } from '../electron/engine/appliance.js';
 import { tempDir } from './devices/loop-device.js';
 import { cliPath, runCli, runCliJson } from './helpers/cli.js';
 
@@ -50,4 +51,41 @@ describe('the commands the CLI suggests', () => {
       tmp.remove();
     }
   });
+});
+
+describe('tables of any length', () => {
+  it('diff prints 150,000 ranges as one aligned table (more rows than a call takes arguments)', async () => {
+    const tmp = tempDir('chronodisk-long-table-');
+    try {
+      const dir = join(tmp.dir, 'app');
+      await Appliance.init(dir, {});
+      const app = await Appliance.open(dir, { writable: true });
+      const n = 150_000;
+      let first = 0;
+      let second = 0;
+      try {
+        const disk = app.addDisk({ name: 'd', size: 4 * MiB, source: '/dev/null', mode: 'scan', blockSize: 65536, identity: {} });
+        const a = app.beginBatch(disk);
+        a.write(0, Buffer.from('a'));
+        first = (await a.commit()).seq;
+        // One byte in every other: as many separate ranges as writes.
+        const b = app.beginBatch(disk);
+        for (let i = 0; i < n; i++) b.write(2 * i + 2, Buffer.from([i & 0xff]));
+        second = (await b.commit()).seq;
+      } finally {
+        app.close();
+      }
+      const r = spawnSync(process.execPath, [cliPath, 'diff', 'd', String(first), String(second), '-a', dir], { encoding: 'utf8', maxBuffer: 64 * MiB });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const lines = r.stdout.trimEnd().split('\n');
+      const rows = lines.filter((l) => /^\d+\s+1$/.test(l));
+      expect(rows).toHaveLength(n);
+      // Aligned: every row's length column starts where the header's does.
+      const column = lines.find((l) => l.startsWith('OFFSET'))!.indexOf('LENGTH');
+      expect(rows.every((l) => l.lastIndexOf('1') === column)).toBe(true);
+    } finally {
+      tmp.remove();
+    }
+  }, 300_000);
 });

@@ -16,7 +16,8 @@ export function printLine(text = ''): void {
 /** Prints aligned columns; the first row is the header. */
 export function printTable(rows: string[][]): void {
   if (rows.length === 0) return;
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  // reduce, not Math.max(...): a table of a long history can have more rows than a call takes arguments
+  const widths = rows[0]!.map((_, i) => rows.reduce((w, r) => Math.max(w, (r[i] ?? '').length), 0));
   for (const r of rows) printLine(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 

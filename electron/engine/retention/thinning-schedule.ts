@@ -39,7 +39,8 @@ export async function thinInParts(app: Appliance, plan: ThinPlan, options: { par
     const room = freeBytes(app.dir) - metadataMargin(app);
     let part = fitPlan(app, rest, Math.min(room, options.partBytes ?? PART_BYTES));
     if (part.removedPoints === 0 && part.droppedDisks.length === 0) {
-      const oldest = Math.min(...removals);
+      let oldest = Infinity; // a loop, not Math.min(...): a split disk's plan can hold millions
+      for (const seq of removals) oldest = Math.min(oldest, seq);
       const alone = removals.size > 0 ? narrowPlan(app, rest, new Set([oldest]), false) : rest;
       if (rewriteBytes(app, alone) > room) return { ...out, unfinished: true };
       part = alone;
