@@ -22,7 +22,7 @@ describe('the order split writes reach the source', () => {
     expect(order.appliedThrough()).toBe(11);
 
     // A commit that failed after its seq (12) was handed out: the writes after it land.
-    order.committing(12);
+    order.committing(12, 12);
     order.commitFailed(12);
     await applied(order, 13, 4096, 8192);
     await applied(order, 14, 0, 4096);
@@ -37,22 +37,47 @@ describe('the order split writes reach the source', () => {
 
   it('stays below a commit still pending or failed, whatever order commits end in', async () => {
     const order = new SplitApplyOrder(5);
-    order.committing(10);
-    order.committing(16);
+    order.committing(10, 10);
+    order.committing(16, 16);
     // 16 is acknowledged and applied while 10 is still committing: 10's write is not on the source.
     await applied(order, 16, 0, 4096);
     expect(order.appliedThrough()).toBe(9);
     // 10 then fails (its record may be durable): the marker stays below it for good.
     order.commitFailed(10);
-    order.committing(22);
+    order.committing(22, 22);
     await applied(order, 22, 4096, 8192);
     expect(order.appliedThrough()).toBe(9);
     // With nothing pending or failed, everything handed over counts.
     const clean = new SplitApplyOrder(5);
-    clean.committing(10);
+    clean.committing(10, 10);
     expect(clean.appliedThrough()).toBe(5);
     await applied(clean, 10, 0, 4096);
     expect(clean.appliedThrough()).toBe(10);
+  });
+
+  it('stays below the first write of a failed or pending batch, not only below its commit', async () => {
+    // Split's batches: four 64 KiB write records (seqs 12-15), then the commit (16). The
+    // marker is a write seq: a restart re-applies the writes above it. Found when a drive
+    // filled: commit 16 failed, its record was durable, the marker said 15, and the
+    // restart skipped writes 12-15 (the source kept zeroes where the appliance had data).
+    const order = new SplitApplyOrder(11);
+    order.committing(16, 12);
+    expect(order.appliedThrough()).toBe(11);
+    order.commitFailed(16);
+    order.committing(21, 17);
+    await order.run(21, 0, 4096, async () => undefined);
+    await order.settled();
+    expect(order.appliedThrough()).toBe(11);
+    // A batch in flight to the source counts from its first write too.
+    const inFlight = new SplitApplyOrder(11);
+    let release!: () => void;
+    inFlight.committing(16, 12);
+    const writing = inFlight.run(16, 0, 4096, () => new Promise<void>((r) => (release = r)));
+    expect(inFlight.appliedThrough()).toBe(11);
+    release();
+    await writing;
+    await inFlight.settled();
+    expect(inFlight.appliedThrough()).toBe(16);
   });
 
   it('waits for an earlier overlapping write, and counts one in flight as not yet applied', async () => {

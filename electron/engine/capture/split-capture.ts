@@ -118,9 +118,9 @@ export class SplitCapture {
     try {
       point = await batch.commit({
         flags: crashConsistent ? CommitFlag.CrashConsistent : 0,
-        onSeq: (s) => {
+        onSeq: (s, firstSeq) => {
           seq = s;
-          this.order.committing(s);
+          this.order.committing(s, firstSeq);
         },
       });
     } catch (e) {

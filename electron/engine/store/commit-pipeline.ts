@@ -11,8 +11,11 @@ import type { RecordLocation, SegmentWriter } from './segment-writer.js';
 export interface CommitOptions {
   flags?: number;
   label?: string;
-  /** Told the commit's seq as soon as it is given out (before the commit is durable, or fails). */
-  onSeq?: (seq: number) => void;
+  /**
+   * Told the commit's seq as soon as it is given out (before the commit is durable, or
+   * fails), with the first seq of its batch (its first write's; `seq` itself when it has none).
+   */
+  onSeq?: (seq: number, firstSeq: number) => void;
 }
 
 /** A point made by a commit. */
@@ -169,7 +172,7 @@ export class CommitPipeline {
     this.open.delete(diskId);
     this.committing.add(b);
     const seq = this.nextSeq++;
-    options.onSeq?.(seq);
+    options.onSeq?.(seq, b.firstSeq ?? seq);
     const timeUs = this.tick(true);
     const flags = options.flags ?? 0;
     const label = options.label ?? null;
