@@ -2,7 +2,7 @@ import type { Job, ThinOutcome } from '../../../shared/contract.js';
 import { formatBytes, formatCount } from '../../../shared/units.js';
 import { ChronodiskError, isChronodiskError } from '../../engine/errors.js';
 import { planDigest, planThinning } from '../../engine/retention/thin.js';
-import { thinInParts, thinToPolicy } from '../../engine/retention/thinning-schedule.js';
+import { thinInParts } from '../../engine/retention/thinning-schedule.js';
 import type { JobContext } from '../job-runner.js';
 import type { Handlers } from '../request-router.js';
 import type { ServiceContext } from '../service-context.js';
@@ -33,17 +33,13 @@ export function thinHandlers(ctx: ServiceContext): Pick<Handlers, 'thinHistory'>
  */
 export async function scheduledThinning(ctx: ServiceContext): Promise<void> {
   if (ctx.capture.paused !== undefined) return;
-  let due = true; // a plan that cannot be made now fails the job, where it is seen
-  try {
-    const plan = planThinning(ctx.app);
-    due = plan.removedPoints > 0 || plan.droppedDisks.length > 0;
-  } catch {
-    // the job below makes the plan again and fails with the reason
-  }
-  if (!due) return;
+  // One plan, carried out by the job: thinInParts reads the index afresh part by part, so
+  // capture going on while the job waits for its turn changes nothing it relies on.
+  const plan = planThinning(ctx.app);
+  if (plan.removedPoints === 0 && plan.droppedDisks.length === 0) return;
   let job: Job;
   try {
-    job = startThinJob(ctx, 'Thin history by the retention policies (scheduled)', () => thinToPolicy(ctx.app, Date.now() * 1000));
+    job = startThinJob(ctx, 'Thin history by the retention policies (scheduled)', (j) => thinInParts(ctx.app, plan, { onProgress: (done, total) => j.progress('write', done, total) }));
   } catch (e) {
     if (isChronodiskError(e, 'busy')) return; // a prune runs: that is this round
     throw e;
